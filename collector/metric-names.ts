@@ -1,0 +1,122 @@
+/**
+ * The event vocabulary and metric-name contract of the collector. Label values are closed sets
+ * declared here once: the collector zero-initialises every valid combination at start-up (so the
+ * first failed login is visible to increase()), and alerts/ and dashboards/ filter on these values
+ * without retyping them. No runtime dependencies: keep it that way.
+ */
+
+/** Roles of the platform, plus the actors that are not a logged-in user. */
+export const ACTOR_ROLES = ['admin', 'provider', 'staff', 'patient', 'anonymous', 'system'] as const;
+export type ActorRole = (typeof ACTOR_ROLES)[number];
+
+export const OUTCOMES = ['success', 'failure'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const CURRENCIES = ['USD', 'EUR', 'GBP', 'CAD', 'AUD'] as const;
+export type Currency = (typeof CURRENCIES)[number];
+
+/** Security events are the last to be refused when the spool is full. */
+export const EVENT_CLASSES = ['security', 'business'] as const;
+export type EventClass = (typeof EVENT_CLASSES)[number];
+
+/**
+ * Every event type with its class, fixed outcome and closed set of reasons. The names follow the
+ * OWASP logging vocabulary (authn_*, authz_*, session_*) where it has one.
+ */
+export const EVENT_TYPES = {
+  authn_login_success: { class: 'security', outcome: 'success', reasons: ['password', 'password_and_totp'] },
+  authn_login_fail: {
+    class: 'security',
+    outcome: 'failure',
+    reasons: ['bad_password', 'unknown_user', 'account_locked', 'mfa_required', 'account_disabled'],
+  },
+  authn_login_lock: { class: 'security', outcome: 'failure', reasons: ['too_many_failures'] },
+  authn_mfa_fail: {
+    class: 'security',
+    outcome: 'failure',
+    reasons: ['bad_code', 'missing_code', 'replayed_code'],
+  },
+  authn_token_revoked: {
+    class: 'security',
+    outcome: 'success',
+    reasons: ['logout', 'admin_revoked', 'password_changed'],
+  },
+  session_expired: { class: 'security', outcome: 'success', reasons: ['inactivity', 'token_expired'] },
+  /** PHI access denied. */
+  authz_fail: {
+    class: 'security',
+    outcome: 'failure',
+    reasons: ['not_assigned', 'not_owner', 'role_forbidden'],
+  },
+  /** PHI access granted. */
+  phi_access: {
+    class: 'security',
+    outcome: 'success',
+    reasons: ['own_record', 'assigned_provider', 'admin_access'],
+  },
+  order_created: { class: 'business', outcome: 'success', reasons: ['none'] },
+  prescription_issued: { class: 'business', outcome: 'success', reasons: ['none'] },
+  payment_captured: { class: 'business', outcome: 'success', reasons: ['none'] },
+  payment_failed: {
+    class: 'business',
+    outcome: 'failure',
+    reasons: ['card_declined', 'insufficient_funds', 'processor_error', 'invalid_request'],
+  },
+  payment_refunded: {
+    class: 'business',
+    outcome: 'success',
+    reasons: ['customer_request', 'duplicate', 'fraudulent', 'service_issue'],
+  },
+} as const satisfies Record<string, { class: EventClass; outcome: Outcome; reasons: readonly string[] }>;
+
+export type EventType = keyof typeof EVENT_TYPES;
+export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
+export type EventReason<T extends EventType> = (typeof EVENT_TYPES)[T]['reasons'][number];
+
+/** Metric names without the namespace prefix. */
+export const COLLECTOR_METRICS = {
+  /** {event_type, outcome, actor_role, reason}: every event that passed validation. */
+  eventsTotal: 'events_total',
+  /** {event_type, currency}: payment_captured / payment_refunded amounts, in major units. */
+  paymentsAmountTotal: 'payments_amount_total',
+  queueEvents: 'collector_queue_events',
+  queueCapacityEvents: 'collector_queue_capacity_events',
+  spoolBytes: 'collector_spool_bytes',
+  spoolCapacityBytes: 'collector_spool_capacity_bytes',
+  storeBatchDurationSeconds: 'collector_store_batch_duration_seconds',
+  eventsStoredTotal: 'collector_events_stored_total',
+  /** {reason}: refused at ingest (REJECT_REASONS). */
+  eventsRejectedTotal: 'collector_events_rejected_total',
+  /** {event_class, reason}: accepted earlier but then lost (DROP_REASONS). Should always be 0. */
+  eventsDroppedTotal: 'collector_events_dropped_total',
+  storeErrorsTotal: 'collector_store_errors_total',
+  lastStoredEventTimestampSeconds: 'collector_last_stored_event_timestamp_seconds',
+  auditChainVerifiedEventsTotal: 'audit_chain_verified_events_total',
+  auditChainBroken: 'audit_chain_broken',
+  auditChainLastVerifiedTimestampSeconds: 'audit_chain_last_verified_timestamp_seconds',
+  /** {reason}: log lines not shipped (LOG_DROP_REASONS). */
+  logLinesDroppedTotal: 'log_lines_dropped_total',
+  logShippingErrorsTotal: 'log_shipping_errors_total',
+  /** {job, outcome}: node-cron job runs. */
+  scheduledJobRunsTotal: 'scheduled_job_runs_total',
+  // Business gauges refreshed from the database by a scheduled job:
+  ordersOpen: 'orders_open',
+  prescriptionsPending: 'prescriptions_pending',
+  invoicesUnpaid: 'invoices_unpaid',
+} as const;
+
+export const REJECT_REASONS = ['invalid', 'unauthorized', 'too_large', 'queue_full', 'spool_full'] as const;
+export const DROP_REASONS = ['spool_full', 'store_rejected'] as const;
+export const LOG_DROP_REASONS = ['buffer_full', 'sink_error'] as const;
+
+export type CollectorMetricKey = keyof typeof COLLECTOR_METRICS;
+
+export function collectorMetricNames(namespace = 'telehealth'): {
+  readonly [K in CollectorMetricKey]: string;
+} {
+  const out = {} as Record<CollectorMetricKey, string>;
+  for (const key of Object.keys(COLLECTOR_METRICS) as CollectorMetricKey[]) {
+    out[key] = `${namespace}_${COLLECTOR_METRICS[key]}`;
+  }
+  return Object.freeze(out);
+}
