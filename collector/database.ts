@@ -1,0 +1,144 @@
+/**
+ * One query interface over PostgreSQL (`pg` Pool) and embedded PostgreSQL (PGlite), so that the
+ * service and the audit store run unchanged on a real server or on a machine with none.
+ *
+ * PGlite is used in-process, not through pglite-socket: the socket serves one connection at a time
+ * and a failed statement kills that connection (field notes), which a pool cannot live with.
+ * Result values are normalised to what `pg` returns (int8/numeric as strings, bytea as Buffer).
+ */
+import { Pool, type PoolClient } from 'pg';
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs several statements separated by `;` (migrations). Takes no parameters. */
+  exec(sql: string): Promise<void>;
+  /** BEGIN … COMMIT on one connection; ROLLBACK when `fn` throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  poolStats(): { total: number; idle: number; waiting: number };
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** postgres:// URL; without one an embedded PGlite is started. */
+  url?: string;
+  /** PGlite data folder; in memory when undefined. Ignored with `url`. */
+  dataDir?: string;
+  /** pg pool size (default 10). */
+  poolMax?: number;
+  /** pg: milliseconds to wait for a connection before failing (default 5000). */
+  connectionTimeoutMillis?: number;
+  /** pg: per-statement timeout in milliseconds (default 30000). */
+  statementTimeoutMillis?: number;
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Database> {
+  return opts.url ? openPostgres(opts.url, opts) : openPglite(opts.dataDir);
+}
+
+function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
+  const pool = new Pool({
+    connectionString: url,
+    max: opts.poolMax ?? 10,
+    connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 5000,
+    statement_timeout: opts.statementTimeoutMillis ?? 30000,
+    // Identifies our sessions in pg_stat_activity; never carries request data.
+    application_name: 'telehealth',
+  });
+  // An idle client whose server went away emits 'error' on the pool: without a listener that is an
+  // uncaught exception. The next query gets a fresh connection, so there is nothing else to do.
+  pool.on('error', () => undefined);
+  const query = async <R>(text: string, params?: unknown[]): Promise<QueryResult<R>> => {
+    const r = await pool.query(text, params as unknown[] | undefined);
+    return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
+  };
+  return {
+    kind: 'postgres',
+    query,
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async transaction(fn) {
+      const client: PoolClient = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn({
+          query: async <R>(text: string, params?: unknown[]) => {
+            const r = await client.query(text, params as unknown[] | undefined);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
+          },
+        });
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        // A connection in an unknown state is destroyed rather than returned to the pool.
+        client.release(true);
+        throw err;
+      }
+    },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+const BYTEA_OID = 17;
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  // Loaded lazily: the WASM build costs start-up time and memory that a pg deployment never needs.
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create({
+    dataDir,
+    parsers: {
+      [INT8_OID]: (v: string) => v,
+      [NUMERIC_OID]: (v: string) => v,
+      [BYTEA_OID]: (v: string) => Buffer.from(v.startsWith('\\x') ? v.slice(2) : v, 'hex'),
+    },
+  });
+  type PgliteLike = Pick<typeof db, 'query'>;
+  const run = async <R>(target: PgliteLike, text: string, params?: unknown[]): Promise<QueryResult<R>> => {
+    const r = await target.query<R>(text, params as unknown[] | undefined);
+    const rows = r.rows.map(normaliseRow) as R[];
+    return { rows, rowCount: r.affectedRows || rows.length };
+  };
+  let closed = false;
+  return {
+    kind: 'pglite',
+    query: (text, params) => run(db, text, params),
+    async exec(sql) {
+      await db.exec(sql);
+    },
+    transaction: (fn) => db.transaction((tx) => fn({ query: (text, params) => run(tx, text, params) })),
+    // One in-process connection: PGlite serialises statements itself.
+    poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.close();
+    },
+  };
+}
+
+function normaliseRow(row: unknown): unknown {
+  if (row === null || typeof row !== 'object') return row;
+  const out = row as Record<string, unknown>;
+  for (const key of Object.keys(out)) {
+    const v = out[key];
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v))
+      out[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+  return out;
+}

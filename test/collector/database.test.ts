@@ -1,0 +1,84 @@
+import { openDatabase, type Database } from '../../collector/database';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
+
+// The same contract on both back-ends: what the app and the audit store rely on.
+describe.each(['postgres', 'pglite'] as const)('openDatabase (%s)', (kind) => {
+  let testDb: TestDatabase | undefined;
+  let db: Database;
+
+  beforeAll(async () => {
+    if (kind === 'postgres') {
+      testDb = await createTestDatabase('db');
+      db = await openDatabase({ url: testDb.url, poolMax: 4 });
+    } else {
+      db = await openDatabase({});
+    }
+    await db.exec(`CREATE TABLE items (id int8 PRIMARY KEY, amount numeric, blob bytea, doc jsonb);
+                   CREATE INDEX items_amount ON items (amount);`);
+  });
+
+  afterAll(async () => {
+    await db.close();
+    await testDb?.drop();
+  });
+
+  it('reports its kind', () => {
+    expect(db.kind).toBe(kind);
+  });
+
+  it('returns pg-compatible values: int8 and numeric as strings, bytea as Buffer, jsonb parsed', async () => {
+    await db.query('INSERT INTO items VALUES ($1, $2, $3, $4)', [
+      1,
+      '12.50',
+      Buffer.from([1, 2, 255]),
+      { a: 1 },
+    ]);
+    const { rows, rowCount } = await db.query<{ id: string; amount: string; blob: Buffer; doc: unknown }>(
+      'SELECT * FROM items WHERE id = $1',
+      [1],
+    );
+    expect(rowCount).toBe(1);
+    expect(rows[0]).toEqual({ id: '1', amount: '12.50', blob: Buffer.from([1, 2, 255]), doc: { a: 1 } });
+    expect(Buffer.isBuffer(rows[0]?.blob)).toBe(true);
+  });
+
+  it('counts affected rows of writes', async () => {
+    const r = await db.query('INSERT INTO items (id) SELECT g FROM generate_series(10, 14) g');
+    expect(r.rowCount).toBe(5);
+    const d = await db.query('DELETE FROM items WHERE id >= 10');
+    expect(d.rowCount).toBe(5);
+  });
+
+  it('commits a transaction and rolls one back when it throws', async () => {
+    await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO items (id) VALUES (100)');
+    });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO items (id) VALUES (101)');
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM items WHERE id >= 100 ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual(['100']);
+  });
+
+  it('keeps working after a failed statement', async () => {
+    await expect(db.query('SELECT * FROM no_such_table')).rejects.toThrow(/no_such_table/);
+    const { rows } = await db.query<{ one: number }>('SELECT 1 AS one');
+    expect(rows[0]?.one).toBe(1);
+  });
+
+  it('serves concurrent queries', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => db.query<{ v: number }>('SELECT $1::int AS v', [i])),
+    );
+    expect(results.map((r) => r.rows[0]?.v)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('exposes pool statistics', () => {
+    const s = db.poolStats();
+    expect(s.total).toBeGreaterThanOrEqual(0);
+    expect(s.waiting).toBe(0);
+  });
+});
