@@ -25,7 +25,9 @@ function main(): void {
     const current = existsSync(target) ? readFileSync(target, 'utf8') : undefined;
     if (current === file.content) continue;
     if (check) {
-      drift.push(`${relative(root, target)}: ${current === undefined ? 'missing' : 'differs from its source'}`);
+      drift.push(
+        `${relative(root, target)}: ${current === undefined ? 'missing' : 'differs from its source'}`,
+      );
     } else {
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, file.content);
@@ -33,10 +35,14 @@ function main(): void {
     }
   }
   if (drift.length > 0) {
-    console.error(`Generated files drifted from their sources (run \`npm run generate\`):\n  ${drift.join('\n  ')}`);
+    console.error(
+      `Generated files drifted from their sources (run \`npm run generate\`):\n  ${drift.join('\n  ')}`,
+    );
     process.exit(1);
   }
-  console.log(check ? `${files.length} generated files match their sources.` : `${files.length} files generated.`);
+  console.log(
+    check ? `${files.length} generated files match their sources.` : `${files.length} files generated.`,
+  );
 }
 
 main();

@@ -1,0 +1,155 @@
+/**
+ * Login with lockout that holds under concurrency. Before the (slow) password check, an attempt
+ * "slot" is claimed with one atomic UPDATE ... RETURNING: it increments `failed_attempts` only while
+ * the account is unlocked and below the threshold. So 20 parallel wrong passwords get at most
+ * `threshold` password checks; the rest are refused as locked without touching argon2. A correct
+ * password (and code) gives the slot back by resetting the counter.
+ */
+import type { AppContext, Role } from '../context';
+import { MFA_ROLES } from '../context';
+import { HttpError } from '../http/errors';
+import { matchTotpStep } from './totp';
+import { createSession } from './sessions';
+
+export interface LoginInput {
+  username: string;
+  password: string;
+  totp?: string | undefined;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresIn: number;
+  user: { id: string; role: Role; patientId: string | null };
+}
+
+interface UserRow {
+  id: string;
+  role: Role;
+  password_hash: string;
+  totp_secret_enc: string | null;
+  patient_id: string | null;
+  disabled: boolean;
+}
+
+const invalid = () => new HttpError(401, 'invalid_credentials', 'Invalid username, password or code');
+const locked = (retryAfterSeconds: number) =>
+  new HttpError(423, 'account_locked', 'Too many failed attempts: the account is locked for now', undefined, {
+    'Retry-After': String(retryAfterSeconds),
+  });
+
+export async function login(ctx: AppContext, input: LoginInput): Promise<LoginResult> {
+  const { rows } = await ctx.db.query<UserRow>(
+    `SELECT id, role, password_hash, totp_secret_enc, patient_id, disabled FROM users WHERE lower(username) = lower($1)`,
+    [input.username],
+  );
+  const user = rows[0];
+  if (!user || user.disabled) {
+    await ctx.passwords.verifyDummy(input.password);
+    ctx.events.report('authn_login_fail', {
+      // The attempted name is pseudonymised too: it may be a typo of a real person's email.
+      actor: user
+        ? { role: user.role, id: user.id }
+        : { role: 'anonymous', id: `username:${input.username.toLowerCase()}` },
+      reason: user ? 'account_disabled' : 'unknown_user',
+      resource: user ? { type: 'user_account', id: user.id } : undefined,
+    });
+    throw invalid();
+  }
+  const actor = { role: user.role, id: user.id };
+  const resource = { type: 'user_account' as const, id: user.id };
+
+  const threshold = ctx.config.lockoutThreshold;
+  // Claim an attempt. An expired lock starts a fresh count.
+  const claim = await ctx.db.query<{ attempt: number }>(
+    `UPDATE users SET
+        failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_attempts + 1 END,
+        locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN NULL ELSE locked_until END
+      WHERE id = $1
+        AND ((locked_until IS NULL AND failed_attempts < $2) OR locked_until <= now())
+      RETURNING failed_attempts AS attempt`,
+    [user.id, threshold],
+  );
+  const slot = claim.rows[0];
+  if (!slot) {
+    ctx.events.report('authn_login_fail', { actor, reason: 'account_locked', resource });
+    throw locked(await secondsUntilUnlock(ctx, user.id));
+  }
+
+  const failAttempt = async (): Promise<boolean> => {
+    if (slot.attempt < threshold) return false;
+    const lock = await ctx.db.query(
+      `UPDATE users SET locked_until = now() + make_interval(secs => $2)
+        WHERE id = $1 AND locked_until IS NULL RETURNING id`,
+      [user.id, ctx.config.lockoutSeconds],
+    );
+    if (lock.rowCount > 0)
+      ctx.events.report('authn_login_lock', { actor, reason: 'too_many_failures', resource });
+    return true;
+  };
+
+  if (!(await ctx.passwords.verify(user.password_hash, input.password))) {
+    ctx.events.report('authn_login_fail', { actor, reason: 'bad_password', resource });
+    await failAttempt();
+    throw invalid();
+  }
+
+  let reason: 'password' | 'password_and_totp' = 'password';
+  if (MFA_ROLES.has(user.role)) {
+    if (input.totp === undefined) {
+      // Asking for the code is a normal first step for a client: the claimed slot is handed back.
+      await ctx.db.query(
+        `UPDATE users SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE id = $1 AND locked_until IS NULL`,
+        [user.id],
+      );
+      ctx.events.report('authn_mfa_fail', { actor, reason: 'missing_code', resource });
+      throw new HttpError(401, 'mfa_required', 'A one-time code is required for this account');
+    }
+    const secret = user.totp_secret_enc
+      ? ctx.cipher.decrypt(user.totp_secret_enc, `users.totp_secret:${user.id}`)
+      : null;
+    const step = secret ? matchTotpStep(input.totp, secret) : null;
+    if (step === null) {
+      ctx.events.report('authn_mfa_fail', { actor, reason: 'bad_code', resource });
+      await failAttempt();
+      throw invalid();
+    }
+    const fresh = await ctx.db.query(
+      `UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2) RETURNING id`,
+      [user.id, step],
+    );
+    if (fresh.rowCount === 0) {
+      ctx.events.report('authn_mfa_fail', { actor, reason: 'replayed_code', resource });
+      await failAttempt();
+      throw new HttpError(
+        401,
+        'mfa_code_reused',
+        'This one-time code was already used; wait for the next one',
+      );
+    }
+    reason = 'password_and_totp';
+  }
+
+  await ctx.db.query(`UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1`, [user.id]);
+  const session = await createSession(ctx, { id: user.id, role: user.role, patientId: user.patient_id });
+  ctx.events.report('authn_login_success', {
+    actor,
+    reason,
+    resource: { type: 'session', id: session.sessionId },
+  });
+  return {
+    token: session.token,
+    expiresIn: session.expiresIn,
+    user: { id: user.id, role: user.role, patientId: user.patient_id },
+  };
+}
+
+async function secondsUntilUnlock(ctx: AppContext, userId: string): Promise<number> {
+  const { rows } = await ctx.db.query<{ s: number | string | null }>(
+    `SELECT CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int AS s FROM users WHERE id = $1`,
+    [userId],
+  );
+  const s = Number(rows[0]?.s ?? 0);
+  // Attempts in flight hold the slots but have not set the lock yet: ask to retry shortly.
+  return Number.isFinite(s) && s > 0 ? s : 1;
+}

@@ -1,0 +1,62 @@
+/**
+ * Who may see a patient's PHI: the patient, the patient's assigned providers, and admins. Every
+ * decision is reported: `phi_access` when granted, `authz_fail` when denied (the PHI-snooping
+ * alert counts those). A denial does not say whether the patient exists.
+ */
+import type { AppContext, AuthContext } from '../context';
+import { HttpError, notFound } from '../http/errors';
+
+export type PhiResource = 'patient_record' | 'soap_note' | 'prescription' | 'order' | 'invoice' | 'payment';
+
+type Decision =
+  | { granted: true; reason: 'own_record' | 'assigned_provider' | 'admin_access' }
+  | { granted: false; reason: 'not_owner' | 'not_assigned' | 'role_forbidden' };
+
+async function decide(ctx: AppContext, auth: AuthContext, patientId: string): Promise<Decision> {
+  switch (auth.role) {
+    case 'admin':
+      return { granted: true, reason: 'admin_access' };
+    case 'patient':
+      return auth.patientId === patientId
+        ? { granted: true, reason: 'own_record' }
+        : { granted: false, reason: 'not_owner' };
+    case 'provider': {
+      const r = await ctx.db.query(
+        `SELECT 1 FROM provider_assignments WHERE patient_id = $1 AND provider_id = $2`,
+        [patientId, auth.userId],
+      );
+      return r.rowCount > 0
+        ? { granted: true, reason: 'assigned_provider' }
+        : { granted: false, reason: 'not_assigned' };
+    }
+    default:
+      return { granted: false, reason: 'role_forbidden' };
+  }
+}
+
+/**
+ * Throws 403 (and reports `authz_fail`) unless the caller may act on the patient. PHI reads report
+ * `phi_access` when granted. `staffAllowed` is for billing actions (orders, invoices, payments), which
+ * staff perform without reading PHI: no `phi_access` is reported for those.
+ */
+export async function authorizePatient(
+  ctx: AppContext,
+  auth: AuthContext,
+  patientId: string,
+  opts: { resource: PhiResource; resourceId?: string; phiRead: boolean; staffAllowed?: boolean },
+): Promise<void> {
+  if (opts.staffAllowed && auth.role === 'staff') return;
+  const decision = await decide(ctx, auth, patientId);
+  const actor = { role: auth.role, id: auth.userId };
+  const resource = { type: opts.resource, id: opts.resourceId ?? patientId };
+  if (!decision.granted) {
+    ctx.events.report('authz_fail', { actor, reason: decision.reason, resource });
+    throw new HttpError(403, 'forbidden', 'You may not access this patient');
+  }
+  if (opts.phiRead) ctx.events.report('phi_access', { actor, reason: decision.reason, resource });
+}
+
+export async function patientExists(ctx: AppContext, patientId: string): Promise<void> {
+  const r = await ctx.db.query(`SELECT 1 FROM patients WHERE id = $1`, [patientId]);
+  if (r.rowCount === 0) throw notFound('Patient');
+}

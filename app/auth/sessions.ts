@@ -1,0 +1,170 @@
+/**
+ * Sessions: a signed JWT (HS256, 15 minutes) whose `jti` names a server-side session row. The row is
+ * what makes logout and inactivity real: a revoked or idle session is refused even while the token
+ * is still inside its lifetime. One atomic UPDATE per request both checks and touches the session.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler, Response } from 'express';
+import jwt from 'jsonwebtoken';
+import type { AppContext, AuthContext, Role } from '../context';
+import { ROLES } from '../context';
+import { HttpError, unauthorized } from '../http/errors';
+
+const AUDIENCE = 'telehealth-api';
+
+interface Claims {
+  sub: string;
+  role: Role;
+  pid?: string;
+  jti: string;
+}
+
+export async function createSession(
+  ctx: AppContext,
+  user: { id: string; role: Role; patientId: string | null },
+): Promise<{ token: string; expiresIn: number; sessionId: string }> {
+  const sessionId = randomUUID();
+  const ttl = ctx.config.jwtTtlSeconds;
+  await ctx.db.query(
+    `INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`,
+    [sessionId, user.id, ttl],
+  );
+  const payload: Record<string, unknown> = { role: user.role };
+  if (user.patientId) payload.pid = user.patientId;
+  const token = jwt.sign(payload, ctx.config.jwtSecret, {
+    algorithm: 'HS256',
+    expiresIn: ttl,
+    subject: user.id,
+    jwtid: sessionId,
+    issuer: ctx.config.serviceName,
+    audience: AUDIENCE,
+  });
+  return { token, expiresIn: ttl, sessionId };
+}
+
+export type RevokeReason = 'logout' | 'admin_revoked' | 'password_changed' | 'inactivity' | 'token_expired';
+
+/** Revokes one session; true when this call revoked it (so its event is reported once). */
+export async function revokeSession(
+  ctx: AppContext,
+  sessionId: string,
+  reason: RevokeReason,
+): Promise<boolean> {
+  const r = await ctx.db.query(
+    `UPDATE sessions SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id`,
+    [sessionId, reason],
+  );
+  return r.rowCount > 0;
+}
+
+export async function revokeUserSessions(
+  ctx: AppContext,
+  userId: string,
+  reason: RevokeReason,
+): Promise<number> {
+  const r = await ctx.db.query(
+    `UPDATE sessions SET revoked_at = now(), revoke_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
+    [userId, reason],
+  );
+  return r.rowCount;
+}
+
+export function getAuth(res: Response): AuthContext {
+  const auth = res.locals.auth as AuthContext | undefined;
+  if (!auth) throw unauthorized();
+  return auth;
+}
+
+function decodeUnverified(token: string): Partial<Claims> | null {
+  const d = jwt.decode(token);
+  return d && typeof d === 'object' ? (d as Partial<Claims>) : null;
+}
+
+const expired = () => new HttpError(401, 'session_expired', 'The session has expired; log in again');
+
+/** Requires a valid, live session; `roles` narrows who may call the route. */
+export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHandler {
+  const allowed = roles ? new Set<Role>(roles) : null;
+  return async (req, res, next) => {
+    const header = req.get('authorization');
+    const match = header ? /^Bearer ([A-Za-z0-9_\-.]{20,4096})$/.exec(header) : null;
+    if (!match) throw unauthorized();
+    const token = match[1] as string;
+    let claims: Claims;
+    try {
+      claims = jwt.verify(token, ctx.config.jwtSecret, {
+        algorithms: ['HS256'],
+        audience: AUDIENCE,
+        issuer: ctx.config.serviceName,
+      }) as Claims;
+    } catch (err) {
+      if (err instanceof jwt.TokenExpiredError) {
+        // Only a token that we signed (verified apart from its age) may end its session.
+        const d = decodeUnverified(token);
+        const verifiedButOld = (() => {
+          try {
+            jwt.verify(token, ctx.config.jwtSecret, {
+              algorithms: ['HS256'],
+              audience: AUDIENCE,
+              issuer: ctx.config.serviceName,
+              ignoreExpiration: true,
+            });
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        if (
+          verifiedButOld &&
+          d?.jti &&
+          d.sub &&
+          d.role &&
+          (await revokeSession(ctx, d.jti, 'token_expired'))
+        ) {
+          ctx.events.report('session_expired', {
+            actor: { role: d.role, id: d.sub },
+            reason: 'token_expired',
+            resource: { type: 'session', id: d.jti },
+          });
+        }
+        throw expired();
+      }
+      throw unauthorized('invalid_token', 'The access token is invalid');
+    }
+    if (!claims.sub || !claims.jti || !ROLES.includes(claims.role))
+      throw unauthorized('invalid_token', 'The access token is invalid');
+    const touched = await ctx.db.query(
+      `UPDATE sessions SET last_seen_at = now()
+        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+          AND last_seen_at > now() - make_interval(secs => $3)
+        RETURNING id`,
+      [claims.jti, claims.sub, ctx.config.sessionIdleSeconds],
+    );
+    if (touched.rowCount === 0) {
+      const { rows } = await ctx.db.query<{ revoked: boolean }>(
+        `SELECT revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = $1 AND user_id = $2`,
+        [claims.jti, claims.sub],
+      );
+      const row = rows[0];
+      if (!row || row.revoked) throw unauthorized('token_revoked', 'The session has ended; log in again');
+      if (await revokeSession(ctx, claims.jti, 'inactivity')) {
+        ctx.events.report('session_expired', {
+          actor: { role: claims.role, id: claims.sub },
+          reason: 'inactivity',
+          resource: { type: 'session', id: claims.jti },
+        });
+      }
+      throw expired();
+    }
+    const auth: AuthContext = {
+      userId: claims.sub,
+      role: claims.role,
+      sessionId: claims.jti,
+      patientId: claims.pid ?? null,
+    };
+    res.locals.auth = auth;
+    if (allowed && !allowed.has(auth.role))
+      throw new HttpError(403, 'forbidden', 'Your role may not do this');
+    next();
+  };
+}

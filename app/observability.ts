@@ -1,0 +1,77 @@
+/**
+ * Wires the collector (validate -> metrics -> spool -> audit store, in the same database as the
+ * service) and the allow-listed logger (one access-log line per request) into the service, and
+ * registers the business gauges the collector refreshes on its schedule.
+ */
+import { join } from 'node:path';
+import type { RequestHandler } from 'express';
+import type { Telemetry } from '../exporter';
+import {
+  accessLogMiddleware,
+  createCollector,
+  createLogger,
+  logCountersFromTelemetry,
+  type Collector,
+  type Database,
+  type Logger,
+} from './collector-api';
+import type { AppConfig } from './config';
+
+export interface Observability {
+  collector: Collector;
+  logger: Logger;
+  accessLog: RequestHandler;
+  logError(err: unknown): void;
+  close(): Promise<void>;
+}
+
+/** Business gauges: one indexed count each (see the partial indexes in 001_core.sql). */
+const GAUGE_QUERIES = {
+  orders_open: `SELECT count(*)::int AS value FROM orders WHERE status = 'open'`,
+  prescriptions_pending: `SELECT count(*)::int AS value FROM prescriptions WHERE status = 'pending'`,
+  invoices_unpaid: `SELECT count(*)::int AS value FROM invoices WHERE status = 'unpaid'`,
+} as const;
+
+export async function createObservability(opts: {
+  config: AppConfig;
+  telemetry: Telemetry;
+  database: Database;
+  instrumented: boolean;
+}): Promise<Observability> {
+  const { config } = opts;
+  const silent = config.logLevel === 'silent' || !opts.instrumented;
+  const logger = createLogger({
+    serviceName: config.serviceName,
+    serviceVersion: config.version,
+    serviceEnvironment: config.nodeEnv,
+    level: config.logLevel === 'silent' ? 'fatal' : config.logLevel,
+    destination: silent ? 'none' : 'stdout',
+    elasticsearch: silent ? false : 'env',
+    counters: logCountersFromTelemetry(opts.telemetry),
+  });
+  const collector = createCollector({
+    telemetry: opts.telemetry,
+    database: opts.database,
+    spoolDir: join(config.dataDir, 'spool'),
+    source: config.serviceName,
+    logger,
+  });
+  await collector.started;
+  for (const [name, sql] of Object.entries(GAUGE_QUERIES))
+    collector.registerGauge(name as keyof typeof GAUGE_QUERIES, sql);
+  // First values now rather than at the first scheduled tick.
+  await collector.refreshGauges().catch(() => undefined);
+  return {
+    collector,
+    logger,
+    accessLog: accessLogMiddleware(logger),
+    logError: (err) => logger.error({ err, 'event.action': 'internal_error' }, 'request failed'),
+    async close() {
+      try {
+        await collector.close();
+      } finally {
+        await logger.close();
+      }
+    },
+  };
+}

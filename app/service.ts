@@ -1,0 +1,236 @@
+/**
+ * startService(): builds and starts the whole service (config, database + migrations, collector,
+ * telemetry, API server, /metrics server) and returns a handle with `close()`. `npm start`,
+ * the tests, the end-to-end suite and the benchmark all start it through here.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTelemetry, type Telemetry } from '../exporter';
+import { createPasswordHasher } from './auth/passwords';
+import { openDatabase, type Collector, type Database } from './collector-api';
+import { loadConfig, type AppConfig } from './config';
+import type { AppContext } from './context';
+import { createPhiCipher } from './crypto/phi-cipher';
+import { migrate } from './db/migrate';
+import { createEventReporter, type EventSink } from './events/event-reporter';
+import { createApp } from './http/create-app';
+import { createFaultSwitch, type FaultSwitch } from './http/fault-switch';
+import { createObservability, type Observability } from './observability';
+import {
+  readCredentialsFile,
+  seedDemoData,
+  writeCredentialsFile,
+  type DemoCredentials,
+} from './seed/demo-seed';
+
+export interface StartServiceOptions {
+  /** Environment to read the config from (default process.env); merged under the overrides below. */
+  env?: Record<string, string | undefined>;
+  /** Convenience overrides (tests pass port 0). */
+  port?: number;
+  metricsPort?: number;
+  host?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  faultInjection?: boolean;
+  /** Turn the instrumentation off (benchmark baseline): no RED metrics middleware, no access log. */
+  instrumentation?: boolean;
+  /** Start the /metrics server (default true). */
+  metricsServer?: boolean;
+  /** Test tap: every event the service reports, after the collector accepted or refused it. */
+  onEvent?: (event: Record<string, unknown>) => void;
+  /** Where start-up messages go (default console.log; never given a secret). */
+  print?: (line: string) => void;
+}
+
+export interface RunningService {
+  readonly apiUrl: string;
+  readonly metricsUrl: string | null;
+  readonly port: number;
+  readonly metricsPort: number | null;
+  readonly config: AppConfig;
+  readonly database: Database;
+  readonly telemetry: Telemetry;
+  readonly collector: Collector;
+  readonly faults: FaultSwitch | null;
+  /** Demo credentials when demo data is seeded (from this start or the credentials file). */
+  readonly credentials: DemoCredentials | null;
+  /** The number of events the collector refused (a bug if not 0). */
+  rejectedEvents(): number;
+  /** Graceful stop: readiness 503, in-flight requests finish, events flushed, pool closed. */
+  close(): Promise<void>;
+}
+
+export async function startService(opts: StartServiceOptions = {}): Promise<RunningService> {
+  const env: Record<string, string | undefined> = { ...(opts.env ?? process.env) };
+  if (opts.port !== undefined) env.PORT = String(opts.port);
+  if (opts.metricsPort !== undefined) env.METRICS_PORT = String(opts.metricsPort);
+  if (opts.host !== undefined) env.HOST = opts.host;
+  if (opts.dataDir !== undefined) env.DATA_DIR = opts.dataDir;
+  if (opts.databaseUrl !== undefined) env.DATABASE_URL = opts.databaseUrl;
+  if (opts.faultInjection !== undefined) env.FAULT_INJECTION = opts.faultInjection ? 'enabled' : 'disabled';
+  const print = opts.print ?? ((l: string) => console.log(l));
+  const config = loadConfig(env, { warn: print });
+  const instrumented = opts.instrumentation !== false;
+
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const telemetry = createTelemetry({ version: config.version });
+  const database = await openDatabase(
+    config.databaseUrl
+      ? { url: config.databaseUrl, poolMax: config.dbPoolMax }
+      : { dataDir: join(config.dataDir, 'pglite') },
+  );
+  const cleanups: Array<() => Promise<void>> = [() => database.close()];
+  let obs: Observability | undefined;
+  try {
+    await migrate(database);
+    if (instrumented) telemetry.instrumentPgPool(() => database.poolStats());
+    obs = await createObservability({ config, telemetry, database, instrumented });
+    const sink = obs.collector;
+    cleanups.unshift(() => obs!.close());
+    const tapped: EventSink = opts.onEvent
+      ? {
+          ...sink,
+          record(event) {
+            const r = sink.record(event);
+            opts.onEvent!(event as Record<string, unknown>);
+            return r;
+          },
+          flush: () => sink.flush(),
+          close: () => sink.close(),
+          readinessCheck: () => sink.readinessCheck(),
+        }
+      : sink;
+    const events = createEventReporter({
+      sink: tapped,
+      source: config.serviceName,
+      pseudonymKey: config.pseudonymKey,
+      onRejected: (type, errors) =>
+        obs!.logger.error(
+          { 'labels.event_type': type, 'telehealth.count': errors.length },
+          'event refused by the collector',
+        ),
+    });
+    const ctx: AppContext = {
+      config,
+      db: database,
+      cipher: createPhiCipher({
+        keyId: config.encryptionKeyId,
+        key: config.encryptionKey,
+        previousKeys: config.encryptionPreviousKeys,
+      }),
+      events,
+      passwords: await createPasswordHasher({
+        memoryKiB: config.argon2MemoryKiB,
+        timeCost: config.argon2TimeCost,
+      }),
+    };
+
+    let credentials: DemoCredentials | null = null;
+    if (config.seedDemoData) {
+      const seeded = await seedDemoData(ctx);
+      if (seeded) {
+        writeCredentialsFile(config.devCredentialsFile, seeded);
+        credentials = seeded;
+      } else {
+        credentials = readCredentialsFile(config.devCredentialsFile);
+      }
+    }
+
+    telemetry.readiness.register('database', async () => {
+      await database.query('SELECT 1');
+    });
+    telemetry.readiness.register('collector', () => sink.readinessCheck());
+
+    const faults = config.faultInjection ? createFaultSwitch() : null;
+    const app = createApp(ctx, {
+      metrics: instrumented ? telemetry.httpMiddleware() : undefined,
+      accessLog: instrumented ? obs.accessLog : undefined,
+      healthRouter: telemetry.healthRouter(),
+      faults: faults ?? undefined,
+      onInternalError: (err) => obs!.logError(err),
+    });
+    const server = createServer(app);
+    // Slow-loris and idle keep-alive bounds; in-flight requests are drained on close().
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 60_000;
+    server.keepAliveTimeout = 5_000;
+    await listen(server, config.port, config.host);
+    cleanups.unshift(() => closeServer(server, config.shutdownTimeoutMs));
+    const port = (server.address() as AddressInfo).port;
+
+    let metricsUrl: string | null = null;
+    let metricsPort: number | null = null;
+    if (opts.metricsServer !== false) {
+      const ms = await telemetry.startMetricsServer({
+        port: config.metricsPort,
+        host: config.metricsHost,
+        ...(config.metricsBearerTokenFile ? { bearerTokenFile: config.metricsBearerTokenFile } : {}),
+      });
+      metricsUrl = ms.url;
+      metricsPort = ms.port;
+      // Closed last: a final scrape during shutdown still sees the drained state.
+      cleanups.push(() => ms.close());
+    }
+    const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const apiUrl = `http://${displayHost}:${port}`;
+
+    let closing: Promise<void> | undefined;
+    return {
+      apiUrl,
+      metricsUrl,
+      port,
+      metricsPort,
+      config,
+      database,
+      telemetry,
+      collector: sink,
+      faults,
+      credentials,
+      rejectedEvents: () => events.rejectedCount,
+      close() {
+        closing ??= (async () => {
+          telemetry.readiness.beginShutdown();
+          if (config.shutdownDrainDelayMs > 0)
+            await new Promise((r) => setTimeout(r, config.shutdownDrainDelayMs));
+          for (const step of cleanups) {
+            try {
+              await step();
+            } catch (err) {
+              obs?.logError(err);
+            }
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    for (const step of cleanups) await step().catch(() => undefined);
+    throw err;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish (up to `timeoutMs`), then drops what is left. */
+function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,405 @@
+/**
+ * `npm run bench:ingest`: collector ingest throughput and acknowledgement latency against the real
+ * PostgreSQL, beside the ceilings measured in the same run on the same rows:
+ *   - bare COPY (psql COPY FROM STDIN into a copy of the table without triggers, chain or lock),
+ *   - bare INSERT from unnest'ed arrays, 1000 rows per statement (same table, no chain or lock).
+ * Then the collector: in-process record() + flush, and over HTTP (a separate collector process,
+ * scripts/collector.ts, so client and server do not share one event loop) with batches of 1000 and
+ * 100, single events, and a paced 5,000 events/s run for the p99 acknowledgement goal.
+ *
+ * BENCH_DATABASE_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/test) names the server; a
+ * throwaway database is created and dropped. BENCH_EVENTS scales the runs (default 100,000).
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { createCollector, migrate, openDatabase, pseudonymousRef, sha256Hex, type AuditEvent } from '../collector';
+import { chainHash, GENESIS_HASH } from '../collector/canonical-row';
+import { createTelemetry } from '../exporter';
+
+const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const N = Number(process.env.BENCH_EVENTS ?? 100_000);
+const API_KEY = randomBytes(24).toString('hex');
+const REF_KEY = randomBytes(32);
+const TYPES = ['authn_login_fail', 'phi_access', 'order_created', 'payment_captured'] as const;
+
+function makeEvents(n: number): AuditEvent[] {
+  const now = new Date().toISOString();
+  return Array.from({ length: n }, (_, i) => {
+    const type = TYPES[i % TYPES.length] as (typeof TYPES)[number];
+    const base = {
+      schema_version: 1 as const,
+      event_id: randomUUID(),
+      occurred_at: now,
+      source: 'bench',
+      actor: { role: 'patient' as const, ref: pseudonymousRef(REF_KEY, `user-${i % 5000}`) },
+      resource: { type: 'patient_record' as const, ref: pseudonymousRef(REF_KEY, `patient-${i % 20000}`) },
+    };
+    switch (type) {
+      case 'authn_login_fail':
+        return { ...base, event_type: type, outcome: 'failure', reason: 'bad_password' };
+      case 'phi_access':
+        return { ...base, event_type: type, outcome: 'success', reason: 'own_record' };
+      case 'order_created':
+        return { ...base, event_type: type, outcome: 'success', reason: 'none' };
+      default:
+        return {
+          ...base,
+          event_type: 'payment_captured',
+          outcome: 'success',
+          reason: 'none',
+          amount: { minor_units: 1000 + (i % 9000), currency: 'USD' },
+        };
+    }
+  }) as AuditEvent[];
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+interface Row {
+  name: string;
+  events: number;
+  seconds: number;
+  p50ms?: number;
+  p99ms?: number;
+  errors?: number;
+  note?: string;
+}
+const results: Row[] = [];
+function report(r: Row): void {
+  results.push(r);
+  const rate = r.events / r.seconds;
+  const lat = r.p50ms === undefined ? '' : `  p50 ${fmt(r.p50ms, 2)} ms  p99 ${fmt(r.p99ms ?? NaN, 2)} ms`;
+  const err = r.errors === undefined ? '' : `  errors ${r.errors}`;
+  console.log(`${r.name.padEnd(44)} ${fmt(rate).padStart(8)} events/s${lat}${err}${r.note ? `  (${r.note})` : ''}`);
+}
+
+function rowsOf(events: AuditEvent[], startSeq: number): string[][] {
+  let prev = GENESIS_HASH;
+  const recordedMs = Date.now();
+  return events.map((e, i) => {
+    const seq = startSeq + i;
+    const canonical = {
+      seq,
+      event_id: e.event_id,
+      schema_version: 1,
+      event_type: e.event_type,
+      occurred_at_ms: Date.parse(e.occurred_at),
+      recorded_at_ms: recordedMs,
+      source: e.source,
+      actor_role: e.actor.role,
+      actor_ref: e.actor.ref,
+      outcome: e.outcome,
+      reason: e.reason,
+      resource_type: e.resource?.type ?? null,
+      resource_ref: e.resource?.ref ?? null,
+      amount_minor: e.amount ? String(e.amount.minor_units) : null,
+      currency: e.amount?.currency ?? null,
+    };
+    const hash = chainHash(prev, canonical);
+    const row = [
+      String(seq),
+      e.event_id,
+      '1',
+      e.event_type,
+      e.occurred_at,
+      new Date(recordedMs).toISOString(),
+      e.source,
+      e.actor.role,
+      e.actor.ref ?? '\\N',
+      e.outcome,
+      e.reason,
+      e.resource?.type ?? '\\N',
+      e.resource?.ref ?? '\\N',
+      e.amount ? String(e.amount.minor_units) : '\\N',
+      e.amount?.currency ?? '\\N',
+      `\\\\x${prev.toString('hex')}`,
+      `\\\\x${hash.toString('hex')}`,
+    ];
+    prev = hash;
+    return row;
+  });
+}
+
+const BARE_TABLE = (name: string) => `CREATE TABLE ${name} (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`;
+
+async function ceilingCopy(url: string, events: AuditEvent[]): Promise<void> {
+  const text = `${rowsOf(events, 1)
+    .map((r) => r.join('\t'))
+    .join('\n')}\n`;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', 'COPY bench_copy FROM STDIN'], {
+    input: text,
+    encoding: 'utf8',
+  });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`COPY failed: ${r.stderr}`);
+  report({ name: 'ceiling: bare COPY (psql, one COPY)', events: events.length, seconds: s });
+}
+
+async function ceilingUnnest(url: string, events: AuditEvent[]): Promise<void> {
+  const c = new Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  const rows = rowsOf(events, 1);
+  const nul = (v: string) => (v === '\\N' ? null : v);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < rows.length; i += 1000) {
+    const chunk = rows.slice(i, i + 1000);
+    const cols = Array.from({ length: 17 }, (_, c2) => chunk.map((r) => nul(r[c2] as string)));
+    cols[15] = chunk.map((r) => (r[15] as string).slice(3));
+    cols[16] = chunk.map((r) => (r[16] as string).slice(3));
+    await c.query(
+      `INSERT INTO bench_unnest SELECT u.seq, u.id, u.v, u.t, u.o, u.r, u.s, u.ar, u.af, u.oc, u.rs, u.rt, u.rr, u.am, u.cu,
+         decode(u.ph, 'hex'), decode(u.h, 'hex')
+       FROM unnest($1::bigint[], $2::uuid[], $3::smallint[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[],
+         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::text[],
+         $17::text[]) AS u(seq, id, v, t, o, r, s, ar, af, oc, rs, rt, rr, am, cu, ph, h)`,
+      cols,
+    );
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  await c.end();
+  report({ name: 'ceiling: bare INSERT from unnest (1000/stmt)', events: events.length, seconds: s });
+}
+
+async function inProcess(url: string, events: AuditEvent[]): Promise<void> {
+  const database = await openDatabase({ url, poolMax: 4 });
+  const spoolDir = mkdtempSync(path.join(tmpdir(), 'bench-spool-'));
+  const collector = createCollector({
+    telemetry: createTelemetry({ defaultMetrics: false }),
+    database,
+    spoolDir,
+    schedule: { verify: false, verifyFull: false, gauges: false },
+  });
+  await collector.started;
+  const lat: number[] = [];
+  let refused = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < events.length; i += 1) {
+    const a = process.hrtime.bigint();
+    const r = collector.record(events[i]);
+    lat.push(Number(process.hrtime.bigint() - a) / 1e6);
+    if (!r.accepted) refused += 1;
+    // Yield now and then, as a server handling requests would.
+    if (i % 1000 === 999) await new Promise((r2) => setImmediate(r2));
+  }
+  await collector.flush({ timeoutMs: 120_000 });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  lat.sort((a, b) => a - b);
+  report({
+    name: 'collector in-process: record() + flush',
+    events: events.length,
+    seconds: s,
+    p50ms: pct(lat, 50),
+    p99ms: pct(lat, 99),
+    errors: refused,
+    note: 'latency = record() call',
+  });
+  await collector.close();
+  await database.close();
+  rmSync(spoolDir, { recursive: true, force: true });
+}
+
+async function startCollectorProcess(url: string, dir: string): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
+  const sources = path.join(dir, 'sources.json');
+  writeFileSync(sources, JSON.stringify([{ id: 'bench', apiKeySha256: sha256Hex(API_KEY) }]));
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../scripts/collector.ts')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      COLLECTOR_SPOOL_DIR: path.join(dir, 'spool'),
+      COLLECTOR_SOURCES_FILE: sources,
+      COLLECTOR_PORT: '0',
+      COLLECTOR_METRICS_PORT: '0',
+    },
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"port":(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', () => reject(new Error(`collector exited: ${out}`)));
+  });
+}
+
+async function httpRun(
+  name: string,
+  port: number,
+  events: AuditEvent[],
+  batch: number,
+  concurrency: number,
+  db: Client,
+): Promise<void> {
+  const url = `http://127.0.0.1:${port}/v1/events`;
+  const bodies: string[] = [];
+  for (let i = 0; i < events.length; i += batch) {
+    const chunk = events.slice(i, i + batch);
+    bodies.push(JSON.stringify(batch === 1 ? chunk[0] : chunk));
+  }
+  const before = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
+  const lat: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next] as string;
+      next += 1;
+      const a = process.hrtime.bigint();
+      try {
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body,
+        });
+        await r.arrayBuffer();
+        if (r.status !== 202) errors += 1;
+      } catch {
+        errors += 1;
+      }
+      lat.push(Number(process.hrtime.bigint() - a) / 1e6);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const ackSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  // Sustained means stored, not only acknowledged: wait until the rows are in PostgreSQL.
+  const target = before + events.length;
+  for (;;) {
+    const n = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
+    if (n >= target) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const storedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  lat.sort((a, b) => a - b);
+  report({
+    name,
+    events: events.length,
+    seconds: storedSeconds,
+    p50ms: pct(lat, 50),
+    p99ms: pct(lat, 99),
+    errors,
+    note: `acked at ${fmt(events.length / ackSeconds)}/s, c=${concurrency}`,
+  });
+}
+
+async function pacedRun(port: number, events: AuditEvent[], perSecond: number, batch: number): Promise<void> {
+  const url = `http://127.0.0.1:${port}/v1/events`;
+  const bodies: string[] = [];
+  for (let i = 0; i < events.length; i += batch) bodies.push(JSON.stringify(events.slice(i, i + batch)));
+  const lat: number[] = [];
+  let errors = 0;
+  const inflight: Promise<void>[] = [];
+  const t0 = Date.now();
+  const interval = (batch / perSecond) * 1000;
+  for (let i = 0; i < bodies.length; i += 1) {
+    const due = t0 + i * interval;
+    const wait = due - Date.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const a = process.hrtime.bigint();
+    inflight.push(
+      fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: bodies[i] as string,
+      })
+        .then(async (r) => {
+          await r.arrayBuffer();
+          if (r.status !== 202) errors += 1;
+        })
+        .catch(() => {
+          errors += 1;
+        })
+        .finally(() => lat.push(Number(process.hrtime.bigint() - a) / 1e6)),
+    );
+  }
+  await Promise.all(inflight);
+  const s = (Date.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  report({
+    name: `HTTP paced ${fmt(perSecond)} events/s (batches of ${batch})`,
+    events: events.length,
+    seconds: s,
+    p50ms: pct(lat, 50),
+    p99ms: pct(lat, 99),
+    errors,
+  });
+}
+
+async function main(): Promise<void> {
+  const name = `bench_ingest_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-ingest-'));
+  let child: ChildProcessWithoutNullStreams | null = null;
+  const db = new Client({ connectionString: url });
+  db.on('error', () => undefined);
+  admin.on('error', () => undefined);
+  try {
+    console.log(`bench:ingest  ${N.toLocaleString('en-US')} events per run, PostgreSQL ${u.host}, node ${process.version}`);
+    const setup = await openDatabase({ url, poolMax: 1 });
+    await migrate(setup);
+    await setup.exec(`${BARE_TABLE('bench_copy')}; ${BARE_TABLE('bench_unnest')}`);
+    await setup.close();
+    await db.connect();
+
+    await ceilingCopy(url, makeEvents(N));
+    await ceilingUnnest(url, makeEvents(N));
+    await inProcess(url, makeEvents(N));
+
+    const started = await startCollectorProcess(url, dir);
+    child = started.child;
+    await httpRun('HTTP batches of 1000', started.port, makeEvents(N), 1000, 4, db);
+    await httpRun('HTTP batches of 100', started.port, makeEvents(N), 100, 16, db);
+    await httpRun('HTTP single events', started.port, makeEvents(Math.min(N, 30_000)), 1, 64, db);
+    await pacedRun(started.port, makeEvents(50_000), 5000, 10);
+
+    const rate = (n: string) => {
+      const r = results.find((x) => x.name.startsWith(n));
+      return r ? r.events / r.seconds : NaN;
+    };
+    const copy = rate('ceiling: bare COPY');
+    const inproc = rate('collector in-process');
+    const paced = results.find((x) => x.name.startsWith('HTTP paced'));
+    const batched = Math.max(rate('HTTP batches of 1000'), rate('HTTP batches of 100'));
+    const batchedErrors = results.filter((x) => x.name.startsWith('HTTP batches')).reduce((a, x) => a + (x.errors ?? 0), 0);
+    console.log('\nGoals (issue 4):');
+    console.log(`  in-process / bare COPY          ${fmt((inproc / copy) * 100, 1)} %   goal >= 50 %   ${inproc / copy >= 0.5 ? 'MET' : 'NOT MET'}`);
+    console.log(`  in-process / bare unnest INSERT ${fmt((inproc / rate('ceiling: bare INSERT')) * 100, 1)} %`);
+    console.log(`  HTTP batched sustained          ${fmt(batched)} events/s, ${batchedErrors} errors   goal >= 20,000 and 0 errors   ${batched >= 20_000 && batchedErrors === 0 ? 'MET' : 'NOT MET'}`);
+    const single = rate('HTTP single events');
+    console.log(`  HTTP single events              ${fmt(single)} /s   goal >= 2,500   ${single >= 2500 ? 'MET' : 'NOT MET'}`);
+    console.log(`  p99 ack at 5,000 events/s       ${fmt(paced?.p99ms ?? NaN, 1)} ms   goal <= 50 ms   ${(paced?.p99ms ?? Infinity) <= 50 ? 'MET' : 'NOT MET'}`);
+  } finally {
+    if (child && child.exitCode === null) {
+      const c = child;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await exited;
+    }
+    await db.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+/**
+ * The canonical form of an audit row and its chain hash: `hash = sha256(prev_hash || canonical)`.
+ * The writer and the verifier share this one function, so that they cannot drift apart. The form is
+ * a JSON array in a fixed column order with values normalised to what both sides can reproduce
+ * exactly (times as epoch milliseconds, bigints as decimal strings, uuids lowercase).
+ */
+import { createHash } from 'node:crypto';
+
+export const GENESIS_HASH: Buffer = Buffer.alloc(32);
+
+export interface CanonicalRow {
+  seq: number;
+  event_id: string;
+  schema_version: number;
+  event_type: string;
+  occurred_at_ms: number;
+  recorded_at_ms: number;
+  source: string;
+  actor_role: string;
+  actor_ref: string | null;
+  outcome: string;
+  reason: string;
+  resource_type: string | null;
+  resource_ref: string | null;
+  amount_minor: string | null;
+  currency: string | null;
+}
+
+export function canonicalRow(r: CanonicalRow): string {
+  return JSON.stringify([
+    String(r.seq),
+    r.event_id.toLowerCase(),
+    r.schema_version,
+    r.event_type,
+    r.occurred_at_ms,
+    r.recorded_at_ms,
+    r.source,
+    r.actor_role,
+    r.actor_ref,
+    r.outcome,
+    r.reason,
+    r.resource_type,
+    r.resource_ref,
+    r.amount_minor,
+    r.currency,
+  ]);
+}
+
+export function chainHash(prev: Buffer, row: CanonicalRow): Buffer {
+  return createHash('sha256').update(prev).update(canonicalRow(row), 'utf8').digest();
+}

@@ -1,0 +1,139 @@
+/**
+ * The collector's metrics, registered once per Telemetry (a collector, its verifier and its jobs
+ * share them). Every label is a closed set from metric-names.ts, and every valid combination of the
+ * security and business counters starts at 0 (not the cartesian product: each event type has a
+ * fixed outcome and its own reasons), so that the first failed login is visible to increase().
+ */
+import type { Telemetry } from '../exporter';
+import {
+  ACTOR_ROLES,
+  COLLECTOR_METRICS as M,
+  CURRENCIES,
+  DROP_REASONS,
+  EVENT_CLASSES,
+  EVENT_TYPES,
+  EVENT_TYPE_NAMES,
+  OUTCOMES,
+  REJECT_REASONS,
+} from './metric-names';
+
+/** The node-cron jobs of the collector (closed set of the `job` label). */
+export const SCHEDULED_JOBS = ['audit_chain_verify', 'audit_chain_verify_full', 'business_gauges'] as const;
+export type ScheduledJob = (typeof SCHEDULED_JOBS)[number];
+export const JOB_OUTCOMES = ['success', 'failure'] as const;
+
+/** Payment types whose amounts are summed (a failed payment moved no money). */
+export const AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;
+
+/** Store batch durations: one unnest INSERT of 1000 rows takes ~20-50 ms here; 5 s means trouble. */
+export const STORE_BATCH_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export const BUSINESS_GAUGES = ['orders_open', 'prescriptions_pending', 'invoices_unpaid'] as const;
+export type BusinessGauge = (typeof BUSINESS_GAUGES)[number];
+
+function createMetrics(t: Telemetry) {
+  const allReasons = [...new Set(EVENT_TYPE_NAMES.flatMap((n) => [...EVENT_TYPES[n].reasons]))];
+  const eventsTotal = t.counter({
+    name: M.eventsTotal,
+    help: 'Security and business events accepted by the collector.',
+    labels: { event_type: EVENT_TYPE_NAMES, outcome: OUTCOMES, actor_role: ACTOR_ROLES, reason: allReasons },
+  });
+  for (const event_type of EVENT_TYPE_NAMES) {
+    const def = EVENT_TYPES[event_type];
+    for (const actor_role of ACTOR_ROLES) {
+      for (const reason of def.reasons) eventsTotal.init({ event_type, outcome: def.outcome, actor_role, reason });
+    }
+  }
+  const paymentsAmountTotal = t.counter({
+    name: M.paymentsAmountTotal,
+    help: 'Captured and refunded payment amounts, in major currency units.',
+    labels: { event_type: AMOUNT_EVENT_TYPES, currency: CURRENCIES },
+    zeroInit: true,
+  });
+  const queueEvents = t.gauge({ name: M.queueEvents, help: 'Events accepted and held in memory (not yet stored).' });
+  const queueCapacityEvents = t.gauge({
+    name: M.queueCapacityEvents,
+    help: 'In-memory queue capacity; above it events are read back from the spool.',
+  });
+  const spoolBytes = t.gauge({ name: M.spoolBytes, help: 'Bytes in the on-disk spool.' });
+  const spoolCapacityBytes = t.gauge({ name: M.spoolCapacityBytes, help: 'Spool capacity in bytes.' });
+  const storeBatchDurationSeconds = t.histogram({
+    name: M.storeBatchDurationSeconds,
+    help: 'Duration of one audit store batch write (successful or not).',
+    buckets: STORE_BATCH_BUCKETS_SECONDS,
+  });
+  const eventsStoredTotal = t.counter({ name: M.eventsStoredTotal, help: 'Events written to the audit store.' });
+  const eventsRejectedTotal = t.counter({
+    name: M.eventsRejectedTotal,
+    help: 'Events refused at ingest, by reason.',
+    labels: { reason: REJECT_REASONS },
+    zeroInit: true,
+  });
+  const eventsDroppedTotal = t.counter({
+    name: M.eventsDroppedTotal,
+    help: 'Events accepted and later lost, by class and reason. Should stay 0.',
+    labels: { event_class: EVENT_CLASSES, reason: DROP_REASONS },
+    zeroInit: true,
+  });
+  const storeErrorsTotal = t.counter({ name: M.storeErrorsTotal, help: 'Failed audit store batch writes.' });
+  const lastStoredEventTimestampSeconds = t.gauge({
+    name: M.lastStoredEventTimestampSeconds,
+    help: 'Unix time at which the last event was stored.',
+  });
+  const auditChainVerifiedEventsTotal = t.counter({
+    name: M.auditChainVerifiedEventsTotal,
+    help: 'Audit rows whose hash-chain link was verified.',
+  });
+  const auditChainBroken = t.gauge({ name: M.auditChainBroken, help: '1 when a hash-chain link failed verification.' });
+  const auditChainLastVerifiedTimestampSeconds = t.gauge({
+    name: M.auditChainLastVerifiedTimestampSeconds,
+    help: 'Unix time of the last successful chain verification.',
+  });
+  const scheduledJobRunsTotal = t.counter({
+    name: M.scheduledJobRunsTotal,
+    help: 'Runs of the scheduled jobs, by job and outcome.',
+    labels: { job: SCHEDULED_JOBS, outcome: JOB_OUTCOMES },
+    zeroInit: true,
+  });
+  const businessGauges = {
+    orders_open: t.gauge({ name: M.ordersOpen, help: 'Orders not yet fulfilled (refreshed by a scheduled job).' }),
+    prescriptions_pending: t.gauge({
+      name: M.prescriptionsPending,
+      help: 'Prescriptions awaiting action (refreshed by a scheduled job).',
+    }),
+    invoices_unpaid: t.gauge({ name: M.invoicesUnpaid, help: 'Unpaid invoices (refreshed by a scheduled job).' }),
+  } satisfies Record<BusinessGauge, unknown>;
+  return {
+    eventsTotal,
+    paymentsAmountTotal,
+    queueEvents,
+    queueCapacityEvents,
+    spoolBytes,
+    spoolCapacityBytes,
+    storeBatchDurationSeconds,
+    eventsStoredTotal,
+    eventsRejectedTotal,
+    eventsDroppedTotal,
+    storeErrorsTotal,
+    lastStoredEventTimestampSeconds,
+    auditChainVerifiedEventsTotal,
+    auditChainBroken,
+    auditChainLastVerifiedTimestampSeconds,
+    scheduledJobRunsTotal,
+    businessGauges,
+  };
+}
+
+export type CollectorMetrics = ReturnType<typeof createMetrics>;
+
+const byTelemetry = new WeakMap<Telemetry, CollectorMetrics>();
+
+/** The collector metrics of this Telemetry, registered on first use. */
+export function collectorMetrics(telemetry: Telemetry): CollectorMetrics {
+  let m = byTelemetry.get(telemetry);
+  if (!m) {
+    m = createMetrics(telemetry);
+    byTelemetry.set(telemetry, m);
+  }
+  return m;
+}

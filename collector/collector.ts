@@ -1,0 +1,646 @@
+/**
+ * The collector: validate -> metrics -> durable spool -> audit store -> log.
+ *
+ * The caller's path (record(), or the HTTP handler) only validates, counts and appends to an
+ * in-memory write buffer. A writer loop appends the buffer to the spool with one fdatasync per group
+ * (group commit: every request waiting meanwhile shares the next fsync), then hands the records to
+ * the store queue. A store loop writes them to PostgreSQL in batches; a spool segment is deleted only
+ * once every event in it is committed. When the database is down or slow the store queue stops
+ * growing at its capacity and the backlog stays on disk ("spilled"), to be read back in order.
+ * Replays are exactly-once per event_id because the store skips ids it already has.
+ */
+import type { Router } from 'express';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Telemetry } from '../exporter';
+import { AuditStore } from './audit-store';
+import { ChainVerifier, type ChainHead, type VerifyResult } from './chain-verifier';
+import {
+  collectorMetrics,
+  AMOUNT_EVENT_TYPES,
+  type BusinessGauge,
+  type CollectorMetrics,
+  type ScheduledJob,
+} from './collector-metrics';
+import type { Database } from './database';
+import { CURRENCY_MINOR_EXPONENT, eventClass, parseEvent, type AuditEvent, type EventIssue } from './events';
+import { createEventsRouter, type EventsRouterOptions } from './http-router';
+import type { EventClass } from './metric-names';
+import { migrate } from './migrations';
+import { Spool } from './spool';
+
+/** The subset of a pino logger the collector uses (it logs allow-listed fields only). */
+export interface CollectorLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Paging hook (the app wires its PagerDuty client to it). Details never carry row contents. */
+export interface CollectorPager {
+  trigger(dedupKey: string, summary: string, details?: Record<string, string | number>): unknown;
+  resolve(dedupKey: string): unknown;
+}
+
+export interface CollectorOptions {
+  telemetry: Telemetry;
+  database: Database;
+  /** Folder of the spool (created 0700). One collector process per folder. */
+  spoolDir: string;
+  /** When set, record() accepts only events of this source. */
+  source?: string;
+  /** Events held in memory before refusing (queue_full); default 50,000. The store queue holds at most 20,000 of them, the rest wait in the spool. */
+  queueCapacity?: number;
+  /** Rows per store batch; default 1000. */
+  batchSize?: number;
+  /** Spool size limit; default 256 MiB. */
+  spoolCapacityBytes?: number;
+  /** Share of the spool kept for security events: business events are refused above 1 - share. Default 0.2. */
+  securityReserveRatio?: number;
+  /** Spool segment size; default min(8 MiB, capacity / 8). */
+  segmentBytes?: number;
+  /** How long an HTTP request waits for its fsync before answering 503; default 10 s. */
+  ackTimeoutMs?: number;
+  /** Store retry backoff; default 50 ms doubling to 2 s. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Run the migrations before the first write (default true). */
+  migrate?: boolean;
+  logger?: CollectorLogger;
+  /** Log one line per stored event (default true when a logger is given). */
+  logEvents?: boolean;
+  pager?: CollectorPager;
+  /** node-cron expressions; `false` disables a job. */
+  schedule?: { verify?: string | false; verifyFull?: string | false; gauges?: string | false };
+  /** Dedup key of the chain-broken page. */
+  pagerDedupKey?: string;
+}
+
+export type RejectReason = 'invalid' | 'queue_full' | 'spool_full' | 'closed';
+
+export type RecordResult =
+  | { accepted: true }
+  | { accepted: false; errors: EventIssue[]; reason?: RejectReason };
+
+export type AdmitResult = { ok: true; durable: Promise<void> } | { ok: false; reason: Exclude<RejectReason, 'invalid'> };
+
+export interface CollectorStats {
+  accepted: number;
+  stored: number;
+  duplicates: number;
+  inMemory: number;
+  spoolBytes: number;
+  spilled: boolean;
+  storeHealthy: boolean;
+}
+
+export interface Collector {
+  /** Validates and enqueues one event; never throws, never waits. */
+  record(event: unknown): RecordResult;
+  /** Resolves when every event accepted before the call is in the audit store. */
+  flush(opts?: { timeoutMs?: number }): Promise<void>;
+  /** Stops accepting, spools what is buffered, drains the store for up to `drainTimeoutMs` (5 s). */
+  close(opts?: { drainTimeoutMs?: number }): Promise<void>;
+  /** Throws when the collector cannot accept events (closed, spool failing, spool or buffer full). */
+  readinessCheck(): Promise<void>;
+  /** `POST /v1/events`. */
+  router(opts: EventsRouterOptions): Router;
+  /** Admits already-validated events; `durable` resolves once they are fsynced to the spool. */
+  admit(events: readonly AuditEvent[]): AdmitResult;
+  /** A business gauge refreshed by the scheduled job: SQL returning one row with a `value` column, or a function. */
+  registerGauge(name: BusinessGauge, query: string | (() => Promise<number>)): void;
+  refreshGauges(): Promise<void>;
+  /** Verifies the hash chain (incremental unless `full`), updates metrics and pages on a break. */
+  verifyChain(opts?: { full?: boolean; anchor?: ChainHead }): Promise<VerifyResult>;
+  /** The last verified head of the chain (for anchoring outside the database). */
+  chainHead(): ChainHead;
+  /** Resolves when the spool is recovered and the loops run. */
+  readonly started: Promise<void>;
+  stats(): CollectorStats;
+}
+
+interface Pending {
+  ord: number;
+  cls: EventClass;
+  payload: Buffer;
+  event: AuditEvent;
+}
+
+interface Queued {
+  seq: number;
+  event: AuditEvent;
+}
+
+interface Waiter {
+  target: number;
+  resolve(): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
+const RECORD_HEADER_BYTES = 16;
+const MAX_GROUP = 20_000;
+
+/** SQLSTATE classes that a retry cannot fix (bad data), as opposed to connection or resource errors. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || (code.startsWith('23') && code !== '23505'));
+}
+
+/** A code safe to log: SQLSTATE or errno names only (messages may quote values). */
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? code : 'unknown';
+}
+
+export function createCollector(opts: CollectorOptions): Collector {
+  const metrics: CollectorMetrics = collectorMetrics(opts.telemetry);
+  const queueCapacity = opts.queueCapacity ?? 50_000;
+  const storeQueueCapacity = Math.min(queueCapacity, 20_000);
+  const batchSize = opts.batchSize ?? 1000;
+  const spoolCapacity = opts.spoolCapacityBytes ?? 256 * 1024 * 1024;
+  const reserve = opts.securityReserveRatio ?? 0.2;
+  const businessLimit = Math.floor(spoolCapacity * (1 - reserve));
+  const segmentBytes = opts.segmentBytes ?? Math.max(4096, Math.min(8 * 1024 * 1024, Math.floor(spoolCapacity / 8)));
+  const ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
+  const retryMin = opts.retryMinMs ?? 50;
+  const retryMax = opts.retryMaxMs ?? 2000;
+  const logger = opts.logger;
+  const logEvents = opts.logEvents ?? logger !== undefined;
+  const dedupKey = opts.pagerDedupKey ?? 'telehealth-audit-chain-broken';
+
+  metrics.queueCapacityEvents.set(queueCapacity);
+  metrics.spoolCapacityBytes.set(spoolCapacity);
+
+  let spool: Spool | null = null;
+  let store: AuditStore | null = null;
+  const verifier = new ChainVerifier(opts.database);
+  let chainBroken = false;
+
+  let closing = false;
+  let stopped = false;
+  let startError: unknown = null;
+  let spoolError: unknown = null;
+  let storeHealthy = false;
+
+  // Sequence numbers: seq = ord + offset, offset fixed once the spool is recovered.
+  let nextOrd = 0;
+  let offset = -1;
+  const writeBuffer: Pending[] = [];
+  let writeBufferBytes = 0;
+  let durableOrd = -1;
+  let durableSeq = 0;
+  let committedSeq = 0;
+  const storeQueue: Queued[] = [];
+  let spilled = false;
+  let loadFromSeq = 0;
+  let stored = 0;
+  let duplicates = 0;
+
+  const ackWaiters: Waiter[] = [];
+  const flushWaiters: Waiter[] = [];
+  let writerRunning = false;
+  let storeRunning = false;
+  let writerDone: Promise<void> = Promise.resolve();
+  let storeDone: Promise<void> = Promise.resolve();
+  const sleepers = new Set<() => void>();
+  const gauges = new Map<BusinessGauge, string | (() => Promise<number>)>();
+  const tasks: ScheduledTask[] = [];
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        sleepers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      sleepers.add(done);
+    });
+
+  const updateGauges = () => {
+    metrics.queueEvents.set(writeBuffer.length + storeQueue.length);
+    metrics.spoolBytes.set((spool?.bytes() ?? 0) + writeBufferBytes);
+  };
+
+  const settle = (waiters: Waiter[], reached: number) => {
+    while (waiters.length > 0 && (waiters[0] as Waiter).target <= reached) {
+      const w = waiters.shift() as Waiter;
+      if (w.timer) clearTimeout(w.timer);
+      w.resolve();
+    }
+  };
+
+  const wait = (waiters: Waiter[], target: number, timeoutMs: number, what: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const w: Waiter = { target, resolve, reject };
+      w.timer = setTimeout(() => {
+        const i = waiters.indexOf(w);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Error(`${what} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      // Targets are requested in increasing order except for flush after ack; keep the list sorted.
+      let i = waiters.length;
+      while (i > 0 && (waiters[i - 1] as Waiter).target > target) i -= 1;
+      waiters.splice(i, 0, w);
+    });
+
+  // ---------------------------------------------------------------- writer: buffer -> spool (fsync)
+  const kickWriter = () => {
+    if (writerRunning || offset < 0 || !spool || stopped) return;
+    writerRunning = true;
+    writerDone = runWriter().finally(() => {
+      writerRunning = false;
+      if (writeBuffer.length > 0 && !stopped) kickWriter();
+    });
+  };
+
+  async function runWriter(): Promise<void> {
+    let backoff = retryMin;
+    while (writeBuffer.length > 0 && !stopped && spool) {
+      const group = writeBuffer.slice(0, MAX_GROUP);
+      try {
+        await spool.append(group.map((p) => ({ seq: p.ord + offset, payload: p.payload })));
+      } catch (err) {
+        spoolError = err;
+        logger?.error({ error: { code: errorCode(err) } }, 'spool write failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, retryMax);
+        continue;
+      }
+      spoolError = null;
+      backoff = retryMin;
+      writeBuffer.splice(0, group.length);
+      for (const p of group) writeBufferBytes -= p.payload.length + RECORD_HEADER_BYTES;
+      const last = group[group.length - 1] as Pending;
+      durableOrd = last.ord;
+      durableSeq = last.ord + offset;
+      settle(ackWaiters, durableOrd);
+      for (const p of group) {
+        const seq = p.ord + offset;
+        if (!spilled && storeQueue.length < storeQueueCapacity) storeQueue.push({ seq, event: p.event });
+        else if (!spilled) {
+          spilled = true;
+          loadFromSeq = seq;
+        }
+      }
+      updateGauges();
+      kickStore();
+    }
+  }
+
+  // ---------------------------------------------------------------- store: queue -> PostgreSQL
+  const kickStore = () => {
+    if (storeRunning || stopped || offset < 0) return;
+    if (storeQueue.length === 0 && !spilled) return;
+    storeRunning = true;
+    storeDone = runStore().finally(() => {
+      storeRunning = false;
+      if ((storeQueue.length > 0 || spilled) && !stopped) kickStore();
+    });
+  };
+
+  async function loadSpilled(): Promise<void> {
+    if (!spool) return;
+    const room = storeQueueCapacity - storeQueue.length;
+    const records = await spool.read(loadFromSeq, durableSeq, room);
+    for (const r of records) {
+      storeQueue.push({ seq: r.seq, event: JSON.parse(r.payload.toString('utf8')) as AuditEvent });
+    }
+    if (records.length > 0) loadFromSeq = (records[records.length - 1] as { seq: number }).seq + 1;
+    if (records.length === 0 || loadFromSeq > durableSeq) spilled = false;
+  }
+
+  let singleMode = 0;
+
+  function logStored(events: readonly AuditEvent[]): void {
+    if (!logger || !logEvents) return;
+    for (const e of events) {
+      // Allow-listed fields only; refs are pseudonymous by schema.
+      logger.info(
+        {
+          event: { id: e.event_id, action: e.event_type, outcome: e.outcome, reason: e.reason, kind: 'event' },
+          audit: { source: e.source, actor_role: e.actor.role, resource_type: e.resource?.type ?? null },
+        },
+        'audit event stored',
+      );
+    }
+  }
+
+  async function runStore(): Promise<void> {
+    let backoff = retryMin;
+    while (!stopped) {
+      if (storeQueue.length < batchSize && spilled) {
+        try {
+          await loadSpilled();
+        } catch (err) {
+          logger?.error({ error: { code: errorCode(err) } }, 'spool read failed; retrying');
+          await sleep(backoff);
+          backoff = Math.min(backoff * 2, retryMax);
+          continue;
+        }
+      }
+      if (storeQueue.length === 0) return;
+      const n = singleMode > 0 ? 1 : Math.min(batchSize, storeQueue.length);
+      const batch = storeQueue.slice(0, n);
+      const t0 = process.hrtime.bigint();
+      try {
+        if (!store) {
+          if (opts.migrate !== false) await migrate(opts.database);
+          store = await AuditStore.open(opts.database);
+        }
+        const events = batch.map((q) => q.event);
+        const outcome = await store.insert(events);
+        metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        storeQueue.splice(0, n);
+        if (singleMode > 0) singleMode -= 1;
+        committedSeq = (batch[n - 1] as Queued).seq;
+        stored += outcome.inserted;
+        duplicates += outcome.duplicates;
+        metrics.eventsStoredTotal.inc(outcome.inserted);
+        metrics.lastStoredEventTimestampSeconds.set(Date.now() / 1000);
+        if (!storeHealthy) logger?.info({}, 'audit store writes succeeding');
+        storeHealthy = true;
+        backoff = retryMin;
+        settle(flushWaiters, committedSeq);
+        logStored(events);
+        await spool?.release(committedSeq).catch(() => undefined);
+        updateGauges();
+      } catch (err) {
+        metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        metrics.storeErrorsTotal.inc();
+        if (isDataError(err)) {
+          if (n > 1) {
+            // One row is bad: write this stretch one by one to find it.
+            singleMode = n;
+          } else {
+            const e = (batch[0] as Queued).event;
+            storeQueue.shift();
+            singleMode = Math.max(0, singleMode - 1);
+            committedSeq = (batch[0] as Queued).seq;
+            metrics.eventsDroppedTotal.inc({ event_class: eventClass(e.event_type), reason: 'store_rejected' });
+            logger?.error({ error: { code: errorCode(err) }, event: { id: e.event_id } }, 'audit store refused event');
+            settle(flushWaiters, committedSeq);
+          }
+          continue;
+        }
+        if (storeHealthy) logger?.warn({ error: { code: errorCode(err) } }, 'audit store unavailable; spooling');
+        storeHealthy = false;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, retryMax);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- start-up
+  const started = (async () => {
+    const { spool: s, recovery } = await Spool.open(opts.spoolDir, { segmentBytes });
+    spool = s;
+    const lastSeq = recovery.lastSeq ?? 0;
+    offset = lastSeq + 1;
+    durableSeq = lastSeq;
+    if (recovery.records > 0 && recovery.firstSeq !== null) {
+      committedSeq = recovery.firstSeq - 1;
+      spilled = true;
+      loadFromSeq = recovery.firstSeq;
+      logger?.info(
+        { spool: { records: recovery.records, discarded_bytes: recovery.discardedBytes } },
+        'spool recovered; replaying',
+      );
+    } else {
+      committedSeq = lastSeq;
+    }
+    updateGauges();
+    kickWriter();
+    kickStore();
+  })();
+  started.catch((err: unknown) => {
+    startError = err;
+    logger?.error({ error: { code: errorCode(err) } }, 'collector spool could not be opened');
+  });
+
+  // ---------------------------------------------------------------- admission
+  function admit(events: readonly AuditEvent[]): AdmitResult {
+    if (closing) return { ok: false, reason: 'closed' };
+    if (writeBuffer.length + events.length > queueCapacity) return { ok: false, reason: 'queue_full' };
+    const payloads = events.map((e) => Buffer.from(JSON.stringify(e), 'utf8'));
+    let bytes = 0;
+    let business = false;
+    for (let i = 0; i < events.length; i += 1) {
+      bytes += (payloads[i] as Buffer).length + RECORD_HEADER_BYTES;
+      if (eventClass((events[i] as AuditEvent).event_type) === 'business') business = true;
+    }
+    // Security events may use the reserved share; a batch with any business event may not.
+    const limit = business ? businessLimit : spoolCapacity;
+    if ((spool?.bytes() ?? 0) + writeBufferBytes + bytes > limit) return { ok: false, reason: 'spool_full' };
+    for (let i = 0; i < events.length; i += 1) {
+      const event = events[i] as AuditEvent;
+      writeBuffer.push({ ord: nextOrd, cls: eventClass(event.event_type), payload: payloads[i] as Buffer, event });
+      nextOrd += 1;
+      countEvent(event);
+    }
+    writeBufferBytes += bytes;
+    const target = nextOrd - 1;
+    kickWriter();
+    const durable = target <= durableOrd ? Promise.resolve() : wait(ackWaiters, target, ackTimeoutMs, 'spool fsync');
+    // The HTTP path awaits it; record() callers do not, so an unobserved rejection must not crash.
+    durable.catch(() => undefined);
+    return { ok: true, durable };
+  }
+
+  function countEvent(e: AuditEvent): void {
+    metrics.eventsTotal.inc({ event_type: e.event_type, outcome: e.outcome, actor_role: e.actor.role, reason: e.reason });
+    if (e.amount && (AMOUNT_EVENT_TYPES as readonly string[]).includes(e.event_type)) {
+      const major = e.amount.minor_units / 10 ** CURRENCY_MINOR_EXPONENT[e.amount.currency];
+      metrics.paymentsAmountTotal.inc({ event_type: e.event_type, currency: e.amount.currency }, major);
+    }
+  }
+
+  const REJECT_MESSAGES: Record<Exclude<RejectReason, 'invalid'>, string> = {
+    closed: 'collector is closed',
+    queue_full: 'queue is full; retry later',
+    spool_full: 'spool is full; retry later',
+  };
+
+  function record(input: unknown): RecordResult {
+    try {
+      if (closing) {
+        metrics.eventsRejectedTotal.inc({ reason: 'queue_full' });
+        return { accepted: false, reason: 'closed', errors: [{ path: '', message: REJECT_MESSAGES.closed }] };
+      }
+      const parsed = parseEvent(input);
+      if (!parsed.ok) {
+        metrics.eventsRejectedTotal.inc({ reason: 'invalid' });
+        return { accepted: false, reason: 'invalid', errors: parsed.errors };
+      }
+      if (opts.source !== undefined && parsed.event.source !== opts.source) {
+        metrics.eventsRejectedTotal.inc({ reason: 'invalid' });
+        return {
+          accepted: false,
+          reason: 'invalid',
+          errors: [{ path: 'source', message: 'must be the source of this collector' }],
+        };
+      }
+      const r = admit([parsed.event]);
+      if (!r.ok) {
+        metrics.eventsRejectedTotal.inc({ reason: r.reason === 'closed' ? 'queue_full' : r.reason });
+        return { accepted: false, reason: r.reason, errors: [{ path: '', message: REJECT_MESSAGES[r.reason] }] };
+      }
+      return { accepted: true };
+    } catch {
+      // record() must never throw into the caller's request.
+      metrics.eventsRejectedTotal.inc({ reason: 'invalid' });
+      return { accepted: false, reason: 'invalid', errors: [{ path: '', message: 'invalid' }] };
+    }
+  }
+
+  // ---------------------------------------------------------------- flush / close / readiness
+  async function flush(fopts: { timeoutMs?: number } = {}): Promise<void> {
+    const target = nextOrd - 1;
+    await started;
+    const targetSeq = target + offset;
+    if (committedSeq >= targetSeq) return;
+    kickStore();
+    await wait(flushWaiters, targetSeq, fopts.timeoutMs ?? 30_000, 'flush');
+  }
+
+  let closed: Promise<void> | null = null;
+  function close(copts: { drainTimeoutMs?: number } = {}): Promise<void> {
+    closed ??= (async () => {
+      closing = true;
+      for (const t of tasks.splice(0)) await t.destroy();
+      await started.catch(() => undefined);
+      const deadline = Date.now() + (copts.drainTimeoutMs ?? 5000);
+      // Spool what is buffered (durability first), then give the store a bounded chance to drain.
+      while (writeBuffer.length > 0 && Date.now() < deadline && spool) {
+        kickWriter();
+        await Promise.race([writerDone, sleep(50)]);
+      }
+      const drainTarget = nextOrd - 1 + offset;
+      while (committedSeq < drainTarget && storeHealthy && Date.now() < deadline) {
+        kickStore();
+        await sleep(10);
+      }
+      stopped = true;
+      for (const wake of [...sleepers]) wake();
+      await Promise.all([writerDone, storeDone]).catch(() => undefined);
+      for (const p of writeBuffer) metrics.eventsDroppedTotal.inc({ event_class: p.cls, reason: 'spool_full' });
+      if (writeBuffer.length > 0) {
+        logger?.error({ spool: { unwritten: writeBuffer.length } }, 'events could not be spooled before shutdown');
+      }
+      for (const w of [...ackWaiters.splice(0), ...flushWaiters.splice(0)]) {
+        if (w.timer) clearTimeout(w.timer);
+        w.reject(new Error('collector closed'));
+      }
+      await spool?.close();
+    })();
+    return closed;
+  }
+
+  async function readinessCheck(): Promise<void> {
+    if (closing) throw new Error('collector is closing');
+    await started;
+    if (startError) throw new Error('spool unavailable');
+    if (spoolError) throw new Error('spool writes failing');
+    if (writeBuffer.length >= queueCapacity) throw new Error('write buffer full');
+    if ((spool?.bytes() ?? 0) + writeBufferBytes >= businessLimit) throw new Error('spool above business limit');
+  }
+
+  // ---------------------------------------------------------------- jobs
+  async function runJob(job: ScheduledJob, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+      metrics.scheduledJobRunsTotal.inc({ job, outcome: 'success' });
+    } catch (err) {
+      metrics.scheduledJobRunsTotal.inc({ job, outcome: 'failure' });
+      logger?.warn({ error: { code: errorCode(err) }, job: { name: job } }, 'scheduled job failed');
+    }
+  }
+
+  async function verifyChain(vopts: { full?: boolean; anchor?: ChainHead } = {}): Promise<VerifyResult> {
+    const r = vopts.full || vopts.anchor ? await verifier.full({ anchor: vopts.anchor }) : await verifier.incremental();
+    metrics.auditChainVerifiedEventsTotal.inc(r.verified);
+    if (r.ok) {
+      metrics.auditChainBroken.set(0);
+      metrics.auditChainLastVerifiedTimestampSeconds.set(Date.now() / 1000);
+      if (chainBroken && (vopts.full || vopts.anchor)) {
+        chainBroken = false;
+        logger?.info({ audit: { chain_head_seq: r.head.seq } }, 'audit hash chain verified again');
+        await Promise.resolve(opts.pager?.resolve(dedupKey)).catch(() => undefined);
+      }
+    } else {
+      metrics.auditChainBroken.set(1);
+      const broken = r.broken as { seq: number; kind: string };
+      logger?.error({ audit: { broken_seq: broken.seq, break_kind: broken.kind } }, 'audit hash chain broken');
+      if (!chainBroken) {
+        chainBroken = true;
+        await Promise.resolve(
+          opts.pager?.trigger(dedupKey, 'Audit log hash chain broken: possible tampering with audit_events', {
+            first_bad_seq: broken.seq,
+            kind: broken.kind,
+            last_good_seq: r.head.seq,
+          }),
+        ).catch(() => undefined);
+      }
+    }
+    return r;
+  }
+
+  async function refreshGauges(): Promise<void> {
+    let failed = 0;
+    for (const [name, query] of gauges) {
+      try {
+        const value =
+          typeof query === 'string'
+            ? Number((await opts.database.query<{ value: unknown }>(query)).rows[0]?.value)
+            : await query();
+        if (!Number.isFinite(value)) throw Object.assign(new Error('not a number'), { code: 'NOT_A_NUMBER' });
+        metrics.businessGauges[name].set(value);
+      } catch (err) {
+        failed += 1;
+        logger?.warn({ error: { code: errorCode(err) }, gauge: { name } }, 'business gauge query failed');
+      }
+    }
+    if (failed > 0) throw Object.assign(new Error('gauge refresh failed'), { code: 'GAUGE_FAILED' });
+  }
+
+  const schedule = opts.schedule ?? {};
+  const addTask = (expr: string | false | undefined, fallback: string, job: ScheduledJob, fn: () => Promise<void>) => {
+    const e = expr === undefined ? fallback : expr;
+    if (e === false) return;
+    tasks.push(cron.schedule(e, () => runJob(job, fn), { name: `collector-${job}`, noOverlap: true }));
+  };
+  addTask(schedule.verify, '* * * * *', 'audit_chain_verify', async () => {
+    if (!(await verifyChain()).ok) throw Object.assign(new Error('chain broken'), { code: 'CHAIN_BROKEN' });
+  });
+  addTask(schedule.verifyFull, '17 3 * * *', 'audit_chain_verify_full', async () => {
+    if (!(await verifyChain({ full: true })).ok) throw Object.assign(new Error('chain broken'), { code: 'CHAIN_BROKEN' });
+  });
+  addTask(schedule.gauges, '*/30 * * * * *', 'business_gauges', refreshGauges);
+
+  const collector: Collector = {
+    record,
+    flush,
+    close,
+    readinessCheck,
+    admit,
+    router: (ropts) => createEventsRouter(collector, opts.telemetry, ropts),
+    registerGauge(name, query) {
+      if (!(name in metrics.businessGauges)) throw new Error(`unknown business gauge "${name}"`);
+      gauges.set(name, query);
+    },
+    refreshGauges,
+    verifyChain,
+    chainHead: () => verifier.head(),
+    started,
+    stats: () => ({
+      accepted: nextOrd,
+      stored,
+      duplicates,
+      inMemory: writeBuffer.length + storeQueue.length,
+      spoolBytes: (spool?.bytes() ?? 0) + writeBufferBytes,
+      spilled,
+      storeHealthy,
+    }),
+  };
+  return collector;
+}

@@ -1,0 +1,46 @@
+/** Public API of the collector: everything other folders may import. */
+export * from './database';
+export * from './metric-names';
+export * from './logging';
+export * from './tracing';
+export { createCollector } from './collector';
+export type {
+  AdmitResult,
+  Collector,
+  CollectorLogger,
+  CollectorOptions,
+  CollectorPager,
+  CollectorStats,
+  RecordResult,
+  RejectReason,
+} from './collector';
+export {
+  auditEventSchema,
+  parseEvent,
+  eventClass,
+  CURRENCY_MINOR_EXPONENT,
+  MAX_MINOR_UNITS,
+  PSEUDONYMOUS_REF_PATTERN,
+  RESOURCE_TYPES,
+  SCHEMA_VERSION,
+  SOURCE_PATTERN,
+} from './events';
+export type {
+  AuditEvent,
+  AuditEventOf,
+  EventActor,
+  EventAmount,
+  EventIssue,
+  EventResource,
+  ParseResult,
+  ResourceType,
+} from './events';
+export { pseudonymousRef } from './pseudonymous-ref';
+export { migrate, AUDIT_OWNER_ROLE, AUDIT_WRITER_ROLE } from './migrations';
+export { ChainVerifier } from './chain-verifier';
+export type { BreakKind, ChainHead, VerifyResult } from './chain-verifier';
+export { BUSINESS_GAUGES, SCHEDULED_JOBS } from './collector-metrics';
+export type { BusinessGauge, ScheduledJob } from './collector-metrics';
+export type { EventsRouterOptions } from './http-router';
+export { sha256Hex, signBody, SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER } from './source-auth';
+export type { EventSource } from './source-auth';

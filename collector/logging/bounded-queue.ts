@@ -1,0 +1,170 @@
+/**
+ * A bounded, non-blocking buffer in front of one LogTarget. The caller's cost is an array push;
+ * batching, joining and writing happen later on the event loop. When the target is slower than
+ * the producers the buffer refuses new lines past `maxBytes` and counts them (`buffer_full`):
+ * memory stays bounded instead of growing like pino's worker-thread transport does.
+ */
+import type { LogTarget } from './log-target';
+import type { LogDropReason } from './metrics';
+
+export interface BoundedQueueOptions {
+  /** Cap on buffered characters (ASCII JSON: bytes). */
+  maxBytes: number;
+  /** Largest batch handed to the target at once. */
+  maxBatchBytes?: number;
+  onDrop(reason: LogDropReason, lines: number): void;
+}
+
+export interface QueueStats {
+  bufferedBytes: number;
+  bufferedLines: number;
+  peakBufferedBytes: number;
+  writtenLines: number;
+  droppedLines: { buffer_full: number; sink_error: number };
+}
+
+export class BoundedQueue {
+  private lines: string[] = [];
+  private head = 0;
+  private bytes = 0;
+  private peak = 0;
+  private written = 0;
+  private readonly dropped = { buffer_full: 0, sink_error: 0 };
+  private writing = false;
+  private inFlightLines = 0;
+  private scheduled = false;
+  private closing = false;
+  /** No more lines accepted (close() started writing its final state). */
+  private closed = false;
+  /** The target's late callbacks are ignored: their lines were already counted. */
+  private finished = false;
+  private lostInCallbacksDuringClose = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly maxBatchBytes: number;
+
+  constructor(
+    private readonly target: LogTarget,
+    private readonly opts: BoundedQueueOptions,
+  ) {
+    if (!Number.isSafeInteger(opts.maxBytes) || opts.maxBytes < 1024) {
+      throw new RangeError('logging: maxBufferBytes must be an integer >= 1024');
+    }
+    this.maxBatchBytes = Math.min(opts.maxBatchBytes ?? 1024 * 1024, opts.maxBytes);
+  }
+
+  get targetName(): string {
+    return this.target.name;
+  }
+
+  /** Hot path: no I/O, no allocation besides the array slot. */
+  push(line: string): void {
+    if (this.closed) return this.drop('sink_error', 1);
+    const size = line.length;
+    if (this.bytes + size > this.opts.maxBytes) return this.drop('buffer_full', 1);
+    this.lines.push(line);
+    this.bytes += size;
+    if (this.bytes > this.peak) this.peak = this.bytes;
+    if (!this.writing && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.pump);
+    }
+  }
+
+  drop(reason: LogDropReason, lines: number): void {
+    if (lines <= 0) return;
+    this.dropped[reason] += lines;
+    this.opts.onDrop(reason, lines);
+  }
+
+  stats(): QueueStats {
+    return {
+      bufferedBytes: this.bytes,
+      bufferedLines: this.lines.length - this.head,
+      peakBufferedBytes: this.peak,
+      writtenLines: this.written,
+      droppedLines: { ...this.dropped },
+    };
+  }
+
+  private readonly pump = (): void => {
+    this.scheduled = false;
+    if (this.writing || this.finished) return;
+    const available = this.lines.length - this.head;
+    if (available === 0) return this.notifyIdle();
+    let end = this.head;
+    let batchBytes = 0;
+    while (end < this.lines.length && (batchBytes === 0 || batchBytes + this.lines[end]!.length <= this.maxBatchBytes)) {
+      batchBytes += this.lines[end]!.length;
+      end++;
+    }
+    const count = end - this.head;
+    const chunk = count === this.lines.length ? this.lines.join('') : this.lines.slice(this.head, end).join('');
+    if (end === this.lines.length) {
+      this.lines = [];
+      this.head = 0;
+    } else {
+      this.head = end;
+      // Compact now and then so the array does not keep consumed slots alive.
+      if (this.head >= 4096 && this.head * 2 >= this.lines.length) {
+        this.lines = this.lines.slice(this.head);
+        this.head = 0;
+      }
+    }
+    this.bytes -= batchBytes;
+    this.writing = true;
+    this.inFlightLines = count;
+    this.target.write(chunk, count, (lost) => {
+      if (this.finished) return; // close() already counted this batch as lost
+      this.writing = false;
+      this.inFlightLines = 0;
+      this.written += count - lost;
+      this.drop('sink_error', lost);
+      if (this.closed) this.lostInCallbacksDuringClose += lost;
+      this.pump();
+    });
+  };
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once everything pushed so far was handed to the target (or never, if it is stuck). */
+  private idle(): Promise<void> {
+    if (!this.writing && this.lines.length - this.head === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Writes what is buffered until `deadline`, then counts the rest as `sink_error` and closes the target. */
+  async close(deadline: number): Promise<{ lost: number }> {
+    if (this.closing) return { lost: 0 };
+    this.closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.idle().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), false);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    this.closed = true;
+    const left = this.lines.length - this.head;
+    this.lines = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.drop('sink_error', left);
+    // The target reports a partly delivered batch through its callback, and lines it lost after
+    // acknowledging them as its return value; a batch it never answered is counted here.
+    const lostInTarget = await this.target.close(drained ? deadline : Date.now());
+    this.drop('sink_error', lostInTarget);
+    const stuck = this.writing ? this.inFlightLines : 0;
+    this.drop('sink_error', stuck);
+    this.finished = true;
+    this.writing = false;
+    this.inFlightLines = 0;
+    this.notifyIdle();
+    return { lost: left + lostInTarget + stuck + this.lostInCallbacksDuringClose };
+  }
+}

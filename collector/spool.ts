@@ -1,0 +1,225 @@
+/**
+ * The on-disk spool: an append-only write-ahead log of accepted events, in segment files.
+ * Every record carries its sequence number and a CRC-32, so that after `kill -9` (or a power cut) a
+ * torn last record is recognised and cut off instead of poisoning the replay. Segments are deleted
+ * only when every event in them is committed to the audit store.
+ *
+ * Record layout: u32 payload length | u32 crc32(seq + payload) | u64 seq | payload (UTF-8 JSON).
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+const HEADER_BYTES = 16;
+/** Larger than any valid event (the HTTP body limit is per batch, events are < 2 KiB). */
+const MAX_PAYLOAD_BYTES = 64 * 1024;
+const SEGMENT_PATTERN = /^seg-(\d{16})\.spool$/;
+
+export interface SpoolRecord {
+  seq: number;
+  payload: Buffer;
+}
+
+interface Segment {
+  name: string;
+  firstSeq: number;
+  lastSeq: number;
+  bytes: number;
+}
+
+export interface SpoolRecovery {
+  /** Records found on disk (not yet known to be committed). */
+  records: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  /** Bytes cut off the end of segments (torn or corrupt records). */
+  discardedBytes: number;
+}
+
+export function encodeRecord(seq: number, payload: Buffer): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+  buf.writeUInt32BE(payload.length, 0);
+  buf.writeBigUInt64BE(BigInt(seq), 8);
+  payload.copy(buf, HEADER_BYTES);
+  buf.writeUInt32BE(crc32(buf.subarray(8)), 4);
+  return buf;
+}
+
+/** Parses complete, intact records from `buf`; stops at the first torn or corrupt one. */
+function decodeRecords(
+  buf: Buffer,
+  onRecord: (seq: number, payload: Buffer, end: number) => boolean,
+): { end: number; clean: boolean } {
+  let off = 0;
+  while (off + HEADER_BYTES <= buf.length) {
+    const len = buf.readUInt32BE(off);
+    if (len > MAX_PAYLOAD_BYTES || off + HEADER_BYTES + len > buf.length) return { end: off, clean: false };
+    const crc = buf.readUInt32BE(off + 4);
+    const body = buf.subarray(off + 8, off + HEADER_BYTES + len);
+    if (crc32(body) !== crc) return { end: off, clean: false };
+    const seq = Number(buf.readBigUInt64BE(off + 8));
+    const end = off + HEADER_BYTES + len;
+    if (!onRecord(seq, buf.subarray(off + HEADER_BYTES, end), end)) return { end, clean: true };
+    off = end;
+  }
+  return { end: off, clean: off === buf.length };
+}
+
+export class Spool {
+  private segments: Segment[] = [];
+  private current: { seg: Segment; fh: fsp.FileHandle } | null = null;
+  private totalBytes = 0;
+  /** Where the last read stopped, so that a long backlog is read once, not rescanned per batch. */
+  private readCursor: { name: string; offset: number; nextSeq: number } | null = null;
+
+  private constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+  ) {}
+
+  /** Opens (and creates) the spool folder and recovers what a previous process left. */
+  static async open(dir: string, opts: { segmentBytes: number }): Promise<{ spool: Spool; recovery: SpoolRecovery }> {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    const spool = new Spool(dir, opts.segmentBytes);
+    const recovery = await spool.recover();
+    return { spool, recovery };
+  }
+
+  private async recover(): Promise<SpoolRecovery> {
+    const names = (await fsp.readdir(this.dir)).filter((n) => SEGMENT_PATTERN.test(n)).sort();
+    const out: SpoolRecovery = { records: 0, firstSeq: null, lastSeq: null, discardedBytes: 0 };
+    for (const name of names) {
+      const file = path.join(this.dir, name);
+      const buf = await fsp.readFile(file);
+      let first = -1;
+      let last = -1;
+      let count = 0;
+      const { end } = decodeRecords(buf, (seq) => {
+        // Sequence numbers only grow; a record that goes back is corrupt, not a replay order.
+        if (last >= 0 && seq <= last) return false;
+        if (out.lastSeq !== null && seq <= out.lastSeq) return false;
+        if (first < 0) first = seq;
+        last = seq;
+        count += 1;
+        return true;
+      });
+      if (end < buf.length) {
+        out.discardedBytes += buf.length - end;
+        await fsp.truncate(file, end);
+      }
+      if (count === 0) {
+        await fsp.unlink(file);
+        continue;
+      }
+      this.segments.push({ name, firstSeq: first, lastSeq: last, bytes: end });
+      this.totalBytes += end;
+      out.records += count;
+      out.firstSeq ??= first;
+      out.lastSeq = last;
+    }
+    return out;
+  }
+
+  bytes(): number {
+    return this.totalBytes;
+  }
+
+  /** Appends records (ascending seq, continuing the spool) and makes them durable (fdatasync). */
+  async append(records: readonly SpoolRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const first = records[0] as SpoolRecord;
+    const last = records[records.length - 1] as SpoolRecord;
+    if (!this.current) {
+      const name = `seg-${String(first.seq).padStart(16, '0')}.spool`;
+      const fh = await fsp.open(path.join(this.dir, name), 'a', 0o600);
+      // The new file's directory entry must be durable too, or a crash could lose the whole segment.
+      await fsyncDir(this.dir);
+      const seg: Segment = { name, firstSeq: first.seq, lastSeq: first.seq - 1, bytes: 0 };
+      this.segments.push(seg);
+      this.current = { seg, fh };
+    }
+    const buf = Buffer.concat(records.map((r) => encodeRecord(r.seq, r.payload)));
+    const { seg, fh } = this.current;
+    let written = 0;
+    while (written < buf.length) {
+      const { bytesWritten } = await fh.write(buf, written, buf.length - written);
+      written += bytesWritten;
+    }
+    await fh.datasync();
+    seg.lastSeq = last.seq;
+    seg.bytes += buf.length;
+    this.totalBytes += buf.length;
+    if (seg.bytes >= this.segmentBytes) {
+      this.current = null;
+      await fh.close();
+    }
+  }
+
+  /**
+   * Reads up to `maxCount` records with `fromSeq <= seq <= maxSeq`, in order. Only records made
+   * durable by `append` are within `maxSeq`, so a write in progress is never read half-done.
+   */
+  async read(fromSeq: number, maxSeq: number, maxCount: number): Promise<SpoolRecord[]> {
+    const out: SpoolRecord[] = [];
+    let nextSeq = fromSeq;
+    for (const seg of this.segments) {
+      if (out.length >= maxCount || nextSeq > maxSeq) break;
+      if (seg.lastSeq < nextSeq) continue;
+      const cursor = this.readCursor;
+      const offset = cursor && cursor.name === seg.name && cursor.nextSeq === nextSeq ? cursor.offset : 0;
+      const fh = await fsp.open(path.join(this.dir, seg.name), 'r');
+      let buf: Buffer;
+      try {
+        const size = Math.min(seg.bytes, (await fh.stat()).size) - offset;
+        buf = Buffer.allocUnsafe(Math.max(0, size));
+        let got = 0;
+        while (got < buf.length) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        buf = buf.subarray(0, got);
+      } finally {
+        await fh.close();
+      }
+      let lastEnd = 0;
+      decodeRecords(buf, (seq, payload, end) => {
+        if (seq > maxSeq || out.length >= maxCount) return false;
+        if (seq >= nextSeq) {
+          out.push({ seq, payload: Buffer.from(payload) });
+          nextSeq = seq + 1;
+          lastEnd = end;
+        }
+        return true;
+      });
+      if (lastEnd > 0) this.readCursor = { name: seg.name, offset: offset + lastEnd, nextSeq };
+    }
+    return out;
+  }
+
+  /** Deletes closed segments whose every record is committed (seq <= `committedSeq`). */
+  async release(committedSeq: number): Promise<void> {
+    while (this.segments.length > 0) {
+      const seg = this.segments[0] as Segment;
+      if (seg.lastSeq > committedSeq || (this.current && this.current.seg === seg)) break;
+      this.segments.shift();
+      this.totalBytes -= seg.bytes;
+      await fsp.unlink(path.join(this.dir, seg.name)).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    const cur = this.current;
+    this.current = null;
+    if (cur) await cur.fh.close().catch(() => undefined);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

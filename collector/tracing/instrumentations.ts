@@ -1,0 +1,56 @@
+/**
+ * Exactly four instrumentations (http, express, pg, pino): no auto-instrumentations bundle, so no
+ * fs/dns/net spans. Configured to keep PHI and noise out of spans: query strings are replaced,
+ * probes and scrapes are not traced, and outgoing calls / queries are traced only inside a request
+ * (so log shipping and background batches do not flood the trace store).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Span } from '@opentelemetry/api';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+
+export const DEFAULT_UNTRACED_PATHS = ['/metrics', '/api/health', '/api/ready'] as const;
+
+export interface InstrumentationOptions {
+  /** Incoming request paths (exact, without query) that create no span. */
+  untracedPaths?: readonly string[];
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** Query strings may carry identifiers or PHI (`?email=`): spans keep the path only. */
+function stripQuery(span: Span, request: unknown): void {
+  const url = (request as IncomingMessage).url;
+  if (typeof url !== 'string' || !url.includes('?')) return;
+  const path = pathOf(url);
+  span.setAttribute('url.query', 'REDACTED');
+  span.setAttribute('http.target', `${path}?REDACTED`);
+}
+
+export function createInstrumentations(opts: InstrumentationOptions = {}): Instrumentation[] {
+  const untraced = new Set<string>(opts.untracedPaths ?? DEFAULT_UNTRACED_PATHS);
+  return [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => untraced.has(pathOf(req.url)),
+      requireParentforOutgoingSpans: true,
+      requestHook: (span, request) => {
+        if ('headers' in request && !('setHeader' in request)) stripQuery(span, request);
+      },
+    }),
+    new ExpressInstrumentation(),
+    new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+    // Log lines go through our own bounded pipeline, not the OTel logs SDK; correlation fields
+    // use the ECS names our allow-list keeps.
+    new PinoInstrumentation({
+      disableLogSending: true,
+      logKeys: { traceId: 'trace.id', spanId: 'span.id', traceFlags: 'trace.flags' },
+    }),
+  ];
+}

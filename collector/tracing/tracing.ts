@@ -1,0 +1,102 @@
+/**
+ * Starts the OpenTelemetry Node SDK for traces only (metrics are prom-client's, logs go through
+ * collector/logging). Everything else comes from the standard variables:
+ *   OTEL_SDK_DISABLED=true               nothing is started or patched
+ *   OTEL_TRACES_EXPORTER=otlp|console|none (default otlp)
+ *   OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (default http://localhost:4318)
+ *   OTEL_EXPORTER_OTLP_PROTOCOL          http/protobuf (default) | http/json | grpc
+ *   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+ *   OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG (default parentbased_traceidratio at 0.1)
+ *   OTEL_BSP_* batch span processor settings
+ */
+import { context, isSpanContextValid, trace, TraceFlags } from '@opentelemetry/api';
+import {
+  defaultResource,
+  hostDetector,
+  osDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+  serviceNameEnvDetector,
+} from '@opentelemetry/resources';
+import { startNodeSdk } from '@opentelemetry/sdk-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { createInstrumentations, type InstrumentationOptions } from './instrumentations';
+import { samplerFromEnv, type SamplerChoice } from './sampler';
+
+export interface StartTracingOptions extends InstrumentationOptions {
+  /** Used when OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES do not name the service. */
+  serviceName: string;
+  serviceVersion?: string;
+  /** Replaces the exporter chosen by OTEL_TRACES_EXPORTER (tests: an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface TracingState {
+  started: boolean;
+  /** Why it is not running, when it is not. */
+  reason?: 'disabled' | 'already_started';
+  sampler?: Pick<SamplerChoice, 'name' | 'ratio' | 'warning'>;
+}
+
+let sdk: { shutdown(): Promise<void> } | undefined;
+let shuttingDown: Promise<void> | undefined;
+
+export function startTracing(opts: StartTracingOptions): TracingState {
+  const env = opts.env ?? process.env;
+  if (sdk) return { started: false, reason: 'already_started' };
+  if (/^(true|1)$/i.test(env.OTEL_SDK_DISABLED?.trim() ?? '')) return { started: false, reason: 'disabled' };
+  const choice = samplerFromEnv(env);
+  const base: Record<string, string> = { [ATTR_SERVICE_NAME]: opts.serviceName };
+  if (opts.serviceVersion) base[ATTR_SERVICE_VERSION] = opts.serviceVersion;
+  sdk = startNodeSdk({
+    logLevel: env.OTEL_LOG_LEVEL ?? 'warn',
+    // Lowest priority: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override these.
+    baseResource: defaultResource().merge(resourceFromAttributes(base)),
+    // The SDK default adds the process detector, whose process.command_args may carry secrets
+    // passed on a command line; OTEL_NODE_RESOURCE_DETECTORS still chooses when it is set.
+    resourceDetectors: env.OTEL_NODE_RESOURCE_DETECTORS
+      ? undefined
+      : [serviceInstanceIdDetector, serviceNameEnvDetector, hostDetector, osDetector],
+    sampler: choice.sampler,
+    spanProcessors: opts.spanProcessors,
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: createInstrumentations(opts),
+  });
+  shuttingDown = undefined;
+  return { started: true, sampler: { name: choice.name, ratio: choice.ratio, warning: choice.warning } };
+}
+
+/** Flushes pending spans (bounded by `timeoutMs`, default 3 s) and stops the SDK. Idempotent. */
+export function shutdownTracing(timeoutMs = 3000): Promise<void> {
+  if (!sdk) return shuttingDown ?? Promise.resolve();
+  const current = sdk;
+  sdk = undefined;
+  let timer: NodeJS.Timeout | undefined;
+  shuttingDown = Promise.race([
+    current.shutdown().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+  return shuttingDown;
+}
+
+export interface TraceIds {
+  traceId: string;
+  spanId: string;
+  /** Only sampled traces are exported: use these for exemplars. */
+  sampled: boolean;
+}
+
+/** The active span's ids, or undefined outside a span. */
+export function currentTraceIds(): TraceIds | undefined {
+  const span = trace.getSpan(context.active());
+  if (!span) return undefined;
+  const sc = span.spanContext();
+  if (!isSpanContextValid(sc)) return undefined;
+  return { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED };
+}

@@ -1,0 +1,149 @@
+/**
+ * Security panels: authentication outcomes, lockouts, MFA failures, token revocations and PHI access,
+ * from the collector's event counters, plus the authentication events themselves from Elasticsearch.
+ */
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import * as elasticsearch from '@grafana/grafana-foundation-sdk/elasticsearch';
+import * as logs from '@grafana/grafana-foundation-sdk/logs';
+import { collectorMetricNames, EVENT_TYPE_NAMES, type EventType } from '../../collector/metric-names';
+import { LOG_TIME_FIELD } from '../datasources';
+import { alert } from './alert-catalogue';
+import { ELASTICSEARCH_REF, MATCH, RATE, runbookLinks, timeseriesPanel } from './shared';
+
+const c = collectorMetricNames();
+/** Counters are per second; the catalogue's security thresholds are per minute. */
+const PER_MINUTE = 60;
+
+function eventRate(types: readonly EventType[], by: string): string {
+  const matcher = types.length === 1 ? `event_type="${types[0]}"` : `event_type=~"${types.join('|')}"`;
+  return `sum by (${by}) (rate(${c.eventsTotal}{${MATCH.service}, ${matcher}}[${RATE}])) * ${PER_MINUTE}`;
+}
+
+export function loginsByOutcome() {
+  return timeseriesPanel({
+    title: 'Logins by outcome',
+    description: 'Login attempts per minute, successful and failed, by reason.',
+    unit: 'opm',
+    series: [
+      {
+        expr: eventRate(['authn_login_success', 'authn_login_fail'], 'outcome, reason'),
+        legend: '{{outcome}} {{reason}}',
+      },
+    ],
+    stacked: true,
+  });
+}
+
+export function failedLogins() {
+  const high = alert('FailedLoginsHigh');
+  return timeseriesPanel({
+    title: 'Failed logins per minute',
+    description: `Failed login attempts per minute across the service. Dashed line: ${high.name} (credential stuffing or brute force).`,
+    unit: high.grafanaUnit,
+    series: [{ expr: eventRate(['authn_login_fail'], 'job'), legend: 'failed logins {{job}}' }],
+    alerts: [high],
+    min: 0,
+  });
+}
+
+export function lockouts() {
+  return timeseriesPanel({
+    title: 'Account lockouts',
+    description: 'Accounts locked per minute after repeated failures, by role.',
+    unit: 'opm',
+    series: [{ expr: eventRate(['authn_login_lock'], 'actor_role'), legend: '{{actor_role}}' }],
+    width: 8,
+  });
+}
+
+export function mfaFailures() {
+  return timeseriesPanel({
+    title: 'MFA failures',
+    description: 'Failed second-factor checks per minute, by reason (bad, missing or replayed code).',
+    unit: 'opm',
+    series: [{ expr: eventRate(['authn_mfa_fail'], 'reason'), legend: '{{reason}}' }],
+    width: 8,
+  });
+}
+
+export function tokenRevocations() {
+  return timeseriesPanel({
+    title: 'Token revocations and session ends',
+    description: 'Tokens revoked (logout, by an admin, password change) and sessions ended, per minute.',
+    unit: 'opm',
+    series: [
+      { expr: eventRate(['authn_token_revoked'], 'reason'), legend: 'revoked: {{reason}}' },
+      { expr: eventRate(['session_expired'], 'reason'), legend: 'session ended: {{reason}}' },
+    ],
+    width: 8,
+  });
+}
+
+export function phiAccess() {
+  const denied = alert('PhiAccessDeniedHigh');
+  return timeseriesPanel({
+    title: 'PHI access granted and denied, by role and reason',
+    description:
+      'Patient-record reads per minute: granted (own record, assigned provider, admin) and denied.',
+    unit: 'opm',
+    series: [
+      { expr: eventRate(['phi_access'], 'actor_role, reason'), legend: 'granted {{actor_role}} {{reason}}' },
+      { expr: eventRate(['authz_fail'], 'actor_role, reason'), legend: 'denied {{actor_role}} {{reason}}' },
+    ],
+    related: [denied],
+  });
+}
+
+export function phiDenialRate() {
+  const denied = alert('PhiAccessDeniedHigh');
+  return timeseriesPanel({
+    title: 'PHI access denied per minute',
+    description: `Denied patient-record reads per minute. Dashed line: ${denied.name} (someone is probing records they may not see).`,
+    unit: denied.grafanaUnit,
+    series: [{ expr: eventRate(['authz_fail'], 'job'), legend: 'denied {{job}}' }],
+    alerts: [denied],
+    min: 0,
+  });
+}
+
+/** Event types shown in the authentication log panel: the OWASP authn_* and session_* vocabulary. */
+export const AUTH_EVENT_TYPES = EVENT_TYPE_NAMES.filter(
+  (t) => t.startsWith('authn_') || t.startsWith('session_'),
+);
+/** ECS field the collector's log lines carry the event type in. */
+export const LOG_EVENT_FIELD = 'event.action';
+
+/** The SDK's logs metric builder emits `type: "unknown"`: Grafana's Elasticsearch logs query needs "logs". */
+const logsMetric: cog.Builder<elasticsearch.MetricAggregation> = {
+  build: () => ({ type: 'logs', id: '1', settings: { limit: '500' } }),
+};
+
+export function authenticationLogs() {
+  const query = `${LOG_EVENT_FIELD}:(${AUTH_EVENT_TYPES.join(' OR ')})`;
+  return new logs.PanelBuilder()
+    .title('Authentication events (Elasticsearch)')
+    .description(
+      'The latest authentication and session events shipped to Elasticsearch: pseudonymous actor refs only, no PHI.',
+    )
+    .datasource(ELASTICSEARCH_REF)
+    .unit('short')
+    .span(24)
+    .height(10)
+    .withTarget(
+      new elasticsearch.DataqueryBuilder()
+        .datasource(ELASTICSEARCH_REF)
+        .refId('A')
+        .queryType('logs')
+        .query(query)
+        .timeField(LOG_TIME_FIELD)
+        .metrics([logsMetric])
+        .bucketAggs([]),
+    )
+    .links(runbookLinks([alert('FailedLoginsHigh')]))
+    .showTime(true)
+    .wrapLogMessage(true)
+    .enableLogDetails(true)
+    .sortOrder(common.LogsSortOrder.Descending)
+    .dedupStrategy(common.LogsDedupStrategy.None);
+}

@@ -1,0 +1,233 @@
+/**
+ * RED metrics of the HTTP API: one histogram series per {method, route, status_code}, whose `_count`
+ * is also rendered as `http_requests_total`, so a request costs one bucket increment and no second
+ * counter. Series are found through two small maps keyed by route and by a number (status*8+method),
+ * so the request path allocates nothing but its listener closure.
+ */
+import { performance } from 'node:perf_hooks';
+import { isSpanContextValid, type Span, trace, TraceFlags } from '@opentelemetry/api';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Registry } from 'prom-client';
+import { errors } from './errors';
+import {
+  type ExpositionFormat,
+  formatLabelPairs,
+  header,
+  parseLabelPairs as parseLabels,
+} from './exposition';
+import {
+  type Exemplar,
+  type HistogramSeries,
+  leTexts,
+  newHistogramSeries,
+  observeInto,
+  renderHistogramSeries,
+} from './histogram';
+import { MAX_LABEL_VALUE_LENGTH } from './label-guard';
+import { NATIVE_RENDER, type NativeRenderable } from './metric-base';
+import {
+  EXPORTER_METRICS,
+  HTTP_DURATION_BUCKETS_SECONDS,
+  HTTP_METHOD_OTHER,
+  HTTP_METHODS,
+  LABEL_OVERFLOW_VALUE,
+  ROUTE_UNMATCHED,
+  STATUS_CLIENT_CLOSED,
+} from './metric-names';
+
+/** Paths that are infrastructure, not traffic: scrapes and probes would swamp the RED metrics. */
+export const UNCOUNTED_ROUTES: ReadonlySet<string> = new Set(['/metrics', '/api/health', '/api/ready']);
+
+const LABEL_NAMES = ['method', 'route', 'status_code'] as const;
+const METHOD_COUNT = HTTP_METHODS.length + 1;
+const METHOD_LABELS: readonly string[] = [...HTTP_METHODS, HTTP_METHOD_OTHER];
+const OTHER_METHOD_INDEX = HTTP_METHODS.length;
+const METHOD_INDEX = new Map<string, number>(HTTP_METHODS.map((m, i) => [m, i]));
+const CLIENT_CLOSED = Number(STATUS_CLIENT_CLOSED);
+
+export interface HttpMetricsOptions {
+  namespace: string;
+  registry: Registry;
+  /** Most distinct route labels; later routes are counted as `other` (a safety net: templates are bounded). */
+  routeCap: number;
+  onOverflow(metric: string): void;
+}
+
+export class HttpMetrics {
+  readonly requestsTotalName: string;
+  readonly durationName: string;
+  private readonly buckets = HTTP_DURATION_BUCKETS_SECONDS as readonly number[];
+  private readonly les = leTexts(this.buckets);
+  /** route -> (status * METHOD_COUNT + methodIndex) -> series */
+  private readonly byRoute = new Map<string, Map<number, HistogramSeries>>();
+  private readonly all: HistogramSeries[] = [];
+  private readonly routeCap: number;
+  private readonly onOverflow: (metric: string) => void;
+
+  constructor(opts: HttpMetricsOptions) {
+    this.requestsTotalName = `${opts.namespace}_${EXPORTER_METRICS.httpRequestsTotal}`;
+    this.durationName = `${opts.namespace}_${EXPORTER_METRICS.httpRequestDurationSeconds}`;
+    this.routeCap = opts.routeCap;
+    this.onOverflow = opts.onOverflow;
+    for (const name of [this.requestsTotalName, this.durationName]) {
+      if (opts.registry.getSingleMetric(name) !== undefined) throw new errors.DUPLICATE_METRIC(name);
+    }
+    opts.registry.registerMetric(this.counterView() as never);
+    opts.registry.registerMetric(this.histogramView() as never);
+  }
+
+  /** Records one finished (or aborted) request. Exposed for the benchmark and tests. */
+  record(
+    method: string,
+    route: string,
+    status: number,
+    seconds: number,
+    exemplar: Exemplar | undefined,
+  ): void {
+    const methodIndex = METHOD_INDEX.get(method) ?? OTHER_METHOD_INDEX;
+    let perRoute = this.byRoute.get(route);
+    if (perRoute === undefined) {
+      if (this.byRoute.size >= this.routeCap || route.length > MAX_LABEL_VALUE_LENGTH) {
+        this.onOverflow(this.durationName);
+        route = LABEL_OVERFLOW_VALUE;
+        perRoute = this.byRoute.get(route);
+      }
+      if (perRoute === undefined) {
+        perRoute = new Map();
+        this.byRoute.set(route, perRoute);
+      }
+    }
+    const statusKey = status >= 100 && status <= 599 && Number.isInteger(status) ? status : 0;
+    const key = statusKey * METHOD_COUNT + methodIndex;
+    let s = perRoute.get(key);
+    if (s === undefined) {
+      const labels = formatLabelPairs(LABEL_NAMES, [
+        METHOD_LABELS[methodIndex] as string,
+        route,
+        statusKey === 0 ? LABEL_OVERFLOW_VALUE : String(statusKey),
+      ]);
+      s = newHistogramSeries(labels, this.buckets.length);
+      perRoute.set(key, s);
+      this.all.push(s);
+    }
+    observeInto(s, this.buckets, seconds, exemplar);
+  }
+
+  /** Label sets currently held (each renders as one counter sample and one histogram). */
+  seriesCount(): number {
+    return this.all.length;
+  }
+
+  middleware(): RequestHandler {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const metrics = this;
+    return function telemetryHttpMetrics(req: Request, res: Response, next: NextFunction): void {
+      const start = performance.now();
+      const span = trace.getActiveSpan();
+      // One listener for both events, removed in one place: whichever of finish/close comes first wins.
+      const done = (): void => {
+        res.removeListener('finish', done);
+        res.removeListener('close', done);
+        metrics.finish(req, res, start, span);
+      };
+      res.on('finish', done);
+      res.on('close', done);
+      next();
+    };
+  }
+
+  private finish(req: Request, res: Response, start: number, span: Span | undefined): void {
+    const seconds = (performance.now() - start) / 1000;
+    // The route is known only once routing has run, so it is read at the end, with the mount prefix.
+    const layerRoute = (req as { route?: { path?: unknown } }).route;
+    let route: string;
+    if (layerRoute === undefined || layerRoute === null) {
+      route = ROUTE_UNMATCHED;
+    } else {
+      const path = layerRoute.path;
+      route = (req.baseUrl ?? '') + (typeof path === 'string' ? path : String(path));
+      if (UNCOUNTED_ROUTES.has(route)) return;
+    }
+    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+    let exemplar: Exemplar | undefined;
+    if (span !== undefined) {
+      const sc = span.spanContext();
+      if ((sc.traceFlags & TraceFlags.SAMPLED) !== 0 && isSpanContextValid(sc)) {
+        exemplar = {
+          labelText: `trace_id="${sc.traceId}",span_id="${sc.spanId}"`,
+          value: seconds,
+          timestamp: Date.now() / 1000,
+        };
+      }
+    }
+    this.record(req.method, route, status, seconds, exemplar);
+  }
+
+  private counterView(): NativeRenderable & {
+    get(): Promise<unknown>;
+    reset(): void;
+    type: string;
+    help: string;
+  } {
+    const name = this.requestsTotalName;
+    const help = 'HTTP requests handled, by method, route template and status code (499: client went away).';
+    return {
+      name,
+      help,
+      type: 'counter',
+      sampleCount: () => this.all.length,
+      reset: () => undefined,
+      [NATIVE_RENDER]: (format: ExpositionFormat) => {
+        let out = header(name, 'counter', help, format);
+        // The name ends in `_total`, which is also the OpenMetrics sample name.
+        for (const s of this.all) out += `${name}{${s.labelText}} ${s.count}\n`;
+        return out;
+      },
+      get: async () => ({
+        name,
+        help,
+        type: 'counter',
+        aggregator: 'sum',
+        values: this.all.map((s) => ({ value: s.count, labels: parseLabels(s.labelText) })),
+      }),
+    };
+  }
+
+  private histogramView(): NativeRenderable & {
+    get(): Promise<unknown>;
+    reset(): void;
+    type: string;
+    help: string;
+  } {
+    const name = this.durationName;
+    const help = 'HTTP request duration in seconds, from the first middleware to the end of the response.';
+    return {
+      name,
+      help,
+      type: 'histogram',
+      sampleCount: () => this.all.length * (this.buckets.length + 3),
+      reset: () => undefined,
+      [NATIVE_RENDER]: (format: ExpositionFormat) => {
+        let out = header(name, 'histogram', help, format);
+        for (const s of this.all) out += renderHistogramSeries(name, s, this.les, format);
+        return out;
+      },
+      get: async () => {
+        const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> =
+          [];
+        for (const s of this.all) {
+          const labels = parseLabels(s.labelText);
+          let cumulative = 0;
+          for (let i = 0; i <= this.buckets.length; i++) {
+            cumulative += s.counts[i] as number;
+            const le = i < this.buckets.length ? (this.buckets[i] as number) : '+Inf';
+            values.push({ value: cumulative, labels: { ...labels, le }, metricName: `${name}_bucket` });
+          }
+          values.push({ value: s.sum, labels, metricName: `${name}_sum` });
+          values.push({ value: s.count, labels, metricName: `${name}_count` });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+    };
+  }
+}

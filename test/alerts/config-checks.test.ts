@@ -1,0 +1,205 @@
+/**
+ * CI checks with the real binaries (Debian's prometheus 2.42 / alertmanager 0.25): rule lint, the
+ * generated and hand-written promtool tests, prometheus.yml, alertmanager.yml and a route test for
+ * every alert of the catalogue. promtool check config stats the credential files the config names, so
+ * it runs on a copy whose secret paths point at throwaway files made here.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CATALOGUE,
+  RECEIVER_BY_SEVERITY,
+  RECEIVERS,
+  renderAlertmanagerConfig,
+  resolveCatalogue,
+  validateOverrides,
+} from '../../alerts';
+import { buildRuleGroups, renderRuleFile } from '../../alerts/render-rules';
+import { renderTestFiles } from '../../alerts/render-tests';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..');
+const PROM = join(ROOT, 'prometheus');
+
+async function tool(
+  bin: string,
+  args: string[],
+  cwd = ROOT,
+): Promise<{ code: number; out: string; stdout: string }> {
+  try {
+    const { stdout, stderr } = await run(bin, args, { cwd, maxBuffer: 32 * 1024 * 1024 });
+    return { code: 0, out: stdout + stderr, stdout };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof e.code === 'number' ? e.code : 1,
+      out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
+      stdout: e.stdout ?? '',
+    };
+  }
+}
+
+const ymls = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => join(dir, f));
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'alerts-ci-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('promtool', () => {
+  test('check rules --lint=all passes on every generated rule file (production and staging)', async () => {
+    const files = [...ymls(join(PROM, 'rules')), ...ymls(join(PROM, 'environments', 'staging', 'rules'))];
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    const r = await tool('promtool', ['check', 'rules', '--lint=all', '--lint-fatal', ...files]);
+    expect(r.out).not.toMatch(/FAILED|WARNING/);
+    expect(r.code).toBe(0);
+  });
+
+  test('generated, staging and hand-written unit tests pass', async () => {
+    const files = [
+      ...ymls(join(PROM, 'tests', 'generated')),
+      ...ymls(join(PROM, 'tests')),
+      ...ymls(join(PROM, 'environments', 'staging', 'tests')),
+    ];
+    expect(files.some((f) => f.endsWith('slo-burn-rate.test.yml'))).toBe(true);
+    const r = await tool('promtool', ['test', 'rules', ...files]);
+    expect(r.out).not.toContain('FAILED');
+    expect(r.code).toBe(0);
+  }, 120_000);
+
+  test('the generated tests catch a rule whose threshold drifted from the catalogue', async () => {
+    // Tests from the catalogue, rules from an environment that moved three thresholds: promtool must fail.
+    const drifted = validateOverrides(
+      {
+        environment: 'drift',
+        alerts: {
+          HighErrorRate: { threshold: 0.045 },
+          FailedLoginsHigh: { threshold: 11 },
+          ServiceMemoryHigh: { threshold: 0.86 },
+        },
+      },
+      CATALOGUE,
+    );
+    const dir = join(tmp, 'drift');
+    const rulesDir = join(dir, 'rules');
+    const testsDir = join(dir, 'tests', 'generated');
+    cpSync(join(PROM, 'rules'), rulesDir, { recursive: true });
+    const groups = buildRuleGroups(resolveCatalogue({ overrides: drifted }));
+    for (const g of groups) writeFileSync(join(rulesDir, g.fileName), renderRuleFile(g));
+    cpSync(join(PROM, 'tests', 'generated'), testsDir, { recursive: true });
+    const r = await tool('promtool', ['test', 'rules', join(testsDir, 'platform.test.yml')]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('HighErrorRate: just inside the threshold');
+    expect(r.out).toContain('FailedLoginsHigh: just past the threshold');
+    expect(r.out).toContain('ServiceMemoryHigh: just past the threshold');
+  }, 60_000);
+
+  test('every threshold alert with a fixture has the four generated cases', () => {
+    const alerts = resolveCatalogue();
+    const files = renderTestFiles(alerts, buildRuleGroups(alerts), '../../rules');
+    const text = files.map((f) => f.content).join('\n');
+    for (const a of alerts.filter((x) => x.definition.test)) {
+      expect(text).toContain(`${a.id}: just inside the threshold`);
+      expect(text).toContain(`${a.id}: just past the threshold`);
+      expect(text).toContain(`${a.id}: back inside the threshold, it resolves`);
+      expect(text).toContain(`${a.id}: no traffic stays silent`);
+    }
+  });
+
+  test('check config passes on prometheus.yml with its secret paths pointed at local files', async () => {
+    for (const base of ['prometheus', 'prometheus/environments/staging']) {
+      const dir = join(tmp, base.replace(/\//g, '_'));
+      cpSync(join(ROOT, base, 'rules'), join(dir, 'rules'), { recursive: true });
+      const token = join(dir, 'metrics.token');
+      writeFileSync(token, 'dev-metrics-token-for-promtool-check\n');
+      const config = readFileSync(join(ROOT, base, 'prometheus.yml'), 'utf8');
+      expect(config).toContain('credentials_file: /etc/prometheus/secrets/metrics.token');
+      writeFileSync(
+        join(dir, 'prometheus.yml'),
+        config.split('/etc/prometheus/secrets/metrics.token').join(token),
+      );
+      const r = await tool('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+      expect(r.out).toContain('SUCCESS');
+      expect(r.code).toBe(0);
+    }
+  }, 60_000);
+
+  test('check config fails when a credentials file is missing (the check is real)', async () => {
+    const r = await tool('promtool', ['check', 'config', join(PROM, 'prometheus.yml')]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('metrics.token');
+  });
+});
+
+describe('amtool', () => {
+  test('check-config passes on the production file and on a test variant', async () => {
+    const variant = join(tmp, 'alertmanager-test.yml');
+    writeFileSync(
+      variant,
+      renderAlertmanagerConfig(resolveCatalogue(), {
+        pagerDutyUrl: 'https://127.0.0.1:18443/v2/enqueue',
+        pagerDutyTls: { caFile: join(tmp, 'ca.pem') },
+        routingKeyFiles: { high: join(tmp, 'high.key'), low: join(tmp, 'low.key') },
+        deadmanUrl: 'http://127.0.0.1:19095/watchdog',
+        deadmanCredentialsFile: null,
+        timings: { groupWait: '1s', groupInterval: '2s', repeatInterval: '1m' },
+      }),
+    );
+    for (const file of [join(PROM, 'alertmanager.yml'), variant]) {
+      const r = await tool('amtool', ['check-config', file]);
+      expect(r.out).toContain('SUCCESS');
+      expect(r.code).toBe(0);
+    }
+    expect(readFileSync(variant, 'utf8')).toContain('url: https://127.0.0.1:18443/v2/enqueue');
+  });
+
+  test('routes: every alert of the catalogue reaches the receiver of its severity; Watchdog the switch', async () => {
+    const config = join(PROM, 'alertmanager.yml');
+    const checked: string[] = [];
+    for (const a of resolveCatalogue()) {
+      const expected = a.name === 'Watchdog' ? RECEIVERS.deadman : RECEIVER_BY_SEVERITY[a.severity];
+      const service = a.labels.service!.startsWith('{{') ? 'telehealth-api' : a.labels.service!;
+      const labels = [
+        `alertname=${a.name}`,
+        `severity=${a.severity}`,
+        `service=${service}`,
+        `family=${a.family}`,
+      ];
+      const r = await tool('amtool', [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${config}`,
+        `--verify.receivers=${expected}`,
+        ...labels,
+      ]);
+      expect({ alert: a.id, code: r.code, out: r.stdout.trim() }).toEqual({
+        alert: a.id,
+        code: 0,
+        out: expected,
+      });
+      checked.push(a.id);
+    }
+    expect(checked).toHaveLength(CATALOGUE.length);
+  }, 120_000);
+
+  test('routes: a wrong expectation fails (the route test is real)', async () => {
+    const r = await tool('amtool', [
+      'config',
+      'routes',
+      'test',
+      `--config.file=${join(PROM, 'alertmanager.yml')}`,
+      `--verify.receivers=${RECEIVERS.high}`,
+      'alertname=HighLatencyP95',
+      'severity=warning',
+    ]);
+    expect(r.code).not.toBe(0);
+  });
+});

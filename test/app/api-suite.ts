@@ -1,0 +1,714 @@
+/**
+ * The core API suite, run on both backends (api-postgres.test.ts, api-pglite.test.ts): every
+ * endpoint and rule of the service, through HTTP, with the events it reports.
+ */
+import jwt from 'jsonwebtoken';
+import request from 'supertest';
+import {
+  demoUser,
+  eventsOf,
+  freshTotp,
+  loginAs,
+  metricValue,
+  startTestService,
+  type Backend,
+  type TestService,
+} from './helpers';
+
+const REF = /^[0-9a-f]{32}$/;
+
+export function describeApi(backend: Backend): void {
+  describe(`app API on ${backend}`, () => {
+    let t: TestService;
+    let api: string;
+    let patient1: string; // token of demo-patient-1
+    let provider1: string;
+    let admin: string;
+    let staff: string;
+    let loginPatient2: string;
+    let p1: string; // patient id of demo-patient-1 (assigned to provider 1)
+    let p2: string; // demo-patient-2
+    let unassigned: string; // patient 16: assigned to nobody
+
+    beforeAll(async () => {
+      t = await startTestService(backend);
+      api = t.service.apiUrl;
+      [patient1, provider1, admin, staff, loginPatient2] = await Promise.all([
+        loginAs(t, 'demo-patient-1'),
+        loginAs(t, 'demo-provider-1'),
+        loginAs(t, 'demo-admin'),
+        loginAs(t, 'demo-staff'),
+        loginAs(t, 'demo-patient-2'),
+      ]);
+      p1 = demoUser(t, 'demo-patient-1').patientId as string;
+      p2 = demoUser(t, 'demo-patient-2').patientId as string;
+      unassigned = t.service.credentials!.patientIds[15] as string;
+    }, 120_000);
+
+    afterAll(async () => {
+      await t?.stop();
+    }, 60_000);
+
+    const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+    describe('health, headers and errors', () => {
+      it('answers /api/health and /api/ready with the database and collector checks', async () => {
+        expect((await request(api).get('/api/health')).status).toBe(200);
+        const ready = await request(api).get('/api/ready');
+        expect(ready.status).toBe(200);
+        expect(JSON.stringify(ready.body)).toMatch(/database/);
+        expect(JSON.stringify(ready.body)).toMatch(/collector/);
+      });
+
+      it('sets the security headers and no-store', async () => {
+        const res = await request(api).get('/api/ping');
+        expect(res.status).toBe(200);
+        expect(res.headers['strict-transport-security']).toMatch(/max-age=31536000/);
+        expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+        expect(res.headers['x-frame-options']).toBe('DENY');
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+        expect(res.headers['referrer-policy']).toBe('no-referrer');
+        expect(res.headers['cache-control']).toBe('no-store');
+        expect(res.headers['x-powered-by']).toBeUndefined();
+      });
+
+      it('answers an unknown route with the error shape', async () => {
+        const res = await request(api).get('/api/nope');
+        expect(res.status).toBe(404);
+        expect(res.body).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
+      });
+
+      it('answers 400 with the failing fields and never echoes a value', async () => {
+        const secret = 'ECHO-CANARY-123-45-6789';
+        const res = await request(api)
+          .post('/api/auth/login')
+          .send({ username: 123456, password: '', extra: secret, [secret]: 1 });
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('validation_failed');
+        const paths = (res.body.error.fields as Array<{ path: string }>).map((f) => f.path);
+        expect(paths).toEqual(expect.arrayContaining(['body.username', 'body.password']));
+        expect(JSON.stringify(res.body)).not.toContain(secret);
+        expect(JSON.stringify(res.body)).not.toContain('123456');
+        expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules/);
+      });
+
+      it('answers 400 to malformed JSON and 413 to an oversize body', async () => {
+        const bad = await request(api)
+          .post('/api/auth/login')
+          .set('content-type', 'application/json')
+          .send('{"a":');
+        expect(bad.status).toBe(400);
+        expect(bad.body.error.code).toBe('invalid_json');
+        const big = await request(api)
+          .post('/api/auth/login')
+          .send({ username: 'x', password: 'y'.repeat(t.service.config.bodyLimitBytes + 10) });
+        expect(big.status).toBe(413);
+        expect(big.body.error.code).toBe('payload_too_large');
+      });
+
+      it('validates route parameters and query strings', async () => {
+        const res = await request(api).get('/api/patients/not-a-uuid').set(auth(admin));
+        expect(res.status).toBe(400);
+        expect(res.body.error.fields[0].path).toBe('params.id');
+        const q = await request(api).get('/api/orders?limit=1000').set(auth(staff));
+        expect(q.status).toBe(400);
+        expect(q.body.error.fields[0]).toEqual({ path: 'query.limit', message: 'must be at most 100' });
+      });
+
+      it('has no fault switch unless FAULT_INJECTION=enabled', async () => {
+        expect((await request(api).post('/api/_faults').send({ errorRate: 1 })).status).toBe(404);
+      });
+    });
+
+    describe('authentication', () => {
+      it('logs a patient in with a password and reports authn_login_success', async () => {
+        const u = demoUser(t, 'demo-patient-3');
+        const res = await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: u.password });
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 900, user: { role: 'patient' } });
+        const claims = jwt.decode(res.body.token) as { exp: number; iat: number; jti: string };
+        expect(claims.exp - claims.iat).toBe(900);
+        const ev = eventsOf(t, 'authn_login_success').at(-1)!;
+        expect(ev).toMatchObject({ reason: 'password', outcome: 'success', actor: { role: 'patient' } });
+        expect((ev.actor as { ref: string }).ref).toMatch(REF);
+        expect(JSON.stringify(ev)).not.toContain(u.userId);
+        expect(JSON.stringify(ev)).not.toContain(u.username);
+      });
+
+      it('refuses a wrong password and an unknown user alike (401) and reports both', async () => {
+        const u = demoUser(t, 'demo-patient-4');
+        const wrong = await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: 'wrong-password' });
+        const unknown = await request(api)
+          .post('/api/auth/login')
+          .send({ username: 'nobody@example.test', password: 'x' });
+        expect(wrong.status).toBe(401);
+        expect(unknown.status).toBe(401);
+        expect(wrong.body).toEqual(unknown.body);
+        const fails = eventsOf(t, 'authn_login_fail');
+        expect(fails.some((e) => e.reason === 'bad_password')).toBe(true);
+        const anon = fails.find((e) => e.reason === 'unknown_user')!;
+        expect(anon.actor).toEqual({ role: 'anonymous', ref: expect.stringMatching(REF) });
+        expect(JSON.stringify(anon)).not.toContain('nobody');
+        // A success resets the counter: the next wrong password does not count towards a lock.
+        await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: u.password })
+          .expect(200);
+      });
+
+      it('requires TOTP for providers and admins: missing, wrong and replayed codes', async () => {
+        const u = demoUser(t, 'demo-provider-2');
+        const missing = await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: u.password });
+        expect(missing.status).toBe(401);
+        expect(missing.body.error.code).toBe('mfa_required');
+        const good = freshTotp(u);
+        const wrongCode = good === '000000' ? '111111' : '000000';
+        const wrong = await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: u.password, totp: wrongCode });
+        expect(wrong.status).toBe(401);
+        const ok = await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: u.password, totp: good });
+        expect(ok.status).toBe(200);
+        const replay = await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: u.password, totp: good });
+        expect(replay.status).toBe(401);
+        expect(replay.body.error.code).toBe('mfa_code_reused');
+        const reasons = eventsOf(t, 'authn_mfa_fail').map((e) => e.reason);
+        expect(reasons).toEqual(expect.arrayContaining(['missing_code', 'bad_code', 'replayed_code']));
+        expect(eventsOf(t, 'authn_login_success').some((e) => e.reason === 'password_and_totp')).toBe(true);
+        // The failures counted towards the lock; unlock for the other tests.
+        await request(api).post(`/api/users/${u.userId}/unlock`).set(auth(admin)).expect(204);
+      });
+
+      it('refuses requests without a valid token', async () => {
+        expect((await request(api).get('/api/auth/me')).status).toBe(401);
+        const garbage = await request(api)
+          .get('/api/auth/me')
+          .set('Authorization', 'Bearer abc.def.ghijklmnopqrstuvwxyz');
+        expect(garbage.status).toBe(401);
+        expect(garbage.body.error.code).toBe('invalid_token');
+        const forged = jwt.sign({ role: 'admin' }, 'another-secret-of-sufficient-length', {
+          subject: demoUser(t, 'demo-admin').userId,
+          jwtid: '00000000-0000-4000-8000-000000000000',
+          expiresIn: 900,
+        });
+        expect((await request(api).get('/api/users').set(auth(forged))).status).toBe(401);
+        const none = jwt.sign({ role: 'admin', sub: 'x', jti: 'y' }, '', {
+          algorithm: 'none' as jwt.Algorithm,
+        });
+        expect((await request(api).get('/api/users').set('Authorization', `Bearer ${none}x`)).status).toBe(
+          401,
+        );
+      });
+
+      it('revokes the token at logout', async () => {
+        const token = await loginAs(t, 'demo-patient-5');
+        expect((await request(api).get('/api/auth/me').set(auth(token))).status).toBe(200);
+        expect((await request(api).post('/api/auth/logout').set(auth(token))).status).toBe(204);
+        const after = await request(api).get('/api/auth/me').set(auth(token));
+        expect(after.status).toBe(401);
+        expect(after.body.error.code).toBe('token_revoked');
+        expect(eventsOf(t, 'authn_token_revoked').some((e) => e.reason === 'logout')).toBe(true);
+      });
+
+      it('ends a session after 15 minutes without a request', async () => {
+        const token = await loginAs(t, 'demo-patient-5');
+        const { jti } = jwt.decode(token) as { jti: string };
+        await request(api).get('/api/auth/me').set(auth(token)).expect(200);
+        await t.service.database.query(
+          `UPDATE sessions SET last_seen_at = now() - interval '14 minutes' WHERE id = $1`,
+          [jti],
+        );
+        await request(api).get('/api/auth/me').set(auth(token)).expect(200); // activity renews it
+        await t.service.database.query(
+          `UPDATE sessions SET last_seen_at = now() - interval '901 seconds' WHERE id = $1`,
+          [jti],
+        );
+        const res = await request(api).get('/api/auth/me').set(auth(token));
+        expect(res.status).toBe(401);
+        expect(res.body.error.code).toBe('session_expired');
+        expect(eventsOf(t, 'session_expired').some((e) => e.reason === 'inactivity')).toBe(true);
+        expect((await request(api).get('/api/auth/me').set(auth(token))).status).toBe(401);
+      });
+
+      it('refuses an expired token and reports session_expired once', async () => {
+        const u = demoUser(t, 'demo-patient-4');
+        const { rows } = await t.service.database.query<{ id: string }>(
+          `INSERT INTO sessions (id, user_id, expires_at) VALUES (gen_random_uuid(), $1, now()) RETURNING id`,
+          [u.userId],
+        );
+        const sid = rows[0]!.id;
+        const token = jwt.sign(
+          { role: 'patient', pid: u.patientId, exp: Math.floor(Date.now() / 1000) - 5 },
+          t.service.config.jwtSecret,
+          {
+            subject: u.userId,
+            jwtid: sid,
+            issuer: t.service.config.serviceName,
+            audience: 'telehealth-api',
+          },
+        );
+        const before = eventsOf(t, 'session_expired').filter((e) => e.reason === 'token_expired').length;
+        for (let i = 0; i < 2; i++) {
+          const res = await request(api).get('/api/auth/me').set(auth(token));
+          expect(res.status).toBe(401);
+          expect(res.body.error.code).toBe('session_expired');
+        }
+        expect(eventsOf(t, 'session_expired').filter((e) => e.reason === 'token_expired').length).toBe(
+          before + 1,
+        );
+      });
+
+      it('lets an admin revoke all sessions of a user', async () => {
+        const token = await loginAs(t, 'demo-patient-3');
+        const u = demoUser(t, 'demo-patient-3');
+        const res = await request(api).post(`/api/users/${u.userId}/revoke-sessions`).set(auth(admin));
+        expect(res.status).toBe(200);
+        expect(res.body.revoked).toBeGreaterThanOrEqual(1);
+        expect((await request(api).get('/api/auth/me').set(auth(token))).status).toBe(401);
+        expect(eventsOf(t, 'authn_token_revoked').some((e) => e.reason === 'admin_revoked')).toBe(true);
+      });
+    });
+
+    describe('PHI access', () => {
+      it('lets the patient read their own record (decrypted) and reports phi_access', async () => {
+        const res = await request(api).get(`/api/patients/${p1}`).set(auth(patient1));
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ id: p1, name: 'Demo Patient 01', email: 'patient01@example.test' });
+        expect(res.body.ssn).toMatch(/^9\d\d-\d\d-\d{4}$/);
+        const ev = eventsOf(t, 'phi_access').at(-1)!;
+        expect(ev).toMatchObject({ reason: 'own_record', resource: { type: 'patient_record' } });
+        expect((ev.resource as { ref: string }).ref).toMatch(REF);
+        expect(JSON.stringify(ev)).not.toContain(p1);
+      });
+
+      it('lets assigned providers and admins read, and refuses everyone else with 403 + authz_fail', async () => {
+        expect((await request(api).get(`/api/patients/${p1}`).set(auth(provider1))).status).toBe(200);
+        expect((await request(api).get(`/api/patients/${unassigned}`).set(auth(admin))).status).toBe(200);
+        const cases: Array<[string, string, string]> = [
+          [patient1, p2, 'not_owner'],
+          [provider1, unassigned, 'not_assigned'],
+          [staff, p1, 'role_forbidden'],
+        ];
+        for (const [token, id, reason] of cases) {
+          const before = eventsOf(t, 'authz_fail').filter((e) => e.reason === reason).length;
+          const res = await request(api).get(`/api/patients/${id}`).set(auth(token));
+          expect(res.status).toBe(403);
+          expect(res.body.error.code).toBe('forbidden');
+          expect(JSON.stringify(res.body)).not.toContain('Demo Patient');
+          expect(eventsOf(t, 'authz_fail').filter((e) => e.reason === reason).length).toBe(before + 1);
+        }
+        const reasons = eventsOf(t, 'phi_access').map((e) => e.reason);
+        expect(reasons).toEqual(expect.arrayContaining(['assigned_provider', 'admin_access']));
+      });
+
+      it('a provider can read a patient after assignment and not after unassignment', async () => {
+        const provider1Id = demoUser(t, 'demo-provider-1').userId;
+        await request(api)
+          .put(`/api/patients/${unassigned}/providers/${provider1Id}`)
+          .set(auth(admin))
+          .expect(204);
+        expect((await request(api).get(`/api/patients/${unassigned}`).set(auth(provider1))).status).toBe(200);
+        await request(api)
+          .delete(`/api/patients/${unassigned}/providers/${provider1Id}`)
+          .set(auth(admin))
+          .expect(204);
+        expect((await request(api).get(`/api/patients/${unassigned}`).set(auth(provider1))).status).toBe(403);
+        expect(
+          (await request(api).put(`/api/patients/${unassigned}/providers/${provider1Id}`).set(auth(staff)))
+            .status,
+        ).toBe(403);
+      });
+
+      it('lists only the patients a caller may see', async () => {
+        const mine = await request(api).get('/api/patients').set(auth(provider1));
+        expect(mine.status).toBe(200);
+        expect(mine.body.patients.map((p: { id: string }) => p.id)).toContain(p1);
+        expect(mine.body.patients.map((p: { id: string }) => p.id)).not.toContain(unassigned);
+        const own = await request(api).get('/api/patients').set(auth(patient1));
+        expect(own.body.patients).toEqual([{ id: p1, createdAt: expect.any(String) }]);
+      });
+
+      it('creates and updates patients (staff intake, admin or the patient update)', async () => {
+        const created = await request(api)
+          .post('/api/patients')
+          .set(auth(staff))
+          .send({ name: 'Intake Person', dateOfBirth: '1980-02-29', email: 'intake@example.test' });
+        expect(created.status).toBe(201);
+        const id = created.body.id as string;
+        expect(
+          (
+            await request(api)
+              .post('/api/patients')
+              .set(auth(patient1))
+              .send({ name: 'x', dateOfBirth: '1980-01-01' })
+          ).status,
+        ).toBe(403);
+        const bad = await request(api)
+          .post('/api/patients')
+          .set(auth(staff))
+          .send({ name: 'x', dateOfBirth: '2999-01-01', ssn: '123456789' });
+        expect(bad.status).toBe(400);
+        expect(bad.body.error.fields.map((f: { path: string }) => f.path)).toEqual([
+          'body.dateOfBirth',
+          'body.ssn',
+        ]);
+        await request(api)
+          .patch(`/api/patients/${id}`)
+          .set(auth(admin))
+          .send({ phone: '+1 555 0199' })
+          .expect(204);
+        const read = await request(api).get(`/api/patients/${id}`).set(auth(admin));
+        expect(read.body).toMatchObject({ name: 'Intake Person', phone: '+1 555 0199', ssn: null });
+        await request(api)
+          .patch(`/api/patients/${p1}`)
+          .set(auth(patient1))
+          .send({ address: '2 New Road, Testville' })
+          .expect(204);
+        expect(
+          (await request(api).patch(`/api/patients/${p2}`).set(auth(patient1)).send({ address: 'x' })).status,
+        ).toBe(403);
+        expect((await request(api).patch(`/api/patients/${p1}`).set(auth(patient1)).send({})).status).toBe(
+          400,
+        );
+      });
+
+      it('keeps SOAP notes for the assigned provider and the patient', async () => {
+        const note = {
+          subjective: 'Cough',
+          objective: 'Clear lungs',
+          assessment: 'Viral URI',
+          plan: 'Fluids',
+        };
+        const created = await request(api)
+          .post(`/api/patients/${p1}/soap-notes`)
+          .set(auth(provider1))
+          .send(note);
+        expect(created.status).toBe(201);
+        expect(
+          (await request(api).post(`/api/patients/${unassigned}/soap-notes`).set(auth(provider1)).send(note))
+            .status,
+        ).toBe(403);
+        expect(
+          (await request(api).post(`/api/patients/${p1}/soap-notes`).set(auth(staff)).send(note)).status,
+        ).toBe(403);
+        const read = await request(api).get(`/api/patients/${p1}/soap-notes`).set(auth(patient1));
+        expect(read.status).toBe(200);
+        expect(read.body.notes[0]).toMatchObject({ id: created.body.id, ...note });
+        expect((await request(api).get(`/api/patients/${p1}/soap-notes`).set(auth(staff))).status).toBe(403);
+      });
+
+      it('fails closed (500, generic message) when a stored ciphertext was tampered with', async () => {
+        const created = await request(api)
+          .post('/api/patients')
+          .set(auth(admin))
+          .send({ name: 'Tamper Target', dateOfBirth: '1990-01-01' });
+        const id = created.body.id as string;
+        // Moves another row's ciphertext here: the associated data (table, column, row) no longer matches.
+        await t.service.database.query(
+          `UPDATE patients SET name_enc = (SELECT name_enc FROM patients WHERE id = $2) WHERE id = $1`,
+          [id, p1],
+        );
+        const res = await request(api).get(`/api/patients/${id}`).set(auth(admin));
+        expect(res.status).toBe(500);
+        expect(res.body).toEqual({ error: { code: 'internal_error', message: 'Internal server error' } });
+      });
+    });
+
+    describe('users (admin)', () => {
+      it('creates users; MFA roles get a TOTP secret once', async () => {
+        const res = await request(api)
+          .post('/api/users')
+          .set(auth(admin))
+          .send({ username: 'new.provider', password: 'a-long-enough-password', role: 'provider' });
+        expect(res.status).toBe(201);
+        expect(res.body.totpSecret).toMatch(/^[A-Z2-7]+$/);
+        expect(res.body.otpauthUrl).toMatch(/^otpauth:\/\/totp\//);
+        expect(
+          (
+            await request(api)
+              .post('/api/users')
+              .set(auth(admin))
+              .send({ username: 'New.Provider', password: 'a-long-enough-password', role: 'staff' })
+          ).status,
+        ).toBe(409);
+        expect(
+          (
+            await request(api)
+              .post('/api/users')
+              .set(auth(admin))
+              .send({ username: 'pat', password: 'a-long-enough-password', role: 'patient' })
+          ).status,
+        ).toBe(400);
+        expect(
+          (
+            await request(api)
+              .post('/api/users')
+              .set(auth(staff))
+              .send({ username: 'x12', password: 'a-long-enough-password', role: 'staff' })
+          ).status,
+        ).toBe(403);
+        const list = await request(api).get('/api/users?role=provider').set(auth(admin));
+        expect(list.body.users.map((u: { username: string }) => u.username)).toContain('new.provider');
+        expect(JSON.stringify(list.body)).not.toMatch(/password|totp/i);
+      });
+    });
+
+    describe('orders, prescriptions, invoices, payments', () => {
+      it('creates an order (order_created), reads it and changes its status once', async () => {
+        const res = await request(api)
+          .post('/api/orders')
+          .set(auth(staff))
+          .send({
+            patientId: p1,
+            currency: 'USD',
+            items: [{ sku: 'KIT-BP', quantity: 2, unitPriceMinor: 1999 }],
+          });
+        expect(res.status).toBe(201);
+        expect(res.body).toMatchObject({ status: 'open', totalMinor: 3998, currency: 'USD' });
+        expect(eventsOf(t, 'order_created').at(-1)).toMatchObject({
+          actor: { role: 'staff' },
+          resource: { type: 'order' },
+        });
+        expect(
+          (await request(api).get(`/api/orders/${res.body.id}`).set(auth(patient1))).body.totalMinor,
+        ).toBe(3998);
+        expect(
+          (await request(api).get(`/api/orders?patientId=${p1}`).set(auth(patient1))).body.orders.length,
+        ).toBeGreaterThan(0);
+        expect((await request(api).get('/api/orders').set(auth(patient1))).status).toBe(403);
+        await request(api)
+          .patch(`/api/orders/${res.body.id}`)
+          .set(auth(staff))
+          .send({ status: 'fulfilled' })
+          .expect(200);
+        expect(
+          (
+            await request(api)
+              .patch(`/api/orders/${res.body.id}`)
+              .set(auth(staff))
+              .send({ status: 'cancelled' })
+          ).status,
+        ).toBe(409);
+        const other = await request(api)
+          .post('/api/orders')
+          .set(auth(patient1))
+          .send({
+            patientId: p2,
+            currency: 'USD',
+            items: [{ sku: 'KIT-BP', quantity: 1, unitPriceMinor: 1 }],
+          });
+        expect(other.status).toBe(403);
+        const badCurrency = await request(api)
+          .post('/api/orders')
+          .set(auth(staff))
+          .send({
+            patientId: p1,
+            currency: 'XYZ',
+            items: [{ sku: 'KIT-BP', quantity: 1, unitPriceMinor: 1.5 }],
+          });
+        expect(badCurrency.status).toBe(400);
+        expect(badCurrency.body.error.fields.map((f: { path: string }) => f.path)).toEqual([
+          'body.currency',
+          'body.items.0.unitPriceMinor',
+        ]);
+      });
+
+      it('issues prescriptions only as an assigned provider (prescription_issued) and fills them', async () => {
+        const body = { patientId: p1, medication: 'Amoxicillin 500 mg', dosage: 'Twice daily', refills: 1 };
+        const res = await request(api).post('/api/prescriptions').set(auth(provider1)).send(body);
+        expect(res.status).toBe(201);
+        expect(eventsOf(t, 'prescription_issued').at(-1)).toMatchObject({
+          actor: { role: 'provider' },
+          resource: { type: 'prescription' },
+        });
+        expect(
+          (
+            await request(api)
+              .post('/api/prescriptions')
+              .set(auth(provider1))
+              .send({ ...body, patientId: unassigned })
+          ).status,
+        ).toBe(403);
+        expect((await request(api).post('/api/prescriptions').set(auth(admin)).send(body)).status).toBe(403);
+        const list = await request(api).get(`/api/patients/${p1}/prescriptions`).set(auth(patient1));
+        expect(list.body.prescriptions[0]).toMatchObject({
+          id: res.body.id,
+          medication: 'Amoxicillin 500 mg',
+          status: 'pending',
+        });
+        await request(api).post(`/api/prescriptions/${res.body.id}/fill`).set(auth(staff)).expect(200);
+        expect(
+          (await request(api).post(`/api/prescriptions/${res.body.id}/fill`).set(auth(staff))).status,
+        ).toBe(409);
+        expect(
+          (await request(api).post(`/api/prescriptions/${res.body.id}/fill`).set(auth(patient1))).status,
+        ).toBe(403);
+      });
+
+      it('captures, fails and refunds payments in integer minor units', async () => {
+        const inv = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p1, amountMinor: 12_345, currency: 'EUR' });
+        expect(inv.status).toBe(201);
+        const invoiceId = inv.body.id as string;
+        expect((await request(api).get(`/api/invoices/${invoiceId}`).set(auth(patient1))).body).toMatchObject(
+          { status: 'unpaid', amountMinor: 12_345 },
+        );
+        expect(
+          (await request(api).get(`/api/invoices?status=unpaid`).set(auth(staff))).body.invoices.some(
+            (i: { id: string }) => i.id === invoiceId,
+          ),
+        ).toBe(true);
+
+        const declined = await request(api)
+          .post(`/api/invoices/${invoiceId}/payments`)
+          .set(auth(patient1))
+          .send({ paymentMethod: 'pm_card_declined' });
+        expect(declined.status).toBe(402);
+        expect(eventsOf(t, 'payment_failed').at(-1)).toMatchObject({
+          reason: 'card_declined',
+          amount: { minor_units: 12_345, currency: 'EUR' },
+        });
+
+        const paid = await request(api)
+          .post(`/api/invoices/${invoiceId}/payments`)
+          .set(auth(patient1))
+          .send({ paymentMethod: 'pm_card_visa' });
+        expect(paid.status).toBe(201);
+        expect(eventsOf(t, 'payment_captured').at(-1)).toMatchObject({
+          amount: { minor_units: 12_345, currency: 'EUR' },
+        });
+        expect(
+          (
+            await request(api)
+              .post(`/api/invoices/${invoiceId}/payments`)
+              .set(auth(patient1))
+              .send({ paymentMethod: 'pm_card_visa' })
+          ).status,
+        ).toBe(409);
+        expect(
+          (
+            await request(api)
+              .post(`/api/invoices/${invoiceId}/payments`)
+              .set(auth(loginPatient2))
+              .send({ paymentMethod: 'pm_card_visa' })
+          ).status,
+        ).toBe(403);
+
+        const paymentId = paid.body.id as string;
+        expect(
+          (
+            await request(api)
+              .post(`/api/payments/${paymentId}/refunds`)
+              .set(auth(staff))
+              .send({ reason: 'duplicate' })
+          ).status,
+        ).toBe(403);
+        const part = await request(api)
+          .post(`/api/payments/${paymentId}/refunds`)
+          .set(auth(admin))
+          .send({ amountMinor: 345, reason: 'service_issue' });
+        expect(part.status).toBe(201);
+        expect(part.body.paymentStatus).toBe('partially_refunded');
+        const tooMuch = await request(api)
+          .post(`/api/payments/${paymentId}/refunds`)
+          .set(auth(admin))
+          .send({ amountMinor: 20_000, reason: 'service_issue' });
+        expect(tooMuch.status).toBe(400);
+        const rest = await request(api)
+          .post(`/api/payments/${paymentId}/refunds`)
+          .set(auth(admin))
+          .send({ reason: 'customer_request' });
+        expect(rest.body).toMatchObject({ amountMinor: 12_000, paymentStatus: 'refunded' });
+        expect(
+          (
+            await request(api)
+              .post(`/api/payments/${paymentId}/refunds`)
+              .set(auth(admin))
+              .send({ reason: 'customer_request' })
+          ).status,
+        ).toBe(409);
+        const refunds = eventsOf(t, 'payment_refunded')
+          .slice(-2)
+          .map((e) => [e.reason, (e.amount as { minor_units: number }).minor_units]);
+        expect(refunds).toEqual([
+          ['service_issue', 345],
+          ['customer_request', 12_000],
+        ]);
+        expect((await request(api).get(`/api/invoices/${invoiceId}`).set(auth(staff))).body.status).toBe(
+          'refunded',
+        );
+      });
+
+      it('invoices an order for its total', async () => {
+        const order = await request(api)
+          .post('/api/orders')
+          .set(auth(staff))
+          .send({
+            patientId: p2,
+            currency: 'GBP',
+            items: [{ sku: 'LAB-PANEL', quantity: 3, unitPriceMinor: 700 }],
+          });
+        const inv = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p2, orderId: order.body.id });
+        expect(inv.status).toBe(201);
+        expect(inv.body).toMatchObject({ amountMinor: 2100, currency: 'GBP' });
+        expect(
+          (await request(api).post('/api/invoices').set(auth(staff)).send({ patientId: p2 })).status,
+        ).toBe(400);
+        expect(
+          (
+            await request(api)
+              .post('/api/invoices')
+              .set(auth(staff))
+              .send({ patientId: p1, orderId: order.body.id })
+          ).status,
+        ).toBe(404);
+      });
+    });
+
+    describe('instrumentation', () => {
+      it('exports RED metrics by route template and event counters on the metrics port', async () => {
+        const res = await request(t.service.metricsUrl!.replace(/\/metrics$/, '')).get('/metrics');
+        expect(res.status).toBe(200);
+        expect(res.text).toMatch(/telehealth_http_requests_total\{[^}]*route="\/api\/patients\/:id"/);
+        expect(res.text).not.toContain(p1);
+        expect(
+          await metricValue(t, 'telehealth_events_total', { event_type: 'authz_fail' }),
+        ).toBeGreaterThanOrEqual(3);
+        expect(await metricValue(t, 'telehealth_db_pool_connections', {})).toBeGreaterThanOrEqual(1);
+      });
+
+      it('refreshes the business gauges from the database', async () => {
+        await t.service.collector.refreshGauges();
+        const { rows } = await t.service.database.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM orders WHERE status = 'open'`,
+        );
+        expect(await metricValue(t, 'telehealth_orders_open')).toBe(Number(rows[0]!.n));
+        expect(await metricValue(t, 'telehealth_orders_open')).toBeGreaterThan(0);
+      });
+
+      it('stores the events in the audit table and the collector refused none', async () => {
+        await t.service.collector.flush();
+        const { rows } = await t.service.database.query<{ n: string }>(
+          `SELECT count(*) AS n FROM audit_events`,
+        );
+        expect(Number(rows[0]!.n)).toBe(t.events.length);
+        expect(t.service.rejectedEvents()).toBe(0);
+      });
+    });
+  });
+}

@@ -1,0 +1,291 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { createCollector, type Collector, type CollectorPager } from '../../collector/collector';
+import { openDatabase, type Database } from '../../collector/database';
+import { migrate } from '../../collector/migrations';
+import { EVENT_TYPES, EVENT_TYPE_NAMES, ACTOR_ROLES } from '../../collector/metric-names';
+import { createTelemetry, type Telemetry } from '../../exporter';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { makeEvent, tempDir } from './helpers';
+import { switchable } from './switchable-database';
+
+const NO_JOBS = { verify: false, verifyFull: false, gauges: false } as const;
+
+let tdb: TestDatabase;
+let db: Database;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('coll');
+  db = await openDatabase({ url: tdb.url });
+  await migrate(db);
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(async () => {
+  await db.close();
+  await tdb.drop();
+});
+
+function newCollector(opts: Partial<Parameters<typeof createCollector>[0]> = {}): {
+  collector: Collector;
+  telemetry: Telemetry;
+  spoolDir: string;
+} {
+  const tmp = tempDir('spool');
+  const telemetry = opts.telemetry ?? createTelemetry({ defaultMetrics: false });
+  const collector = createCollector({ telemetry, database: db, spoolDir: tmp.dir, schedule: NO_JOBS, ...opts });
+  cleanups.push(() => tmp.remove());
+  cleanups.push(() => collector.close());
+  return { collector, telemetry, spoolDir: opts.spoolDir ?? tmp.dir };
+}
+
+async function count(where = 'true', params: unknown[] = []): Promise<number> {
+  const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE ${where}`, params);
+  return Number(r.rows[0]?.n);
+}
+
+function sample(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`) && l.includes(name));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('collector pipeline on PostgreSQL', () => {
+  it('stores every event type once, counts it, chains it and verifies the chain', async () => {
+    const { collector, telemetry } = newCollector();
+    const before = await count();
+    const events = EVENT_TYPE_NAMES.flatMap((t) => [makeEvent(t), makeEvent(t)]);
+    for (const e of events) expect(collector.record(e)).toEqual({ accepted: true });
+    await collector.flush();
+    expect(await count()).toBe(before + events.length);
+    const row = await db.query<{ amount_minor: string; currency: string; actor_ref: string }>(
+      'SELECT amount_minor, currency, actor_ref FROM audit_events WHERE event_id = $1',
+      [events.find((e) => e.event_type === 'payment_captured')?.event_id],
+    );
+    expect(row.rows[0]).toMatchObject({ amount_minor: '12345', currency: 'USD' });
+    const v = await collector.verifyChain({ full: true });
+    expect(v).toMatchObject({ ok: true });
+    expect(v.head.seq).toBe(await count());
+    const text = await telemetry.render();
+    expect(text).toContain(
+      'telehealth_events_total{event_type="payment_captured",outcome="success",actor_role="patient",reason="none"} 2',
+    );
+    expect(text).toContain('telehealth_payments_amount_total{event_type="payment_captured",currency="USD"} 246.9');
+    expect(text).toMatch(/telehealth_collector_events_stored_total \d+/);
+    expect(sample(text, 'telehealth_audit_chain_broken')).toBe(0);
+  });
+
+  it('zero-initialises exactly the valid (event_type, outcome, role, reason) combinations', async () => {
+    const { telemetry } = newCollector();
+    const lines = (await telemetry.render()).split('\n').filter((l) => l.startsWith('telehealth_events_total{'));
+    const expected = EVENT_TYPE_NAMES.reduce((n, t) => n + EVENT_TYPES[t].reasons.length * ACTOR_ROLES.length, 0);
+    expect(lines).toHaveLength(expected);
+    expect(lines.every((l) => l.endsWith(' 0'))).toBe(true);
+    expect(lines.some((l) => l.includes('event_type="authn_login_fail",outcome="success"'))).toBe(false);
+    expect(lines).toContain(
+      'telehealth_events_total{event_type="authz_fail",outcome="failure",actor_role="provider",reason="not_assigned"} 0',
+    );
+  });
+
+  it('refuses in-process events of another source', () => {
+    const { collector } = newCollector({ source: 'app' });
+    expect(collector.record(makeEvent('order_created', { source: 'billing' }))).toMatchObject({
+      accepted: false,
+      reason: 'invalid',
+    });
+    expect(collector.record(makeEvent('order_created'))).toEqual({ accepted: true });
+  });
+
+  it('spools while the database is down and replays in order, exactly once', async () => {
+    const sw = switchable(db, true);
+    const { collector } = newCollector({ database: sw, retryMinMs: 10, retryMaxMs: 50 });
+    const events = Array.from({ length: 3000 }, () => makeEvent('authn_login_fail'));
+    // Replays of some ids must not create rows twice either.
+    for (const e of [...events, ...events.slice(0, 100)]) expect(collector.record(e).accepted).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(collector.stats().storeHealthy).toBe(false);
+    expect(collector.stats().spoolBytes).toBeGreaterThan(3000 * 300);
+    await collector.readinessCheck();
+    sw.down = false;
+    await collector.flush({ timeoutMs: 20_000 });
+    const ids = events.map((e) => e.event_id);
+    const rows = await db.query<{ event_id: string; seq: string }>(
+      'SELECT event_id::text AS event_id, seq FROM audit_events WHERE event_id = ANY($1::uuid[]) ORDER BY seq',
+      [ids],
+    );
+    expect(rows.rows.map((r) => r.event_id)).toEqual(ids);
+    expect((await collector.verifyChain({ full: true })).ok).toBe(true);
+  });
+
+  it('refuses business events before security events when the spool fills, and counts it', async () => {
+    const sw = switchable(db, true);
+    const { collector, telemetry } = newCollector({
+      database: sw,
+      spoolCapacityBytes: 200_000,
+      securityReserveRatio: 0.25,
+    });
+    let business = 0;
+    while (collector.record(makeEvent('order_created')).accepted) business += 1;
+    const refusedBusiness = collector.record(makeEvent('order_created'));
+    expect(refusedBusiness).toMatchObject({ accepted: false, reason: 'spool_full' });
+    let security = 0;
+    while (collector.record(makeEvent('authz_fail')).accepted) security += 1;
+    expect(business).toBeGreaterThan(300);
+    // The reserved quarter of the spool is left for security events only.
+    expect(security).toBeGreaterThan(business * 0.25);
+    const text = await telemetry.render();
+    expect(sample(text, 'telehealth_collector_events_rejected_total{reason="spool_full"}')).toBeGreaterThanOrEqual(2);
+    await expect(collector.readinessCheck()).rejects.toThrow(/spool/);
+    await collector.close({ drainTimeoutMs: 100 });
+  });
+
+  it('recovers the spool after a crash, cutting a torn last record', async () => {
+    const sw = switchable(db, true);
+    const tmp = tempDir('spool-crash');
+    cleanups.push(() => tmp.remove());
+    const t1 = createTelemetry({ defaultMetrics: false });
+    const first = createCollector({ telemetry: t1, database: sw, spoolDir: tmp.dir, schedule: NO_JOBS });
+    const events = Array.from({ length: 500 }, (_, i) => makeEvent(i % 2 ? 'phi_access' : 'order_created'));
+    const admitted = first.admit(events.map((e) => e as never));
+    expect(admitted.ok).toBe(true);
+    if (admitted.ok) await admitted.durable;
+    await first.close({ drainTimeoutMs: 50 });
+    // A write torn by the crash: a header promising more bytes than were written.
+    const seg = readdirSync(tmp.dir).filter((n) => n.endsWith('.spool')).sort().pop() as string;
+    appendFileSync(path.join(tmp.dir, seg), Buffer.from([0, 0, 1, 0, 1, 2, 3, 4, 0, 0]));
+    const second = createCollector({
+      telemetry: createTelemetry({ defaultMetrics: false }),
+      database: db,
+      spoolDir: tmp.dir,
+      schedule: NO_JOBS,
+    });
+    cleanups.push(() => second.close());
+    await second.flush({ timeoutMs: 20_000 });
+    expect(await count('event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(500);
+    // A third start finds nothing left to replay twice.
+    await second.close();
+    const third = createCollector({
+      telemetry: createTelemetry({ defaultMetrics: false }),
+      database: db,
+      spoolDir: tmp.dir,
+      schedule: NO_JOBS,
+    });
+    cleanups.push(() => third.close());
+    await third.flush({ timeoutMs: 20_000 });
+    expect(await count('event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(500);
+  });
+
+  it('refreshes registered business gauges and counts job runs', async () => {
+    const { collector, telemetry } = newCollector();
+    collector.registerGauge('orders_open', 'SELECT 7 AS value');
+    collector.registerGauge('invoices_unpaid', async () => 3);
+    await collector.refreshGauges();
+    const text = await telemetry.render();
+    expect(sample(text, 'telehealth_orders_open')).toBe(7);
+    expect(sample(text, 'telehealth_invoices_unpaid')).toBe(3);
+    expect(() => collector.registerGauge('nope' as never, 'SELECT 1')).toThrow(/unknown business gauge/);
+  });
+
+  it('runs the scheduled jobs with node-cron', async () => {
+    const { collector, telemetry } = newCollector({
+      schedule: { verify: '* * * * * *', verifyFull: false, gauges: '* * * * * *' },
+    });
+    collector.registerGauge('prescriptions_pending', 'SELECT 5 AS value');
+    collector.record(makeEvent('prescription_issued'));
+    await collector.flush();
+    await new Promise((r) => setTimeout(r, 2300));
+    const text = await telemetry.render();
+    expect(sample(text, 'telehealth_prescriptions_pending')).toBe(5);
+    expect(
+      sample(text, 'telehealth_scheduled_job_runs_total{job="audit_chain_verify",outcome="success"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'telehealth_audit_chain_verified_events_total')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'telehealth_audit_chain_last_verified_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 10);
+  });
+});
+
+describe('tamper evidence', () => {
+  it('refuses UPDATE, DELETE and TRUNCATE, and the writer role may only INSERT and SELECT', async () => {
+    const { collector } = newCollector();
+    collector.record(makeEvent('phi_access'));
+    await collector.flush();
+    for (const sql of [
+      "UPDATE audit_events SET reason = 'x'",
+      'DELETE FROM audit_events',
+      'TRUNCATE audit_events',
+    ]) {
+      await expect(db.query(sql)).rejects.toMatchObject({ code: '42501' });
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query('SET LOCAL ROLE audit_writer');
+          await tx.query(sql);
+        }),
+      ).rejects.toMatchObject({ code: '42501' });
+    }
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('SET LOCAL ROLE audit_writer');
+        await tx.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+      }),
+    ).rejects.toMatchObject({ code: '42501' });
+    const owner = await db.query<{ owner: string; canlogin: boolean }>(
+      `SELECT pg_get_userbyid(c.relowner) AS owner, r.rolcanlogin AS canlogin
+         FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.relname = 'audit_events'`,
+    );
+    expect(owner.rows[0]).toEqual({ owner: 'audit_owner', canlogin: false });
+  });
+
+  it('reports a row changed behind the triggers, pages once, and resolves after repair', async () => {
+    const pages: string[] = [];
+    const pager: CollectorPager = {
+      trigger: (key, summary) => pages.push(`trigger:${key}:${summary}`),
+      resolve: (key) => pages.push(`resolve:${key}`),
+    };
+    const { collector, telemetry } = newCollector({ pager });
+    const events = Array.from({ length: 20 }, () => makeEvent('authn_login_success'));
+    for (const e of events) collector.record(e);
+    await collector.flush();
+    expect((await collector.verifyChain({ full: true })).ok).toBe(true);
+    const target = events[7]?.event_id;
+    const seqRow = await db.query<{ seq: string; reason: string }>(
+      'SELECT seq, reason FROM audit_events WHERE event_id = $1',
+      [target],
+    );
+    const seq = Number(seqRow.rows[0]?.seq);
+    const tamper = (reason: string) =>
+      db.transaction(async (tx) => {
+        // A superuser skipping user triggers, as an attacker with the database password would.
+        await tx.query("SET LOCAL session_replication_role = 'replica'");
+        await tx.query('UPDATE audit_events SET reason = $1 WHERE event_id = $2', [reason, target]);
+      });
+    await tamper('password_and_totp');
+    const r = await collector.verifyChain({ full: true });
+    expect(r).toMatchObject({ ok: false, broken: { seq, kind: 'hash_mismatch' } });
+    expect(r.head.seq).toBe(seq - 1);
+    expect(sample(await telemetry.render(), 'telehealth_audit_chain_broken')).toBe(1);
+    await collector.verifyChain({ full: true });
+    expect(pages.filter((p) => p.startsWith('trigger'))).toHaveLength(1);
+    await tamper(String(seqRow.rows[0]?.reason));
+    expect((await collector.verifyChain({ full: true })).ok).toBe(true);
+    expect(pages).toEqual([expect.stringMatching(/^trigger:telehealth-audit-chain-broken:/), 'resolve:telehealth-audit-chain-broken']);
+    expect(sample(await telemetry.render(), 'telehealth_audit_chain_broken')).toBe(0);
+  });
+});
+
+describe('collector on PGlite', () => {
+  it('runs the same migrations, chain and verifier in-process', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/pglite-check.ts')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const r = JSON.parse(out.trim().split('\n').pop() as string);
+    expect(r).toEqual({
+      rows: EVENT_TYPE_NAMES.length + 1,
+      verifyOk: true,
+      head: EVENT_TYPE_NAMES.length + 1,
+      deleteError: expect.stringMatching(/append-only/),
+    });
+  });
+});

@@ -1,0 +1,39 @@
+/** Shared builders for the collector tests: valid events of every type and temp folders. */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { EVENT_TYPES, EVENT_TYPE_NAMES, type EventType } from '../../collector/metric-names';
+import { pseudonymousRef } from '../../collector/pseudonymous-ref';
+
+export const REF_KEY = 'test-pseudonymisation-key-0123456789';
+
+export function ref(id: string): string {
+  return pseudonymousRef(REF_KEY, id);
+}
+
+export function makeEvent(type: EventType = 'authn_login_fail', overrides: Record<string, unknown> = {}) {
+  const def = EVENT_TYPES[type];
+  const base: Record<string, unknown> = {
+    schema_version: 1,
+    event_id: randomUUID(),
+    event_type: type,
+    occurred_at: new Date().toISOString(),
+    source: 'app',
+    actor: { role: 'patient', ref: ref('user-1') },
+    outcome: def.outcome,
+    reason: def.reasons[0],
+    resource: { type: 'patient_record', ref: ref('patient-1') },
+  };
+  if (type.startsWith('payment_')) base.amount = { minor_units: 12345, currency: 'USD' };
+  return { ...base, ...overrides };
+}
+
+export function allTypes(): EventType[] {
+  return [...EVENT_TYPE_NAMES];
+}
+
+export function tempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,54 @@
+import express from 'express';
+import request from 'supertest';
+import { accessLogMiddleware, createLogger } from '../../../collector/logging';
+import { captureTarget, tick } from './capture-target';
+
+describe('accessLogMiddleware', () => {
+  test('one line per request with the route template, status, method, duration and outcome', async () => {
+    const target = captureTarget();
+    const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
+    const app = express();
+    app.use(accessLogMiddleware(log));
+    const patients = express.Router();
+    patients.get('/:id', (_req, res) => {
+      res.status(200).json({ ok: true });
+    });
+    app.use('/api/patients', patients);
+    app.get('/api/fail', () => {
+      throw new Error('boom for zebediah.canary@example.org');
+    });
+    app.get('/api/health', (_req, res) => {
+      res.json({ ok: true });
+    });
+    // express 5's default error handler would print the error (and its message) to stderr.
+    app.use((_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).json({ error: 'internal' });
+    });
+
+    await request(app).get('/api/patients/8812345?email=zebediah.canary@example.org').expect(200);
+    await request(app).post('/api/patients/1').expect(404);
+    await request(app).get('/api/fail').expect(500);
+    await request(app).get('/api/health').expect(200);
+    await tick(10);
+    await log.close();
+
+    const lines = target.lines();
+    expect(lines).toHaveLength(3);
+    const [ok, notFound, failed] = lines;
+    expect(ok).toMatchObject({
+      'event.action': 'http_request',
+      'event.outcome': 'success',
+      'http.request.method': 'GET',
+      'url.path': '/api/patients/:id',
+      'http.response.status_code': 200,
+      message: 'request completed',
+    });
+    expect(ok!['event.duration']).toEqual(expect.any(Number));
+    expect(ok!['event.duration'] as number).toBeGreaterThan(0);
+    // No route matched: no path at all rather than the concrete URL.
+    expect(notFound).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 404 });
+    expect(notFound!['url.path']).toBeUndefined();
+    expect(failed).toMatchObject({ 'url.path': '/api/fail', 'http.response.status_code': 500, 'event.outcome': 'failure' });
+    expect(target.text()).not.toMatch(/canary|8812345/);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * Shipping to Elasticsearch through an outage, against the _bulk double. The outage is made long
+ * enough that a stock pino-elasticsearch stream dies for good (checked side by side), but with
+ * short timings so the test takes seconds instead of the 45 s of the field note.
+ */
+import { Client, type ClientOptions } from '@elastic/elasticsearch';
+import pinoElasticsearch from 'pino-elasticsearch';
+import { Registry } from 'prom-client';
+import { createLogger, logCountersFromRegistry, type Logger } from '../../../collector/logging';
+import { startElasticsearchDouble, type ElasticsearchDouble } from '../../support/elasticsearch-double';
+import { tick } from './capture-target';
+
+jest.setTimeout(60_000);
+
+const FAST = {
+  flushIntervalMs: 100,
+  stallTimeoutMs: 2000,
+  backoffInitialMs: 100,
+  backoffMaxMs: 400,
+  requestTimeoutMs: 1000,
+};
+
+async function metric(registry: Registry, name: string, reason?: string): Promise<number> {
+  const m = await registry.getSingleMetric(name)!.get();
+  return m.values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((n, v) => n + v.value, 0);
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (check()) return true;
+    await tick(50);
+  }
+  return check();
+}
+
+function shipped(es: ElasticsearchDouble, phase: string): number {
+  return es.documents().filter((d) => d.source['event.action'] === phase).length;
+}
+
+function writeLines(log: Logger, phase: 'before' | 'during' | 'after', n: number): void {
+  for (let i = 0; i < n; i++) log.info({ 'event.action': phase, 'telehealth.count': i }, 'shipped line');
+}
+
+let es: ElasticsearchDouble;
+afterEach(async () => {
+  await es.close();
+});
+
+describe('Elasticsearch shipping', () => {
+  test('stock pino-elasticsearch after an outage ships nothing again (the failure being fixed)', async () => {
+    es = await startElasticsearchDouble();
+    // The same client timings as our target below (1 retry, 1 s timeout): with the defaults
+    // (3 retries, 30 s) the stock stream needs the field note's ~45 s outage to die.
+    const clients: Client[] = [];
+    class ShortTimeouts extends Client {
+      constructor(o: ClientOptions) {
+        super({ ...o, maxRetries: 1, requestTimeout: FAST.requestTimeoutMs });
+        clients.push(this);
+      }
+    }
+    const create = pinoElasticsearch as unknown as (o: object, deps: { Client: typeof Client }) => NodeJS.WritableStream & {
+      on(e: string, f: (...a: unknown[]) => void): void;
+    };
+    const stream = create({ node: es.url, index: 'stock-%{DATE}', esVersion: 8, flushInterval: FAST.flushIntervalMs }, { Client: ShortTimeouts });
+    const errors: unknown[] = [];
+    stream.on('error', (e) => errors.push(e));
+    stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'before' }) + '\n');
+    expect(await waitFor(() => es.documents().length === 1, 3000)).toBe(true);
+    await es.down('refuse');
+    for (let i = 0; i < 10; i++) stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'during' }) + '\n');
+    await waitFor(() => errors.length > 0, 8000);
+    await es.up();
+    for (let i = 0; i < 10; i++) stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'after' }) + '\n');
+    await tick(1500);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(es.documents().filter((d) => d.source.phase === 'after')).toHaveLength(0);
+    (stream as unknown as { removeAllListeners(): void; on(e: string, f: () => void): void }).removeAllListeners();
+    stream.on('error', () => undefined);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  test('survives the outage: lines written after recovery arrive, losses and errors are counted', async () => {
+    es = await startElasticsearchDouble();
+    const registry = new Registry();
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: { node: es.url, index: 'logs-%{DATE}', ...FAST },
+      counters: logCountersFromRegistry(registry),
+    });
+    writeLines(log, 'before', 200);
+    expect(await waitFor(() => shipped(es, 'before') === 200, 5000)).toBe(true);
+
+    await es.down('refuse');
+    writeLines(log, 'during', 300);
+    // Longer than the stock stream survives (above), and several reconnection attempts.
+    await tick(3000);
+    expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBeGreaterThan(0);
+    await es.up();
+
+    writeLines(log, 'after', 200);
+    expect(await waitFor(() => shipped(es, 'after') === 200, 10_000)).toBe(true);
+    const result = await log.close(3000);
+    expect(result.lostLines).toBe(0);
+
+    // Every "during" line was either shipped or counted as dropped. (Typically most of them are
+    // shipped after recovery: they waited in the bounded buffer, not in the dead stream.)
+    const stats = log.stats().sinks[0]!;
+    expect(shipped(es, 'during')).toBeGreaterThan(0);
+    const droppedDuring = stats.droppedLines.sink_error + stats.droppedLines.buffer_full;
+    expect(shipped(es, 'during') + droppedDuring).toBe(300);
+    expect(await metric(registry, 'telehealth_log_lines_dropped_total')).toBe(droppedDuring);
+    // Nothing shipped twice.
+    const keys = es.documents().map((d) => `${String(d.source['event.action'])}:${String(d.source['telehealth.count'])}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // The documents are the ECS lines.
+    expect(es.documents('logs-' + new Date().toISOString().slice(0, 10))[0]!.source).toMatchObject({
+      'service.name': 'svc',
+      'log.level': 'info',
+      message: 'shipped line',
+    });
+  });
+
+  test('an outage answered with 503 is survived as well', async () => {
+    es = await startElasticsearchDouble();
+    const registry = new Registry();
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: { node: es.url, ...FAST },
+      counters: logCountersFromRegistry(registry),
+    });
+    writeLines(log, 'before', 10);
+    expect(await waitFor(() => shipped(es, 'before') === 10, 5000)).toBe(true);
+    await es.down('503');
+    writeLines(log, 'during', 50);
+    await tick(2500);
+    await es.up();
+    writeLines(log, 'after', 50);
+    expect(await waitFor(() => shipped(es, 'after') === 50, 10_000)).toBe(true);
+    await log.close(2000);
+    const stats = log.stats().sinks[0]!;
+    expect(shipped(es, 'during') + stats.droppedLines.sink_error + stats.droppedLines.buffer_full).toBe(50);
+    expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBeGreaterThan(0);
+  });
+
+  test('memory stays bounded while Elasticsearch is down: the overflow is counted as buffer_full', async () => {
+    es = await startElasticsearchDouble();
+    await es.down('refuse');
+    const registry = new Registry();
+    const cap = 64 * 1024;
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: { node: es.url, ...FAST },
+      elasticsearchBufferBytes: cap,
+      counters: logCountersFromRegistry(registry),
+    });
+    writeLines(log, 'during', 5000);
+    await tick(300);
+    writeLines(log, 'during', 5000);
+    const stats = log.stats().sinks[0]!;
+    expect(stats.peakBufferedBytes).toBeLessThanOrEqual(cap);
+    expect(stats.droppedLines.buffer_full).toBeGreaterThan(9000);
+    expect(await metric(registry, 'telehealth_log_lines_dropped_total', 'buffer_full')).toBe(stats.droppedLines.buffer_full);
+    const started = Date.now();
+    await log.close(1000);
+    expect(Date.now() - started).toBeLessThan(2500);
+    const after = log.stats().sinks[0]!;
+    expect(after.droppedLines.buffer_full + after.droppedLines.sink_error).toBe(10_000);
+  });
+
+  test('documents Elasticsearch refuses are counted as sink_error drops and shipping errors', async () => {
+    es = await startElasticsearchDouble({ rejectDocument: (doc) => doc['telehealth.count'] === 3 });
+    const registry = new Registry();
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: { node: es.url, ...FAST },
+      counters: logCountersFromRegistry(registry),
+    });
+    writeLines(log, 'before', 10);
+    expect(await waitFor(() => shipped(es, 'before') === 9, 5000)).toBe(true);
+    await log.close(2000);
+    expect(await metric(registry, 'telehealth_log_lines_dropped_total', 'sink_error')).toBe(1);
+    expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBe(1);
+    expect(es.requests().every((r) => r.status === 200)).toBe(true);
+  });
+});

@@ -1,0 +1,238 @@
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import { context, trace, TraceFlags } from '@opentelemetry/api';
+import { createTelemetry, type Telemetry } from '../../exporter';
+import {
+  express,
+  listen,
+  request,
+  type Running,
+  sampleLines,
+  sampleValue,
+  TestContextManager,
+} from './helpers';
+
+const REQ = 'telehealth_http_requests_total';
+const DUR = 'telehealth_http_request_duration_seconds';
+
+function buildApp(t: Telemetry) {
+  const app = express();
+  app.use(t.httpMiddleware());
+  app.use(t.healthRouter());
+  app.get('/metrics', t.metricsHandler());
+  const patients = express.Router();
+  patients.get('/:id', (_req, res) => {
+    res.json({ ok: true });
+  });
+  const v1 = express.Router();
+  v1.use('/patients', patients);
+  app.use('/api/v1', v1);
+  app.post('/orders', (_req, res) => {
+    res.status(201).end();
+  });
+  app.get('/slow', () => {
+    // Never answers: the client gives up first.
+  });
+  return app;
+}
+
+async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 30));
+}
+
+describe('HTTP middleware', () => {
+  let t: Telemetry;
+  let server: Running;
+  beforeEach(async () => {
+    t = createTelemetry({ defaultMetrics: false });
+    server = await listen(buildApp(t));
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('reports the full route template of a route mounted under nested routers', async () => {
+    await request(server.port, '/api/v1/patients/123');
+    await request(server.port, '/api/v1/patients/456?x=1');
+    await settle();
+    const text = await t.render();
+    expect(sampleValue(text, `${REQ}{method="GET",route="/api/v1/patients/:id",status_code="200"}`)).toBe(2);
+    expect(text).not.toContain('123');
+    expect(
+      sampleValue(text, `${DUR}_count{method="GET",route="/api/v1/patients/:id",status_code="200"}`),
+    ).toBe(2);
+  });
+
+  it('labels unmatched requests __unmatched__ and unknown methods OTHER', async () => {
+    await request(server.port, '/no/such/path');
+    await request(server.port, '/orders', { method: 'PROPFIND' });
+    await request(server.port, '/orders', { method: 'POST' });
+    await settle();
+    const text = await t.render();
+    expect(sampleValue(text, `${REQ}{method="GET",route="__unmatched__",status_code="404"}`)).toBe(1);
+    expect(sampleValue(text, `${REQ}{method="OTHER",route="__unmatched__",status_code="404"}`)).toBe(1);
+    expect(sampleValue(text, `${REQ}{method="POST",route="/orders",status_code="201"}`)).toBe(1);
+    expect(text).not.toContain('/no/such/path');
+    expect(text).not.toContain('PROPFIND');
+  });
+
+  it('does not count /metrics, /api/health and /api/ready', async () => {
+    expect((await request(server.port, '/api/health')).status).toBe(200);
+    expect((await request(server.port, '/api/ready')).status).toBe(200);
+    expect((await request(server.port, '/metrics')).status).toBe(200);
+    await settle();
+    expect(t.httpSeriesCount()).toBe(0);
+  });
+
+  it('counts a request whose client aborted as 499 with its route', async () => {
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port: server.port, path: '/slow' });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => req.destroy(), 100);
+    });
+    for (let i = 0; i < 50 && t.httpSeriesCount() === 0; i++) await settle();
+    const text = await t.render();
+    expect(sampleValue(text, `${REQ}{method="GET",route="/slow",status_code="499"}`)).toBe(1);
+    expect(sampleValue(text, `${DUR}_sum{method="GET",route="/slow",status_code="499"}`)).toBeGreaterThan(
+      0.02,
+    );
+  });
+
+  it('puts the 0.2 s and 2 s thresholds on bucket boundaries', async () => {
+    await request(server.port, '/orders', { method: 'POST' });
+    await settle();
+    const text = await t.render();
+    for (const le of ['0.2', '2']) {
+      expect(text).toContain(`${DUR}_bucket{method="POST",route="/orders",status_code="201",le="${le}"} 1`);
+    }
+  });
+
+  it('keeps the HTTP series count at a small constant after 10,000 requests on random paths and methods', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+    const methods = [
+      'GET',
+      'POST',
+      'PUT',
+      'DELETE',
+      'PATCH',
+      'HEAD',
+      'OPTIONS',
+      'PROPFIND',
+      'PURGE',
+      'MKCOL',
+    ];
+    const before = await t.seriesCount();
+    let seed = 42;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const one = () => {
+      const r = rnd();
+      const path =
+        r < 0.3
+          ? `/api/v1/patients/${Math.floor(rnd() * 1e9)}`
+          : `/x${Math.floor(rnd() * 1e9)}/${rnd().toString(36)}`;
+      return request(server.port, path, { method: methods[Math.floor(rnd() * methods.length)], agent });
+    };
+    const N = 10_000;
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (sent < N) {
+          sent++;
+          await one();
+        }
+      }),
+    );
+    agent.destroy();
+    await settle();
+    // __unmatched__ x 8 method labels x 404, plus /api/v1/patients/:id x its methods and statuses.
+    expect(t.httpSeriesCount()).toBeLessThanOrEqual(20);
+    const text = await t.render();
+    const total = sampleLines(text)
+      .filter((l) => l.startsWith(`${REQ}{`))
+      .reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
+    expect(total).toBe(N);
+    const after = await t.seriesCount();
+    expect(after - before).toBeLessThanOrEqual(20 * 17);
+    expect(sampleValue(text, `telehealth_metrics_label_overflow_total{metric="${DUR}"}`)).toBe(0);
+  }, 60_000);
+
+  it('listens to finish and close once, records once, and leaves no listener behind', () => {
+    const mw = t.httpMiddleware();
+    const res = Object.assign(new EventEmitter(), { statusCode: 204, writableFinished: false });
+    const req = { method: 'DELETE', baseUrl: '/api', route: { path: '/orders/:id' } };
+    let nextCalls = 0;
+    mw(req as never, res as never, () => nextCalls++);
+    expect(nextCalls).toBe(1);
+    expect(res.listenerCount('finish')).toBe(1);
+    expect(res.listenerCount('close')).toBe(1);
+    res.writableFinished = true;
+    res.emit('finish');
+    expect(res.listenerCount('finish')).toBe(0);
+    expect(res.listenerCount('close')).toBe(0);
+    res.emit('close');
+    expect(t.httpSeriesCount()).toBe(1);
+    return t.render().then((text) => {
+      expect(sampleValue(text, `${REQ}{method="DELETE",route="/api/orders/:id",status_code="204"}`)).toBe(1);
+    });
+  });
+});
+
+describe('exemplars', () => {
+  const manager = new TestContextManager();
+  beforeAll(() => context.setGlobalContextManager(manager.enable()));
+  afterAll(() => {
+    manager.disable();
+    context.disable();
+  });
+
+  it('attaches the active trace id to the duration histogram, in OpenMetrics only', async () => {
+    const t = createTelemetry({ defaultMetrics: false });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const spanId = '00f067aa0ba902b7';
+    const app = express();
+    // Stands in for the OpenTelemetry HTTP instrumentation, which makes the server span active.
+    app.use((_req, _res, next) => {
+      const span = trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.SAMPLED });
+      context.with(trace.setSpan(context.active(), span), next);
+    });
+    app.use(t.httpMiddleware());
+    app.get('/traced', (_req, res) => {
+      res.end('ok');
+    });
+    const s = await listen(app);
+    await request(s.port, '/traced');
+    await settle();
+    await s.close();
+    const om = await t.render('openmetrics');
+    const line = om.split('\n').find((l) => l.includes('# {trace_id='));
+    expect(line).toMatch(
+      new RegExp(
+        `^${DUR}_bucket\\{method="GET",route="/traced",status_code="200",le="0.005"\\} 1 # \\{trace_id="${traceId}",span_id="${spanId}"\\} [0-9.e-]+ [0-9]+\\.[0-9]{3}$`,
+      ),
+    );
+    expect(await t.render('prometheus')).not.toContain(traceId);
+  });
+
+  it('attaches no exemplar for an unsampled span', async () => {
+    const t = createTelemetry({ defaultMetrics: false });
+    const app = express();
+    app.use((_req, _res, next) => {
+      const span = trace.wrapSpanContext({
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: TraceFlags.NONE,
+      });
+      context.with(trace.setSpan(context.active(), span), next);
+    });
+    app.use(t.httpMiddleware());
+    app.get('/traced', (_req, res) => {
+      res.end('ok');
+    });
+    const s = await listen(app);
+    await request(s.port, '/traced');
+    await settle();
+    await s.close();
+    expect(await t.render('openmetrics')).not.toContain('# {');
+  });
+});
