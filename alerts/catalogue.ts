@@ -28,7 +28,14 @@ import {
   SATURATION_STEPS,
   SECURITY_INCIDENT_STEPS,
 } from './runbook-steps';
-import { BURN_WINDOWS, minRequestRate, SLOS, requestRateRecord, type SloWindow } from './slo';
+import {
+  BURN_WINDOWS,
+  minRequestRate,
+  SLO_PERIOD_DAYS,
+  SLOS,
+  requestRateRecord,
+  type SloWindow,
+} from './slo';
 
 const API_TARGET = { job: JOBS.api, instance: 'app:9464' };
 const NODE_TARGET = { job: JOBS.node, instance: 'node-exporter:9100' };
@@ -679,8 +686,8 @@ function sloEntries(): AlertDefinition[] {
           unit: 'burnRate',
           why:
             w.severity === 'critical'
-              ? `${w.factor}x the sustainable burn over ${w.long} (confirmed over ${w.short}) spends ${((w.factor * durationHours(w.long)) / 720) * 100}% of the 30-day budget: page.`
-              : `${w.factor}x over ${w.long} (confirmed over ${w.short}) exhausts the budget within ${Math.round(30 / w.factor)} days: a ticket, not a page.`,
+              ? `${w.factor}x the sustainable burn over ${w.long} (confirmed over ${w.short}) spends ${Number((((w.factor * durationHours(w.long)) / (SLO_PERIOD_DAYS * 24)) * 100).toPrecision(3))}% of the ${SLO_PERIOD_DAYS}-day budget: page.`
+              : `${w.factor}x over ${w.long} (confirmed over ${w.short}) exhausts the ${SLO_PERIOD_DAYS}-day budget within ${Math.round(SLO_PERIOD_DAYS / w.factor)} days: a ticket, not a page.`,
         },
         alertExpr: (factor: number) => {
           const limit = Number((factor * budget).toPrecision(12));
@@ -692,7 +699,7 @@ function sloEntries(): AlertDefinition[] {
         for: w.for,
         labels: { long_window: w.long, short_window: w.short },
         summary: `{{ $labels.job }}: ${slo.key} SLO burning its error budget at over [[threshold]] (${what} ratio {{ $value | humanizePercentage }} over ${w.long})`,
-        description: `SLO: ${slo.description}. The ${what} ratio is {{ $value | humanizePercentage }} over ${w.long} and also above ${w.factor}x the budget over ${w.short}. At this pace the 30-day budget is gone in ${Math.round((30 / w.factor) * 10) / 10} days.`,
+        description: `SLO: ${slo.description}. The ${what} ratio is {{ $value | humanizePercentage }} over ${w.long} and also above ${w.factor}x the budget over ${w.short}. At this pace the ${SLO_PERIOD_DAYS}-day budget is gone in ${Math.round((SLO_PERIOD_DAYS / w.factor) * 10) / 10} days.`,
         runbook: {
           meaning: `The ${slo.key} SLO (${slo.description}) is consuming its error budget ${w.factor} times faster than sustainable, over both the ${w.long} and the ${w.short} windows.`,
           impact:
@@ -1105,6 +1112,46 @@ const collector: AlertDefinition[] = [
       () => 0,
       () => 1,
     ),
+  },
+  {
+    id: 'AuditChainVerificationStale',
+    name: 'AuditChainVerificationStale',
+    severity: 'warning',
+    family: 'audit',
+    service: '{{ $labels.job }}',
+    group: 'collector',
+    expr: `time() - max by (job) (${COLLECTOR.auditChainLastVerifiedTimestampSeconds} > 0)`,
+    threshold: {
+      value: 3600,
+      comparison: '>',
+      unit: 'seconds',
+      why: 'The chain is verified every minute; an hour without a successful verification means tampering would go unnoticed (the verify job fails or stopped).',
+    },
+    for: '10m',
+    summary: '{{ $labels.job }}: the audit chain has not been verified for {{ printf "%.0f" $value }}s',
+    description:
+      'The last successful verification of the audit hash chain is older than [[threshold]]: a tampered audit row would not be detected.',
+    runbook: {
+      meaning: 'The scheduled audit chain verification has not succeeded for more than [[threshold]].',
+      impact: 'Tampering with the audit trail would go undetected until verification runs again.',
+      steps: [
+        `Check the collector's scheduled jobs: \`${COLLECTOR.scheduledJobRunsTotal}\` by outcome for the verify job.`,
+        'Run `npm run audit:verify` by hand; if it fails on a broken link, follow the AuditChainBroken runbook.',
+        ...COLLECTOR_STEPS.slice(1, 2),
+      ],
+      investigate: [
+        {
+          title: 'Age of the last verification',
+          query: `time() - ${COLLECTOR.auditChainLastVerifiedTimestampSeconds}`,
+        },
+        {
+          title: 'Scheduled job runs',
+          query: `sum by (outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}[1h]))`,
+        },
+      ],
+    },
+    dashboard: 'security',
+    handWrittenTest: 'prometheus/tests/collector.test.yml',
   },
   {
     id: 'LogShippingDropping',

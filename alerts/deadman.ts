@@ -21,8 +21,10 @@ export interface DeadmanOptions {
   readonly timeoutSeconds: number;
   /** node-cron expression of the check (seconds field allowed). */
   readonly checkSchedule?: string;
-  /** Bearer token Alertmanager must send to the webhook (and Prometheus to /metrics). */
+  /** Bearer token Alertmanager must send to the webhook. */
   readonly token?: string;
+  /** Bearer token Prometheus must send to /metrics (default: `token`). */
+  readonly metricsToken?: string;
   readonly registry?: Registry;
   readonly namespace?: string;
   readonly alertName?: string;
@@ -166,7 +168,8 @@ export function createDeadmanSwitch(o: DeadmanOptions): DeadmanSwitch {
   async function handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics')
       return reply(res, 404, { error: 'not found' });
-    if (!authorized(req, o.token)) return reply(res, 401, { error: 'missing or wrong bearer token' });
+    if (!authorized(req, o.metricsToken ?? o.token))
+      return reply(res, 401, { error: 'missing or wrong bearer token' });
     res.writeHead(200, { 'content-type': registry.contentType });
     res.end(await registry.metrics());
   }

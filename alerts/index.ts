@@ -89,6 +89,19 @@ export function environments(): Array<{ name: string; overrides: Overrides }> {
   });
 }
 
+/**
+ * Overrides named by an environment (`staging` -> alerts/overrides/staging.yml) or a file path; from
+ * the process environment when not given: TELEHEALTH_ALERT_OVERRIDES (a path) or TELEHEALTH_ALERT_ENV.
+ * Undefined means production (no overrides).
+ */
+export function loadEnvironmentOverrides(
+  nameOrPath: string | undefined = process.env.TELEHEALTH_ALERT_OVERRIDES ?? process.env.TELEHEALTH_ALERT_ENV,
+): Overrides | undefined {
+  if (!nameOrPath || nameOrPath === 'production') return undefined;
+  const path = /[/\\]|\.ya?ml$/.test(nameOrPath) ? nameOrPath : join(OVERRIDES_DIR, `${nameOrPath}.yml`);
+  return loadOverridesFile(path, CATALOGUE);
+}
+
 /** Every file alerts/ generates, paths relative to the repository root, formatted as prettier would. */
 export function generatedFiles(): GeneratedFile[] {
   const alerts = resolveCatalogue();

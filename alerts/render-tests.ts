@@ -200,7 +200,7 @@ export function renderTestFiles(
     };
     out.push({
       fileName: `${file.group}.test.yml`,
-      content: yamlHeader() + stringify(doc, { lineWidth: 0 }),
+      content: yamlHeader() + stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false }),
     });
   }
   return out;

@@ -2,7 +2,15 @@
 import { DASHBOARD_UIDS, UNITS } from './catalogue-schema';
 import { tsHeader } from './generated-header';
 import type { ResolvedAlert } from './resolve';
-import { BURN_WINDOWS, LATENCY_SLO_SECONDS, requestRateRecord, SLO_WINDOWS, SLOS } from './slo';
+import {
+  BURN_WINDOWS,
+  LATENCY_SLO_SECONDS,
+  requestRateRecord,
+  SLO_PERIOD,
+  SLO_PERIOD_DAYS,
+  SLO_WINDOWS,
+  SLOS,
+} from './slo';
 
 export function renderThresholds(alerts: readonly ResolvedAlert[]): string {
   const entries: Record<string, unknown> = {};
@@ -20,6 +28,7 @@ export function renderThresholds(alerts: readonly ResolvedAlert[]): string {
       unit: a.threshold.unit,
       grafanaUnit: UNITS[a.threshold.unit],
       for: a.for,
+      keepFiringFor: a.keepFiringFor ?? null,
       runbookUrl: a.runbookUrl,
       dashboardUid: a.dashboardUid,
       labels: Object.fromEntries(
@@ -29,6 +38,8 @@ export function renderThresholds(alerts: readonly ResolvedAlert[]): string {
     };
   }
   const slo = {
+    period: SLO_PERIOD,
+    periodDays: SLO_PERIOD_DAYS,
     requestRateRecords: Object.fromEntries(SLO_WINDOWS.map((w) => [w, requestRateRecord(w)])),
     latencyThresholdSeconds: LATENCY_SLO_SECONDS,
     burnWindows: BURN_WINDOWS.map((w) => ({ ...w })),
@@ -66,6 +77,8 @@ export interface AlertThreshold {
   /** Grafana unit id for the panel drawing \`expr\`. */
   readonly grafanaUnit: string;
   readonly for: string;
+  /** keep_firing_for of the rule, null when it resolves as soon as the condition clears. */
+  readonly keepFiringFor: string | null;
   readonly runbookUrl: string;
   readonly dashboardUid: string;
   /** Extra labels of the rule (e.g. the SLO windows). */

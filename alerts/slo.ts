@@ -12,6 +12,10 @@ import {
   HTTP_STATUS_LABEL,
 } from './expressions';
 
+/** The SLO period the budgets and burn factors are computed over. */
+export const SLO_PERIOD = '30d';
+export const SLO_PERIOD_DAYS = 30;
+
 export interface BurnWindow {
   readonly long: string;
   readonly short: string;

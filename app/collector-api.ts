@@ -12,6 +12,7 @@ export {
   createLogger,
   accessLogMiddleware,
   logCountersFromTelemetry,
+  shutdownTracing,
 } from '../collector';
 export type {
   Database,

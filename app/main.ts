@@ -3,6 +3,7 @@
  * unset, demo users in development), API on :3000 and /metrics on :9464. Stops gracefully on
  * SIGTERM/SIGINT. Prints addresses and where the dev credentials are, never a secret.
  */
+import { shutdownTracing } from './collector-api';
 import { ConfigError } from './config';
 import { startService } from './service';
 
@@ -46,13 +47,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`[stop] ${signal}: draining`);
-    service.close().then(
-      () => {
-        console.log('[stop] done');
-        process.exit(0);
-      },
-      () => process.exit(1),
-    );
+    service
+      .close()
+      // Spans of the last requests are exported before the process exits (bounded: 3 s).
+      .then(() => shutdownTracing())
+      .then(
+        () => {
+          console.log('[stop] done');
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

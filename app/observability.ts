@@ -36,10 +36,11 @@ export async function createObservability(opts: {
   config: AppConfig;
   telemetry: Telemetry;
   database: Database;
-  instrumented: boolean;
+  /** false: no log output at all (the benchmark's baseline). */
+  logging: boolean;
 }): Promise<Observability> {
   const { config } = opts;
-  const silent = config.logLevel === 'silent' || !opts.instrumented;
+  const silent = config.logLevel === 'silent' || !opts.logging;
   const logger = createLogger({
     serviceName: config.serviceName,
     serviceVersion: config.version,

@@ -35,8 +35,11 @@ export interface StartServiceOptions {
   dataDir?: string;
   databaseUrl?: string;
   faultInjection?: boolean;
-  /** Turn the instrumentation off (benchmark baseline): no RED metrics middleware, no access log. */
-  instrumentation?: boolean;
+  /**
+   * Instrumentation switches (default all on). `false` turns off the RED metrics middleware and the
+   * access log (the benchmark's baseline); tracing is the preload's, outside this process's code.
+   */
+  instrumentation?: boolean | { metrics?: boolean; accessLog?: boolean };
   /** Start the /metrics server (default true). */
   metricsServer?: boolean;
   /** Test tap: every event the service reports, after the collector accepted or refused it. */
@@ -73,7 +76,14 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
   if (opts.faultInjection !== undefined) env.FAULT_INJECTION = opts.faultInjection ? 'enabled' : 'disabled';
   const print = opts.print ?? ((l: string) => console.log(l));
   const config = loadConfig(env, { warn: print });
-  const instrumented = opts.instrumentation !== false;
+  const parts =
+    typeof opts.instrumentation === 'object'
+      ? {
+          metrics: opts.instrumentation.metrics !== false,
+          accessLog: opts.instrumentation.accessLog !== false,
+        }
+      : { metrics: opts.instrumentation !== false, accessLog: opts.instrumentation !== false };
+  const instrumented = parts.metrics || parts.accessLog;
 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const telemetry = createTelemetry({ version: config.version });
@@ -86,8 +96,8 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
   let obs: Observability | undefined;
   try {
     await migrate(database);
-    if (instrumented) telemetry.instrumentPgPool(() => database.poolStats());
-    obs = await createObservability({ config, telemetry, database, instrumented });
+    if (parts.metrics) telemetry.instrumentPgPool(() => database.poolStats());
+    obs = await createObservability({ config, telemetry, database, logging: parts.accessLog });
     const sink = obs.collector;
     cleanups.unshift(() => obs!.close());
     const tapped: EventSink = opts.onEvent
@@ -146,8 +156,8 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
 
     const faults = config.faultInjection ? createFaultSwitch() : null;
     const app = createApp(ctx, {
-      metrics: instrumented ? telemetry.httpMiddleware() : undefined,
-      accessLog: instrumented ? obs.accessLog : undefined,
+      metrics: parts.metrics ? telemetry.httpMiddleware() : undefined,
+      accessLog: parts.accessLog ? obs.accessLog : undefined,
       healthRouter: telemetry.healthRouter(),
       faults: faults ?? undefined,
       onInternalError: (err) => obs!.logError(err),
@@ -163,7 +173,7 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
 
     let metricsUrl: string | null = null;
     let metricsPort: number | null = null;
-    if (opts.metricsServer !== false) {
+    if (opts.metricsServer ?? instrumented) {
       const ms = await telemetry.startMetricsServer({
         port: config.metricsPort,
         host: config.metricsHost,

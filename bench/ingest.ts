@@ -15,8 +15,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { createCollector, migrate, openDatabase, pseudonymousRef, sha256Hex, type AuditEvent } from '../collector';
+import {
+  createCollector,
+  migrate,
+  openDatabase,
+  pseudonymousRef,
+  sha256Hex,
+  type AuditEvent,
+} from '../collector';
 import { chainHash, GENESIS_HASH } from '../collector/canonical-row';
 import { createTelemetry } from '../exporter';
 
@@ -62,7 +70,8 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const fmt = (n: number, d = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 interface Row {
   name: string;
@@ -79,7 +88,9 @@ function report(r: Row): void {
   const rate = r.events / r.seconds;
   const lat = r.p50ms === undefined ? '' : `  p50 ${fmt(r.p50ms, 2)} ms  p99 ${fmt(r.p99ms ?? NaN, 2)} ms`;
   const err = r.errors === undefined ? '' : `  errors ${r.errors}`;
-  console.log(`${r.name.padEnd(44)} ${fmt(rate).padStart(8)} events/s${lat}${err}${r.note ? `  (${r.note})` : ''}`);
+  console.log(
+    `${r.name.padEnd(44)} ${fmt(rate).padStart(8)} events/s${lat}${err}${r.note ? `  (${r.note})` : ''}`,
+  );
 }
 
 function rowsOf(events: AuditEvent[], startSeq: number): string[][] {
@@ -129,17 +140,22 @@ function rowsOf(events: AuditEvent[], startSeq: number): string[][] {
   });
 }
 
-const BARE_TABLE = (name: string) => `CREATE TABLE ${name} (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`;
+const BARE_TABLE = (name: string) =>
+  `CREATE TABLE ${name} (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`;
 
 async function ceilingCopy(url: string, events: AuditEvent[]): Promise<void> {
   const text = `${rowsOf(events, 1)
     .map((r) => r.join('\t'))
     .join('\n')}\n`;
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', 'COPY bench_copy FROM STDIN'], {
-    input: text,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    'psql',
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', 'COPY bench_copy FROM STDIN'],
+    {
+      input: text,
+      encoding: 'utf8',
+    },
+  );
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`COPY failed: ${r.stderr}`);
   report({ name: 'ceiling: bare COPY (psql, one COPY)', events: events.length, seconds: s });
@@ -209,19 +225,26 @@ async function inProcess(url: string, events: AuditEvent[]): Promise<void> {
   rmSync(spoolDir, { recursive: true, force: true });
 }
 
-async function startCollectorProcess(url: string, dir: string): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
+async function startCollectorProcess(
+  url: string,
+  dir: string,
+): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
   const sources = path.join(dir, 'sources.json');
   writeFileSync(sources, JSON.stringify([{ id: 'bench', apiKeySha256: sha256Hex(API_KEY) }]));
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../scripts/collector.ts')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: url,
-      COLLECTOR_SPOOL_DIR: path.join(dir, 'spool'),
-      COLLECTOR_SOURCES_FILE: sources,
-      COLLECTOR_PORT: '0',
-      COLLECTOR_METRICS_PORT: '0',
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, '../scripts/collector.ts')],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: url,
+        COLLECTOR_SPOOL_DIR: path.join(dir, 'spool'),
+        COLLECTOR_SOURCES_FILE: sources,
+        COLLECTOR_PORT: '0',
+        COLLECTOR_METRICS_PORT: '0',
+      },
     },
-  });
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -234,106 +257,91 @@ async function startCollectorProcess(url: string, dir: string): Promise<{ child:
   });
 }
 
-async function httpRun(
-  name: string,
-  port: number,
-  events: AuditEvent[],
-  batch: number,
-  concurrency: number,
-  db: Client,
-): Promise<void> {
-  const url = `http://127.0.0.1:${port}/v1/events`;
+/** Runs autocannon (its own HTTP client: fetch would be the bottleneck on two cores). */
+function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+function bodiesOf(events: AuditEvent[], batch: number): string[] {
   const bodies: string[] = [];
   for (let i = 0; i < events.length; i += batch) {
     const chunk = events.slice(i, i + batch);
     bodies.push(JSON.stringify(batch === 1 ? chunk[0] : chunk));
   }
-  const before = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
-  const lat: number[] = [];
-  let errors = 0;
+  return bodies;
+}
+
+function requestsOf(bodies: string[]): autocannon.Request[] {
   let next = 0;
+  return [
+    {
+      method: 'POST',
+      path: '/v1/events',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      // A fresh body (new event ids) per request; a falsy return would reset the pipeline.
+      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
+    },
+  ];
+}
+
+async function storedCount(db: Client): Promise<number> {
+  return Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
+}
+
+async function httpRun(
+  name: string,
+  port: number,
+  events: AuditEvent[],
+  batch: number,
+  connections: number,
+  db: Client,
+): Promise<void> {
+  const bodies = bodiesOf(events, batch);
+  const before = await storedCount(db);
   const t0 = process.hrtime.bigint();
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next] as string;
-      next += 1;
-      const a = process.hrtime.bigint();
-      try {
-        const r = await fetch(url, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-          body,
-        });
-        await r.arrayBuffer();
-        if (r.status !== 202) errors += 1;
-      } catch {
-        errors += 1;
-      }
-      lat.push(Number(process.hrtime.bigint() - a) / 1e6);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const r = await cannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    amount: bodies.length,
+    timeout: 30,
+    requests: requestsOf(bodies),
+  });
   const ackSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   // Sustained means stored, not only acknowledged: wait until the rows are in PostgreSQL.
   const target = before + events.length;
-  for (;;) {
-    const n = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
-    if (n >= target) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  while ((await storedCount(db)) < target) await new Promise((res) => setTimeout(res, 20));
   const storedSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  lat.sort((a, b) => a - b);
   report({
     name,
     events: events.length,
     seconds: storedSeconds,
-    p50ms: pct(lat, 50),
-    p99ms: pct(lat, 99),
-    errors,
-    note: `acked at ${fmt(events.length / ackSeconds)}/s, c=${concurrency}`,
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+    note: `acked at ${fmt(events.length / ackSeconds)}/s, ${connections} connections`,
   });
 }
 
-async function pacedRun(port: number, events: AuditEvent[], perSecond: number, batch: number): Promise<void> {
-  const url = `http://127.0.0.1:${port}/v1/events`;
-  const bodies: string[] = [];
-  for (let i = 0; i < events.length; i += batch) bodies.push(JSON.stringify(events.slice(i, i + batch)));
-  const lat: number[] = [];
-  let errors = 0;
-  const inflight: Promise<void>[] = [];
-  const t0 = Date.now();
-  const interval = (batch / perSecond) * 1000;
-  for (let i = 0; i < bodies.length; i += 1) {
-    const due = t0 + i * interval;
-    const wait = due - Date.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const a = process.hrtime.bigint();
-    inflight.push(
-      fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-        body: bodies[i] as string,
-      })
-        .then(async (r) => {
-          await r.arrayBuffer();
-          if (r.status !== 202) errors += 1;
-        })
-        .catch(() => {
-          errors += 1;
-        })
-        .finally(() => lat.push(Number(process.hrtime.bigint() - a) / 1e6)),
-    );
-  }
-  await Promise.all(inflight);
-  const s = (Date.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
+async function pacedRun(port: number, perSecond: number, batch: number, seconds: number): Promise<void> {
+  const events = makeEvents(perSecond * seconds);
+  const bodies = bodiesOf(events, batch);
+  const r = await cannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: 32,
+    overallRate: perSecond / batch,
+    amount: bodies.length,
+    timeout: 30,
+    requests: requestsOf(bodies),
+  });
   report({
     name: `HTTP paced ${fmt(perSecond)} events/s (batches of ${batch})`,
-    events: events.length,
-    seconds: s,
-    p50ms: pct(lat, 50),
-    p99ms: pct(lat, 99),
-    errors,
+    events: r.requests.total * batch,
+    seconds: r.duration,
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
   });
 }
 
@@ -351,7 +359,9 @@ async function main(): Promise<void> {
   db.on('error', () => undefined);
   admin.on('error', () => undefined);
   try {
-    console.log(`bench:ingest  ${N.toLocaleString('en-US')} events per run, PostgreSQL ${u.host}, node ${process.version}`);
+    console.log(
+      `bench:ingest  ${N.toLocaleString('en-US')} events per run, PostgreSQL ${u.host}, node ${process.version}`,
+    );
     const setup = await openDatabase({ url, poolMax: 1 });
     await migrate(setup);
     await setup.exec(`${BARE_TABLE('bench_copy')}; ${BARE_TABLE('bench_unnest')}`);
@@ -364,10 +374,24 @@ async function main(): Promise<void> {
 
     const started = await startCollectorProcess(url, dir);
     child = started.child;
-    await httpRun('HTTP batches of 1000', started.port, makeEvents(N), 1000, 4, db);
+    const health = await cannon({
+      url: `http://127.0.0.1:${started.port}/api/health`,
+      connections: 32,
+      duration: 5,
+    });
+    report({
+      name: 'baseline: GET /api/health, same process',
+      events: health.requests.total,
+      seconds: health.duration,
+      p50ms: health.latency.p50,
+      p99ms: health.latency.p99,
+      errors: health.errors + health.non2xx,
+      note: 'requests/s: the HTTP ceiling of this machine now',
+    });
+    await httpRun('HTTP batches of 1000', started.port, makeEvents(N), 1000, 8, db);
     await httpRun('HTTP batches of 100', started.port, makeEvents(N), 100, 16, db);
-    await httpRun('HTTP single events', started.port, makeEvents(Math.min(N, 30_000)), 1, 64, db);
-    await pacedRun(started.port, makeEvents(50_000), 5000, 10);
+    await httpRun('HTTP single events', started.port, makeEvents(Math.min(N, 30_000)), 1, 32, db);
+    await pacedRun(started.port, 5000, 10, 10);
 
     const rate = (n: string) => {
       const r = results.find((x) => x.name.startsWith(n));
@@ -377,14 +401,27 @@ async function main(): Promise<void> {
     const inproc = rate('collector in-process');
     const paced = results.find((x) => x.name.startsWith('HTTP paced'));
     const batched = Math.max(rate('HTTP batches of 1000'), rate('HTTP batches of 100'));
-    const batchedErrors = results.filter((x) => x.name.startsWith('HTTP batches')).reduce((a, x) => a + (x.errors ?? 0), 0);
+    const batchedErrors = results
+      .filter((x) => x.name.startsWith('HTTP batches'))
+      .reduce((a, x) => a + (x.errors ?? 0), 0);
     console.log('\nGoals (issue 4):');
-    console.log(`  in-process / bare COPY          ${fmt((inproc / copy) * 100, 1)} %   goal >= 50 %   ${inproc / copy >= 0.5 ? 'MET' : 'NOT MET'}`);
-    console.log(`  in-process / bare unnest INSERT ${fmt((inproc / rate('ceiling: bare INSERT')) * 100, 1)} %`);
-    console.log(`  HTTP batched sustained          ${fmt(batched)} events/s, ${batchedErrors} errors   goal >= 20,000 and 0 errors   ${batched >= 20_000 && batchedErrors === 0 ? 'MET' : 'NOT MET'}`);
+    console.log(
+      `  in-process / bare COPY          ${fmt((inproc / copy) * 100, 1)} %   goal >= 50 %   ${inproc / copy >= 0.5 ? 'MET' : 'NOT MET'}`,
+    );
+    console.log(
+      `  in-process / bare unnest INSERT ${fmt((inproc / rate('ceiling: bare INSERT')) * 100, 1)} %`,
+    );
+    console.log(
+      `  HTTP batched sustained          ${fmt(batched)} events/s, ${batchedErrors} errors   goal >= 20,000 and 0 errors   ${batched >= 20_000 && batchedErrors === 0 ? 'MET' : 'NOT MET'}`,
+    );
     const single = rate('HTTP single events');
-    console.log(`  HTTP single events              ${fmt(single)} /s   goal >= 2,500   ${single >= 2500 ? 'MET' : 'NOT MET'}`);
-    console.log(`  p99 ack at 5,000 events/s       ${fmt(paced?.p99ms ?? NaN, 1)} ms   goal <= 50 ms   ${(paced?.p99ms ?? Infinity) <= 50 ? 'MET' : 'NOT MET'}`);
+    console.log(
+      `  HTTP single events              ${fmt(single)} /s   goal >= 2,500   ${single >= 2500 ? 'MET' : 'NOT MET'}`,
+    );
+    console.log(`  single events / GET baseline    ${fmt((single / rate('baseline: GET')) * 100, 1)} %`);
+    console.log(
+      `  p99 ack at 5,000 events/s       ${fmt(paced?.p99ms ?? NaN, 1)} ms   goal <= 50 ms   ${(paced?.p99ms ?? Infinity) <= 50 ? 'MET' : 'NOT MET'}`,
+    );
   } finally {
     if (child && child.exitCode === null) {
       const c = child;

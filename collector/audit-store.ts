@@ -68,7 +68,12 @@ export class AuditStore {
     }
   }
 
-  private async write(tx: Queryable, events: AuditEvent[], recordedAt: Date, skipStored: boolean): Promise<number> {
+  private async write(
+    tx: Queryable,
+    events: AuditEvent[],
+    recordedAt: Date,
+    skipStored: boolean,
+  ): Promise<number> {
     if (this.writesAsWriterRole) await tx.query(`SET LOCAL ROLE ${AUDIT_WRITER_ROLE}`);
     await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, CHAIN_LOCK]);
     const head = await tx.query<{ seq: string; hash: Buffer }>(
@@ -138,4 +143,3 @@ export class AuditStore {
     return r.rowCount;
   }
 }
-

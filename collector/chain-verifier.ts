@@ -90,7 +90,12 @@ export class ChainVerifier {
     const upTo = await this.incremental({ maxRows: anchor.seq });
     if (!upTo.ok) return upTo;
     if (this.seq !== anchor.seq || this.hash.toString('hex') !== anchor.hash.toLowerCase()) {
-      return { ok: false, verified: upTo.verified, head: this.head(), broken: { seq: anchor.seq, kind: 'anchor_mismatch' } };
+      return {
+        ok: false,
+        verified: upTo.verified,
+        head: this.head(),
+        broken: { seq: anchor.seq, kind: 'anchor_mismatch' },
+      };
     }
     const rest = await this.incremental();
     return { ...rest, verified: upTo.verified + rest.verified };

@@ -26,7 +26,9 @@ export const JOB_OUTCOMES = ['success', 'failure'] as const;
 export const AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;
 
 /** Store batch durations: one unnest INSERT of 1000 rows takes ~20-50 ms here; 5 s means trouble. */
-export const STORE_BATCH_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export const STORE_BATCH_BUCKETS_SECONDS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 
 export const BUSINESS_GAUGES = ['orders_open', 'prescriptions_pending', 'invoices_unpaid'] as const;
 export type BusinessGauge = (typeof BUSINESS_GAUGES)[number];
@@ -41,7 +43,8 @@ function createMetrics(t: Telemetry) {
   for (const event_type of EVENT_TYPE_NAMES) {
     const def = EVENT_TYPES[event_type];
     for (const actor_role of ACTOR_ROLES) {
-      for (const reason of def.reasons) eventsTotal.init({ event_type, outcome: def.outcome, actor_role, reason });
+      for (const reason of def.reasons)
+        eventsTotal.init({ event_type, outcome: def.outcome, actor_role, reason });
     }
   }
   const paymentsAmountTotal = t.counter({
@@ -50,7 +53,10 @@ function createMetrics(t: Telemetry) {
     labels: { event_type: AMOUNT_EVENT_TYPES, currency: CURRENCIES },
     zeroInit: true,
   });
-  const queueEvents = t.gauge({ name: M.queueEvents, help: 'Events accepted and held in memory (not yet stored).' });
+  const queueEvents = t.gauge({
+    name: M.queueEvents,
+    help: 'Events accepted and held in memory (not yet stored).',
+  });
   const queueCapacityEvents = t.gauge({
     name: M.queueCapacityEvents,
     help: 'In-memory queue capacity; above it events are read back from the spool.',
@@ -62,7 +68,10 @@ function createMetrics(t: Telemetry) {
     help: 'Duration of one audit store batch write (successful or not).',
     buckets: STORE_BATCH_BUCKETS_SECONDS,
   });
-  const eventsStoredTotal = t.counter({ name: M.eventsStoredTotal, help: 'Events written to the audit store.' });
+  const eventsStoredTotal = t.counter({
+    name: M.eventsStoredTotal,
+    help: 'Events written to the audit store.',
+  });
   const eventsRejectedTotal = t.counter({
     name: M.eventsRejectedTotal,
     help: 'Events refused at ingest, by reason.',
@@ -84,7 +93,10 @@ function createMetrics(t: Telemetry) {
     name: M.auditChainVerifiedEventsTotal,
     help: 'Audit rows whose hash-chain link was verified.',
   });
-  const auditChainBroken = t.gauge({ name: M.auditChainBroken, help: '1 when a hash-chain link failed verification.' });
+  const auditChainBroken = t.gauge({
+    name: M.auditChainBroken,
+    help: '1 when a hash-chain link failed verification.',
+  });
   const auditChainLastVerifiedTimestampSeconds = t.gauge({
     name: M.auditChainLastVerifiedTimestampSeconds,
     help: 'Unix time of the last successful chain verification.',
@@ -96,12 +108,18 @@ function createMetrics(t: Telemetry) {
     zeroInit: true,
   });
   const businessGauges = {
-    orders_open: t.gauge({ name: M.ordersOpen, help: 'Orders not yet fulfilled (refreshed by a scheduled job).' }),
+    orders_open: t.gauge({
+      name: M.ordersOpen,
+      help: 'Orders not yet fulfilled (refreshed by a scheduled job).',
+    }),
     prescriptions_pending: t.gauge({
       name: M.prescriptionsPending,
       help: 'Prescriptions awaiting action (refreshed by a scheduled job).',
     }),
-    invoices_unpaid: t.gauge({ name: M.invoicesUnpaid, help: 'Unpaid invoices (refreshed by a scheduled job).' }),
+    invoices_unpaid: t.gauge({
+      name: M.invoicesUnpaid,
+      help: 'Unpaid invoices (refreshed by a scheduled job).',
+    }),
   } satisfies Record<BusinessGauge, unknown>;
   return {
     eventsTotal,

@@ -50,7 +50,7 @@ export interface CollectorOptions {
   source?: string;
   /** Events held in memory before refusing (queue_full); default 50,000. The store queue holds at most 20,000 of them, the rest wait in the spool. */
   queueCapacity?: number;
-  /** Rows per store batch; default 1000. */
+  /** Most rows per store batch; default 5000 (a batch takes what is queued, so small loads stay fast). */
   batchSize?: number;
   /** Spool size limit; default 256 MiB. */
   spoolCapacityBytes?: number;
@@ -78,10 +78,10 @@ export interface CollectorOptions {
 export type RejectReason = 'invalid' | 'queue_full' | 'spool_full' | 'closed';
 
 export type RecordResult =
-  | { accepted: true }
-  | { accepted: false; errors: EventIssue[]; reason?: RejectReason };
+  { accepted: true } | { accepted: false; errors: EventIssue[]; reason?: RejectReason };
 
-export type AdmitResult = { ok: true; durable: Promise<void> } | { ok: false; reason: Exclude<RejectReason, 'invalid'> };
+export type AdmitResult =
+  { ok: true; durable: Promise<void> } | { ok: false; reason: Exclude<RejectReason, 'invalid'> };
 
 export interface CollectorStats {
   accepted: number;
@@ -156,11 +156,12 @@ export function createCollector(opts: CollectorOptions): Collector {
   const metrics: CollectorMetrics = collectorMetrics(opts.telemetry);
   const queueCapacity = opts.queueCapacity ?? 50_000;
   const storeQueueCapacity = Math.min(queueCapacity, 20_000);
-  const batchSize = opts.batchSize ?? 1000;
+  const batchSize = opts.batchSize ?? 5000;
   const spoolCapacity = opts.spoolCapacityBytes ?? 256 * 1024 * 1024;
   const reserve = opts.securityReserveRatio ?? 0.2;
   const businessLimit = Math.floor(spoolCapacity * (1 - reserve));
-  const segmentBytes = opts.segmentBytes ?? Math.max(4096, Math.min(8 * 1024 * 1024, Math.floor(spoolCapacity / 8)));
+  const segmentBytes =
+    opts.segmentBytes ?? Math.max(4096, Math.min(8 * 1024 * 1024, Math.floor(spoolCapacity / 8)));
   const ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
   const retryMin = opts.retryMinMs ?? 50;
   const retryMax = opts.retryMaxMs ?? 2000;
@@ -302,11 +303,14 @@ export function createCollector(opts: CollectorOptions): Collector {
   async function loadSpilled(): Promise<void> {
     if (!spool) return;
     const room = storeQueueCapacity - storeQueue.length;
+    if (room <= 0) return;
     const records = await spool.read(loadFromSeq, durableSeq, room);
     for (const r of records) {
       storeQueue.push({ seq: r.seq, event: JSON.parse(r.payload.toString('utf8')) as AuditEvent });
     }
     if (records.length > 0) loadFromSeq = (records[records.length - 1] as { seq: number }).seq + 1;
+    // Nothing left on disk up to the durable point: back to the in-memory path. (An empty read with
+    // room to spare means the records are gone, e.g. cut as corrupt at recovery: do not spin on them.)
     if (records.length === 0 || loadFromSeq > durableSeq) spilled = false;
   }
 
@@ -318,7 +322,13 @@ export function createCollector(opts: CollectorOptions): Collector {
       // Allow-listed fields only; refs are pseudonymous by schema.
       logger.info(
         {
-          event: { id: e.event_id, action: e.event_type, outcome: e.outcome, reason: e.reason, kind: 'event' },
+          event: {
+            id: e.event_id,
+            action: e.event_type,
+            outcome: e.outcome,
+            reason: e.reason,
+            kind: 'event',
+          },
           audit: { source: e.source, actor_role: e.actor.role, resource_type: e.resource?.type ?? null },
         },
         'audit event stored',
@@ -377,13 +387,20 @@ export function createCollector(opts: CollectorOptions): Collector {
             storeQueue.shift();
             singleMode = Math.max(0, singleMode - 1);
             committedSeq = (batch[0] as Queued).seq;
-            metrics.eventsDroppedTotal.inc({ event_class: eventClass(e.event_type), reason: 'store_rejected' });
-            logger?.error({ error: { code: errorCode(err) }, event: { id: e.event_id } }, 'audit store refused event');
+            metrics.eventsDroppedTotal.inc({
+              event_class: eventClass(e.event_type),
+              reason: 'store_rejected',
+            });
+            logger?.error(
+              { error: { code: errorCode(err) }, event: { id: e.event_id } },
+              'audit store refused event',
+            );
             settle(flushWaiters, committedSeq);
           }
           continue;
         }
-        if (storeHealthy) logger?.warn({ error: { code: errorCode(err) } }, 'audit store unavailable; spooling');
+        if (storeHealthy)
+          logger?.warn({ error: { code: errorCode(err) } }, 'audit store unavailable; spooling');
         storeHealthy = false;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, retryMax);
@@ -434,21 +451,32 @@ export function createCollector(opts: CollectorOptions): Collector {
     if ((spool?.bytes() ?? 0) + writeBufferBytes + bytes > limit) return { ok: false, reason: 'spool_full' };
     for (let i = 0; i < events.length; i += 1) {
       const event = events[i] as AuditEvent;
-      writeBuffer.push({ ord: nextOrd, cls: eventClass(event.event_type), payload: payloads[i] as Buffer, event });
+      writeBuffer.push({
+        ord: nextOrd,
+        cls: eventClass(event.event_type),
+        payload: payloads[i] as Buffer,
+        event,
+      });
       nextOrd += 1;
       countEvent(event);
     }
     writeBufferBytes += bytes;
     const target = nextOrd - 1;
     kickWriter();
-    const durable = target <= durableOrd ? Promise.resolve() : wait(ackWaiters, target, ackTimeoutMs, 'spool fsync');
+    const durable =
+      target <= durableOrd ? Promise.resolve() : wait(ackWaiters, target, ackTimeoutMs, 'spool fsync');
     // The HTTP path awaits it; record() callers do not, so an unobserved rejection must not crash.
     durable.catch(() => undefined);
     return { ok: true, durable };
   }
 
   function countEvent(e: AuditEvent): void {
-    metrics.eventsTotal.inc({ event_type: e.event_type, outcome: e.outcome, actor_role: e.actor.role, reason: e.reason });
+    metrics.eventsTotal.inc({
+      event_type: e.event_type,
+      outcome: e.outcome,
+      actor_role: e.actor.role,
+      reason: e.reason,
+    });
     if (e.amount && (AMOUNT_EVENT_TYPES as readonly string[]).includes(e.event_type)) {
       const major = e.amount.minor_units / 10 ** CURRENCY_MINOR_EXPONENT[e.amount.currency];
       metrics.paymentsAmountTotal.inc({ event_type: e.event_type, currency: e.amount.currency }, major);
@@ -483,7 +511,11 @@ export function createCollector(opts: CollectorOptions): Collector {
       const r = admit([parsed.event]);
       if (!r.ok) {
         metrics.eventsRejectedTotal.inc({ reason: r.reason === 'closed' ? 'queue_full' : r.reason });
-        return { accepted: false, reason: r.reason, errors: [{ path: '', message: REJECT_MESSAGES[r.reason] }] };
+        return {
+          accepted: false,
+          reason: r.reason,
+          errors: [{ path: '', message: REJECT_MESSAGES[r.reason] }],
+        };
       }
       return { accepted: true };
     } catch {
@@ -523,9 +555,13 @@ export function createCollector(opts: CollectorOptions): Collector {
       stopped = true;
       for (const wake of [...sleepers]) wake();
       await Promise.all([writerDone, storeDone]).catch(() => undefined);
-      for (const p of writeBuffer) metrics.eventsDroppedTotal.inc({ event_class: p.cls, reason: 'spool_full' });
+      for (const p of writeBuffer)
+        metrics.eventsDroppedTotal.inc({ event_class: p.cls, reason: 'spool_full' });
       if (writeBuffer.length > 0) {
-        logger?.error({ spool: { unwritten: writeBuffer.length } }, 'events could not be spooled before shutdown');
+        logger?.error(
+          { spool: { unwritten: writeBuffer.length } },
+          'events could not be spooled before shutdown',
+        );
       }
       for (const w of [...ackWaiters.splice(0), ...flushWaiters.splice(0)]) {
         if (w.timer) clearTimeout(w.timer);
@@ -542,7 +578,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     if (startError) throw new Error('spool unavailable');
     if (spoolError) throw new Error('spool writes failing');
     if (writeBuffer.length >= queueCapacity) throw new Error('write buffer full');
-    if ((spool?.bytes() ?? 0) + writeBufferBytes >= businessLimit) throw new Error('spool above business limit');
+    if ((spool?.bytes() ?? 0) + writeBufferBytes >= businessLimit)
+      throw new Error('spool above business limit');
   }
 
   // ---------------------------------------------------------------- jobs
@@ -557,7 +594,10 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   async function verifyChain(vopts: { full?: boolean; anchor?: ChainHead } = {}): Promise<VerifyResult> {
-    const r = vopts.full || vopts.anchor ? await verifier.full({ anchor: vopts.anchor }) : await verifier.incremental();
+    const r =
+      vopts.full || vopts.anchor
+        ? await verifier.full({ anchor: vopts.anchor })
+        : await verifier.incremental();
     metrics.auditChainVerifiedEventsTotal.inc(r.verified);
     if (r.ok) {
       metrics.auditChainBroken.set(0);
@@ -570,7 +610,10 @@ export function createCollector(opts: CollectorOptions): Collector {
     } else {
       metrics.auditChainBroken.set(1);
       const broken = r.broken as { seq: number; kind: string };
-      logger?.error({ audit: { broken_seq: broken.seq, break_kind: broken.kind } }, 'audit hash chain broken');
+      logger?.error(
+        { audit: { broken_seq: broken.seq, break_kind: broken.kind } },
+        'audit hash chain broken',
+      );
       if (!chainBroken) {
         chainBroken = true;
         await Promise.resolve(
@@ -604,16 +647,35 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   const schedule = opts.schedule ?? {};
-  const addTask = (expr: string | false | undefined, fallback: string, job: ScheduledJob, fn: () => Promise<void>) => {
+  const addTask = (
+    expr: string | false | undefined,
+    fallback: string,
+    job: ScheduledJob,
+    fn: () => Promise<void>,
+  ) => {
     const e = expr === undefined ? fallback : expr;
     if (e === false) return;
-    tasks.push(cron.schedule(e, () => runJob(job, fn), { name: `collector-${job}`, noOverlap: true }));
+    // node-cron's own notices (an overlapping run skipped) go to our logger with a fixed text.
+    const cronLogger = {
+      info: () => undefined,
+      debug: () => undefined,
+      warn: () => logger?.warn({ job: { name: job } }, 'scheduled job run skipped or late'),
+      error: () => logger?.error({ job: { name: job } }, 'scheduled job scheduler error'),
+    };
+    tasks.push(
+      cron.schedule(e, () => runJob(job, fn), {
+        name: `collector-${job}`,
+        noOverlap: true,
+        logger: cronLogger,
+      }),
+    );
   };
   addTask(schedule.verify, '* * * * *', 'audit_chain_verify', async () => {
     if (!(await verifyChain()).ok) throw Object.assign(new Error('chain broken'), { code: 'CHAIN_BROKEN' });
   });
   addTask(schedule.verifyFull, '17 3 * * *', 'audit_chain_verify_full', async () => {
-    if (!(await verifyChain({ full: true })).ok) throw Object.assign(new Error('chain broken'), { code: 'CHAIN_BROKEN' });
+    if (!(await verifyChain({ full: true })).ok)
+      throw Object.assign(new Error('chain broken'), { code: 'CHAIN_BROKEN' });
   });
   addTask(schedule.gauges, '*/30 * * * * *', 'business_gauges', refreshGauges);
 

@@ -58,7 +58,10 @@ const OCCURRED_AT_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 export const MAX_EVENT_AGE_MS = 30 * 24 * 3600 * 1000;
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
-const pseudonymousRef = z.string().max(32).regex(PSEUDONYMOUS_REF_PATTERN, 'must be a pseudonymous reference');
+const pseudonymousRef = z
+  .string()
+  .max(32)
+  .regex(PSEUDONYMOUS_REF_PATTERN, 'must be a pseudonymous reference');
 
 const occurredAt = z
   .string()
@@ -206,7 +209,9 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 
 function issuePath(path: readonly PropertyKey[]): string {
   return path
-    .map((seg) => (typeof seg === 'number' ? String(seg) : typeof seg === 'string' && SAFE_SEGMENT.test(seg) ? seg : '?'))
+    .map((seg) =>
+      typeof seg === 'number' ? String(seg) : typeof seg === 'string' && SAFE_SEGMENT.test(seg) ? seg : '?',
+    )
     .join('.');
 }
 

@@ -77,7 +77,11 @@ function header(req: Request, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export function createEventsRouter(collector: Collector, telemetry: Telemetry, opts: EventsRouterOptions): Router {
+export function createEventsRouter(
+  collector: Collector,
+  telemetry: Telemetry,
+  opts: EventsRouterOptions,
+): Router {
   const metrics = collectorMetrics(telemetry);
   const auth = new SourceAuthenticator(opts.sources, opts.replayWindowSeconds ?? 300);
   const limit = opts.bodyLimitBytes ?? 1024 * 1024;
@@ -102,6 +106,12 @@ export function createEventsRouter(collector: Collector, telemetry: Telemetry, o
         if (!source) return unauthorized(res);
       } else if (!header(req, SIGNATURE_HEADER)) {
         return unauthorized(res);
+      }
+      if (req.readableEnded) {
+        // A body parser mounted before this router consumed the raw body (the HMAC needs it).
+        return res
+          .status(500)
+          .json({ error: 'misconfigured', message: 'mount the events router before body parsers' });
       }
       const body = await readBody(req, limit);
       if (!body.ok) {
@@ -137,7 +147,9 @@ export function createEventsRouter(collector: Collector, telemetry: Telemetry, o
       }
       if (items.length > maxBatch) {
         metrics.eventsRejectedTotal.inc({ reason: 'too_large' }, items.length);
-        return res.status(413).json({ error: 'too_large', message: `a batch holds at most ${maxBatch} events` });
+        return res
+          .status(413)
+          .json({ error: 'too_large', message: `a batch holds at most ${maxBatch} events` });
       }
       const events: AuditEvent[] = [];
       const errors: { index: number; path: string; message: string }[] = [];

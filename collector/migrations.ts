@@ -6,8 +6,15 @@
  * Roles:
  * - `audit_owner` (NOLOGIN) owns the table, so no login role can ALTER or DROP it.
  * - `audit_writer` (NOLOGIN) may only INSERT and SELECT. The collector `SET LOCAL ROLE`s to it for
- *   its writes when its connection user is a member. In production the collector logs in as a
- *   dedicated login role that is a member of `audit_writer` and nothing else (see docs).
+ *   its writes when its connection user is a member (tests and development connect as a superuser,
+ *   and the writes still run with the writer's rights only).
+ *
+ * Production: a DBA (superuser or member of `audit_owner`) runs the migrations once, e.g. with
+ * `migrate()` from a deploy job, and the collector logs in as a dedicated role that is a member of
+ * `audit_writer` and nothing else:
+ *     CREATE ROLE audit_collector LOGIN IN ROLE audit_writer;   -- password or certificate auth
+ * The collector then finds the migrations applied (a read-only check below) and never needs DDL
+ * rights; a stolen collector credential can append events but cannot change, delete or truncate.
  *
  * Not partitioned, deliberately: `event_id` must be unique for ever (the idempotency key), and
  * PostgreSQL can only enforce a unique constraint on a partitioned table when it includes the
@@ -80,12 +87,22 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER FUNCTION audit_events_refuse() OWNER TO ${AUDIT_OWNER_ROLE}`,
       'REVOKE ALL ON audit_events FROM PUBLIC',
       `GRANT SELECT, INSERT ON audit_events TO ${AUDIT_WRITER_ROLE}`,
+      `GRANT SELECT ON audit_schema_migrations TO ${AUDIT_WRITER_ROLE}`,
     ],
   },
 ];
 
 /** Applies pending migrations; concurrent callers wait on the lock and then find nothing to do. */
 export async function migrate(database: Database): Promise<number[]> {
+  // Read-only check first: a collector logged in as a writer-only role cannot run DDL at all.
+  const exists = await database.query<{ t: string | null }>(
+    "SELECT to_regclass('audit_schema_migrations')::text AS t",
+  );
+  if (exists.rows[0]?.t) {
+    const have = await database.query<{ version: number }>('SELECT version FROM audit_schema_migrations');
+    const versions = new Set(have.rows.map((r) => Number(r.version)));
+    if (MIGRATIONS.every((m) => versions.has(m.version))) return [];
+  }
   return database.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK]);
     await tx.query(

@@ -66,7 +66,12 @@ export class SourceAuthenticator {
   }
 
   /** The source that signed this body, or null (bad signature, stale timestamp or replay). */
-  bySignature(sourceId: string, timestampHeader: string, signatureHeader: string, body: Buffer): string | null {
+  bySignature(
+    sourceId: string,
+    timestampHeader: string,
+    signatureHeader: string,
+    body: Buffer,
+  ): string | null {
     const secret = this.secrets.get(sourceId);
     if (!secret || !/^\d{1,12}$/.test(timestampHeader)) return null;
     const ts = Number(timestampHeader);

@@ -78,7 +78,10 @@ export class Spool {
   ) {}
 
   /** Opens (and creates) the spool folder and recovers what a previous process left. */
-  static async open(dir: string, opts: { segmentBytes: number }): Promise<{ spool: Spool; recovery: SpoolRecovery }> {
+  static async open(
+    dir: string,
+    opts: { segmentBytes: number },
+  ): Promise<{ spool: Spool; recovery: SpoolRecovery }> {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const spool = new Spool(dir, opts.segmentBytes);
     const recovery = await spool.recover();

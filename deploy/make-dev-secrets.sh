@@ -22,7 +22,6 @@ random_file jwt_secret 48 base64
 random_file encryption_key 32 hex
 random_file pseudonym_key 48 base64
 random_file metrics_token 32 hex
-random_file deadman_webhook_token 32 hex
 random_file grafana_admin_password 18 base64
 random_file elastic_password 18 hex
 # Placeholders shaped like routing keys (32 characters): PagerDuty answers 400 to them until real keys

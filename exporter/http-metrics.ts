@@ -53,6 +53,35 @@ export interface HttpMetricsOptions {
   onOverflow(metric: string): void;
 }
 
+const REQUEST_STATE = Symbol('telemetry.httpRequestState');
+const ROUTE_LABEL = Symbol('telemetry.routeLabel');
+
+interface RequestState {
+  metrics: HttpMetrics;
+  req: Request;
+  start: number;
+  span: Span | undefined;
+}
+
+interface RouteLike {
+  path?: unknown;
+  [ROUTE_LABEL]?: { baseUrl: string; label: string; counted: boolean };
+}
+
+/**
+ * The one listener for both `finish` and `close` (whichever comes first), and the one place that
+ * removes both: a response that closes after finishing is not counted twice.
+ */
+function onResponseDone(this: Response): void {
+  this.removeListener('finish', onResponseDone);
+  this.removeListener('close', onResponseDone);
+  const holder = this as Response & { [REQUEST_STATE]?: RequestState };
+  const state = holder[REQUEST_STATE];
+  if (state === undefined) return;
+  holder[REQUEST_STATE] = undefined;
+  state.metrics.finish(state, this);
+}
+
 export class HttpMetrics {
   readonly requestsTotalName: string;
   readonly durationName: string;
@@ -122,34 +151,44 @@ export class HttpMetrics {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const metrics = this;
     return function telemetryHttpMetrics(req: Request, res: Response, next: NextFunction): void {
-      const start = performance.now();
-      const span = trace.getActiveSpan();
-      // One listener for both events, removed in one place: whichever of finish/close comes first wins.
-      const done = (): void => {
-        res.removeListener('finish', done);
-        res.removeListener('close', done);
-        metrics.finish(req, res, start, span);
+      // One small state object and one shared listener: no closure is created per request.
+      (res as Response & { [REQUEST_STATE]?: RequestState })[REQUEST_STATE] = {
+        metrics,
+        req,
+        start: performance.now(),
+        span: trace.getActiveSpan(),
       };
-      res.on('finish', done);
-      res.on('close', done);
+      res.on('finish', onResponseDone);
+      res.on('close', onResponseDone);
       next();
     };
   }
 
-  private finish(req: Request, res: Response, start: number, span: Span | undefined): void {
-    const seconds = (performance.now() - start) / 1000;
+  /** Called once per request by onResponseDone. */
+  finish(state: RequestState, res: Response): void {
+    const seconds = (performance.now() - state.start) / 1000;
+    const req = state.req;
     // The route is known only once routing has run, so it is read at the end, with the mount prefix.
-    const layerRoute = (req as { route?: { path?: unknown } }).route;
+    const layerRoute = (req as { route?: RouteLike }).route;
     let route: string;
     if (layerRoute === undefined || layerRoute === null) {
       route = ROUTE_UNMATCHED;
     } else {
-      const path = layerRoute.path;
-      route = (req.baseUrl ?? '') + (typeof path === 'string' ? path : String(path));
-      if (UNCOUNTED_ROUTES.has(route)) return;
+      const baseUrl = req.baseUrl ?? '';
+      let cached = layerRoute[ROUTE_LABEL];
+      if (cached === undefined || cached.baseUrl !== baseUrl) {
+        // Cached on Express's Route object: the label string is then the same (hashed once) every time.
+        const path = layerRoute.path;
+        const label = baseUrl + (typeof path === 'string' ? path : String(path));
+        cached = { baseUrl, label, counted: !UNCOUNTED_ROUTES.has(label) };
+        layerRoute[ROUTE_LABEL] = cached;
+      }
+      if (!cached.counted) return;
+      route = cached.label;
     }
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
     let exemplar: Exemplar | undefined;
+    const span = state.span;
     if (span !== undefined) {
       const sc = span.spanContext();
       if ((sc.traceFlags & TraceFlags.SAMPLED) !== 0 && isSpanContextValid(sc)) {

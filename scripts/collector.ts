@@ -29,7 +29,8 @@ interface SourceFileEntry {
 function loadSources(file: string | undefined): EventSource[] {
   if (!file) throw new Error('COLLECTOR_SOURCES_FILE is required (JSON list of sources)');
   const entries = JSON.parse(readFileSync(file, 'utf8')) as SourceFileEntry[];
-  if (!Array.isArray(entries) || entries.length === 0) throw new Error('COLLECTOR_SOURCES_FILE lists no source');
+  if (!Array.isArray(entries) || entries.length === 0)
+    throw new Error('COLLECTOR_SOURCES_FILE lists no source');
   return entries.map((e) => ({
     id: e.id,
     apiKeySha256: e.apiKeySha256,

@@ -1,6 +1,7 @@
 /**
  * `npm run deadman`: the dead man's switch as a process. Configuration from the environment:
- *   DEADMAN_ROUTING_KEY_FILE (required), DEADMAN_TOKEN_FILE (bearer for the webhook and /metrics),
+ *   DEADMAN_ROUTING_KEY_FILE (required), DEADMAN_TOKEN_FILE (bearer Alertmanager sends to the webhook),
+ *   DEADMAN_METRICS_TOKEN_FILE (bearer Prometheus sends to /metrics; default DEADMAN_TOKEN_FILE),
  *   DEADMAN_TIMEOUT_SECONDS (300), DEADMAN_CHECK_SCHEDULE ('*\/15 * * * * *'),
  *   DEADMAN_WEBHOOK_PORT (9095), DEADMAN_METRICS_PORT (9466), DEADMAN_HOST (127.0.0.1),
  *   PAGERDUTY_SERVER (events.pagerduty.com), PAGERDUTY_CA_FILE (extra CA, for a test double).
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     ...(caFile ? { ca: readFileSync(caFile) } : {}),
   });
   const tokenFile = process.env.DEADMAN_TOKEN_FILE;
+  const metricsTokenFile = process.env.DEADMAN_METRICS_TOKEN_FILE;
   const timeoutSeconds = Number(env('DEADMAN_TIMEOUT_SECONDS', '300'));
   const sw = createDeadmanSwitch({
     pager: createPager({
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
     checkSchedule: env('DEADMAN_CHECK_SCHEDULE', '*/15 * * * * *'),
     registry,
     ...(tokenFile ? { token: readFileSync(tokenFile, 'utf8').trim() } : {}),
+    ...(metricsTokenFile ? { metricsToken: readFileSync(metricsTokenFile, 'utf8').trim() } : {}),
   });
   const urls = await sw.listen({
     webhookPort: port('DEADMAN_WEBHOOK_PORT', 9095),

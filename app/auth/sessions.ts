@@ -3,7 +3,7 @@
  * what makes logout and inactivity real: a revoked or idle session is refused even while the token
  * is still inside its lifetime. One atomic UPDATE per request both checks and touches the session.
  */
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import jwt from 'jsonwebtoken';
 import type { AppContext, AuthContext, Role } from '../context';
@@ -11,6 +11,22 @@ import { ROLES } from '../context';
 import { HttpError, unauthorized } from '../http/errors';
 
 const AUDIENCE = 'telehealth-api';
+/**
+ * Activity is recorded at most this often per session, so a session ends between
+ * SESSION_IDLE_SECONDS - TOUCH_SECONDS and SESSION_IDLE_SECONDS after the last request (never later).
+ */
+export const TOUCH_SECONDS = 15;
+
+/**
+ * The HMAC key as a KeyObject, made once per config: given a string, jsonwebtoken first tries to
+ * parse it as a PEM public key on every call (an exception per request, most of a request's CPU).
+ */
+const keys = new WeakMap<object, KeyObject>();
+function signingKey(ctx: AppContext): KeyObject {
+  let key = keys.get(ctx.config);
+  if (!key) keys.set(ctx.config, (key = createSecretKey(Buffer.from(ctx.config.jwtSecret, 'utf8'))));
+  return key;
+}
 
 interface Claims {
   sub: string;
@@ -31,7 +47,7 @@ export async function createSession(
   );
   const payload: Record<string, unknown> = { role: user.role };
   if (user.patientId) payload.pid = user.patientId;
-  const token = jwt.sign(payload, ctx.config.jwtSecret, {
+  const token = jwt.sign(payload, signingKey(ctx), {
     algorithm: 'HS256',
     expiresIn: ttl,
     subject: user.id,
@@ -92,7 +108,7 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
     const token = match[1] as string;
     let claims: Claims;
     try {
-      claims = jwt.verify(token, ctx.config.jwtSecret, {
+      claims = jwt.verify(token, signingKey(ctx), {
         algorithms: ['HS256'],
         audience: AUDIENCE,
         issuer: ctx.config.serviceName,
@@ -103,7 +119,7 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
         const d = decodeUnverified(token);
         const verifiedButOld = (() => {
           try {
-            jwt.verify(token, ctx.config.jwtSecret, {
+            jwt.verify(token, signingKey(ctx), {
               algorithms: ['HS256'],
               audience: AUDIENCE,
               issuer: ctx.config.serviceName,
@@ -133,20 +149,23 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
     }
     if (!claims.sub || !claims.jti || !ROLES.includes(claims.role))
       throw unauthorized('invalid_token', 'The access token is invalid');
-    const touched = await ctx.db.query(
-      `UPDATE sessions SET last_seen_at = now()
-        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
-          AND last_seen_at > now() - make_interval(secs => $3)
-        RETURNING id`,
-      [claims.jti, claims.sub, ctx.config.sessionIdleSeconds],
+    // One round trip checks the session and, at most every TOUCH_SECONDS, records the activity:
+    // a write per request would cost a WAL flush on every read of the API.
+    const { rows } = await ctx.db.query<{ live: boolean; revoked: boolean }>(
+      `WITH s AS (
+         SELECT id, revoked_at IS NOT NULL AS revoked,
+                revoked_at IS NULL AND last_seen_at > now() - make_interval(secs => $3) AS live,
+                last_seen_at < now() - make_interval(secs => $4) AS stale
+           FROM sessions WHERE id = $1 AND user_id = $2),
+       touched AS (
+         UPDATE sessions SET last_seen_at = now() FROM s
+          WHERE sessions.id = s.id AND s.live AND s.stale RETURNING sessions.id)
+       SELECT live, revoked FROM s`,
+      [claims.jti, claims.sub, ctx.config.sessionIdleSeconds, TOUCH_SECONDS],
     );
-    if (touched.rowCount === 0) {
-      const { rows } = await ctx.db.query<{ revoked: boolean }>(
-        `SELECT revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = $1 AND user_id = $2`,
-        [claims.jti, claims.sub],
-      );
-      const row = rows[0];
-      if (!row || row.revoked) throw unauthorized('token_revoked', 'The session has ended; log in again');
+    const row = rows[0];
+    if (!row || row.revoked) throw unauthorized('token_revoked', 'The session has ended; log in again');
+    if (!row.live) {
       if (await revokeSession(ctx, claims.jti, 'inactivity')) {
         ctx.events.report('session_expired', {
           actor: { role: claims.role, id: claims.sub },

@@ -273,14 +273,12 @@ export function paymentRoutes(ctx: AppContext): Router {
       resource: { type: 'payment', id },
       amount: { minorUnits: result.amount, currency: result.currency },
     });
-    res
-      .status(201)
-      .json({
-        id: refundId,
-        amountMinor: result.amount,
-        currency: result.currency,
-        paymentStatus: result.full ? 'refunded' : 'partially_refunded',
-      });
+    res.status(201).json({
+      id: refundId,
+      amountMinor: result.amount,
+      currency: result.currency,
+      paymentStatus: result.full ? 'refunded' : 'partially_refunded',
+    });
   });
   return r;
 }

@@ -161,20 +161,27 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
   }
 
   function build(): Attempt {
-    let attempt: Attempt | undefined;
-    let clientRef: Client | undefined;
+    // Filled in below: the client is constructed inside pino-elasticsearch, the attempt after it.
+    const made: { attempt?: Attempt; clients: Client[] } = { clients: [] };
     // A Client subclass is how pino-elasticsearch lets us see its _bulk calls and their answers.
     class ObservedClient extends Client {
       constructor(o: ClientOptions) {
         super({ ...o, maxRetries: 1, requestTimeout });
-        const original = this.bulk.bind(this) as (p: { body?: BulkBody; operations?: BulkBody }, o?: unknown) => Promise<unknown>;
+        const original = this.bulk.bind(this) as (
+          p: { body?: BulkBody; operations?: BulkBody },
+          o?: unknown,
+        ) => Promise<unknown>;
         (this as unknown as { bulk: typeof original }).bulk = async (params, options) => {
           const body = params.operations ?? params.body;
           try {
-            const res = (await original(params, options)) as { body?: { items?: BulkItem[] }; items?: BulkItem[] };
-            if (attempt) onBulkAnswer(attempt, body, res.body?.items ?? res.items);
+            const res = (await original(params, options)) as {
+              body?: { items?: BulkItem[] };
+              items?: BulkItem[];
+            };
+            if (made.attempt) onBulkAnswer(made.attempt, body, res.body?.items ?? res.items);
             return res;
           } catch (err) {
+            const attempt = made.attempt;
             if (attempt && attempt === current && !attempt.dead) {
               ctx.shippingError();
               fail();
@@ -182,10 +189,12 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
             throw err;
           }
         };
-        clientRef = this;
+        made.clients.push(this);
       }
     }
-    const stream = (pinoElasticsearch as unknown as (o: object, deps: { Client: typeof Client }) => Transform)(
+    const stream = (
+      pinoElasticsearch as unknown as (o: object, deps: { Client: typeof Client }) => Transform
+    )(
       {
         node: opts.node,
         auth: opts.auth,
@@ -197,8 +206,8 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
       },
       { Client: ObservedClient },
     );
-    const built: Attempt = { stream, client: clientRef!, dead: false };
-    attempt = built;
+    const built: Attempt = { stream, client: made.clients[0]!, dead: false };
+    made.attempt = built;
     stream.on('error', () => {
       if (built === current && !built.dead) {
         ctx.shippingError();
@@ -256,7 +265,6 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
           new Promise<void>((resolve) => settleWaiters.push(resolve)),
           new Promise<void>((resolve) => {
             timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-            timer.unref();
           }),
         ]);
         clearTimeout(timer);

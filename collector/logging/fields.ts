@@ -6,7 +6,17 @@
  */
 import { errorType } from './error-type';
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
+export const HTTP_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+] as const;
 /** OpenTelemetry semantic conventions name any other method `_OTHER`. */
 export type HttpMethod = (typeof HTTP_METHODS)[number] | '_OTHER';
 
@@ -14,7 +24,15 @@ export const EVENT_OUTCOMES = ['success', 'failure', 'unknown'] as const;
 export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
 
 /** Keys of ECS `labels` a line may carry; label values must be short identifiers. */
-export const LOG_LABEL_KEYS = ['component', 'job', 'source', 'event_type', 'reason', 'sink', 'queue'] as const;
+export const LOG_LABEL_KEYS = [
+  'component',
+  'job',
+  'source',
+  'event_type',
+  'reason',
+  'sink',
+  'queue',
+] as const;
 export type LogLabelKey = (typeof LOG_LABEL_KEYS)[number];
 
 /**
@@ -49,6 +67,16 @@ export interface LogFields {
   'trace.id'?: string;
   'span.id'?: string;
   /** Counts and sizes the service reports about itself (batch sizes, queue depth, bytes). */
+  'event.kind'?: 'alert' | 'enrichment' | 'event' | 'metric' | 'state' | 'pipeline_error' | 'signal';
+  /** A code-shaped identifier (`ECONNREFUSED`, `23505`, `spool_full`). */
+  'error.code'?: string;
+  /** Collector fields (closed sets / pseudonymous by schema). */
+  'audit.source'?: string;
+  'audit.actor_role'?: string;
+  'audit.resource_type'?: string;
+  'audit.chain_head_seq'?: number;
+  'job.name'?: string;
+  'gauge.name'?: string;
   'telehealth.count'?: number;
   'telehealth.bytes'?: number;
   'telehealth.attempt'?: number;
@@ -67,7 +95,7 @@ const IDENT = /^[A-Za-z0-9_.:-]{1,64}$/;
 const HEX32 = /^[0-9a-f]{32}$/;
 const HEX16 = /^[0-9a-f]{16}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ROUTE_CHARS = /^\/[A-Za-z0-9_.~:*(){}|+\/-]{0,159}$/;
+const ROUTE_CHARS = /^\/[A-Za-z0-9_.~:*(){}|+/-]{0,159}$/;
 /** A segment that looks like a concrete id rather than a template: digits, a UUID, hex blobs, e-mail. */
 const CONCRETE_SEGMENT = /\/(?:\d{2,}|[0-9a-f]{8}-[0-9a-f-]{27,}|[0-9a-f]{16,})(?=\/|$)|@/i;
 
@@ -76,7 +104,8 @@ const hex32: Check = (v) => (typeof v === 'string' && HEX32.test(v) && v !== '0'
 const hex16: Check = (v) => (typeof v === 'string' && HEX16.test(v) && v !== '0'.repeat(16) ? v : undefined);
 const uuid: Check = (v) => (typeof v === 'string' && UUID.test(v) ? v : undefined);
 const nonNegInt: Check = (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
-const statusCode: Check = (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 100 && v <= 599 ? v : undefined);
+const statusCode: Check = (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 100 && v <= 599 ? v : undefined;
 const oneOf =
   (values: readonly string[]): Check =>
   (v) =>
@@ -86,16 +115,30 @@ const route: Check = (v) =>
 const method: Check = (v) =>
   typeof v !== 'string' ? undefined : (HTTP_METHODS as readonly string[]).includes(v) ? v : '_OTHER';
 
+/**
+ * Strings repeat (actions, routes, reasons): a bounded per-check memo of accepted values turns
+ * the regular expressions into one Map lookup on the hot path.
+ */
+function memo(check: Check, limit = 512): Check {
+  const seen = new Set<string>();
+  return (v) => {
+    if (typeof v === 'string' && seen.has(v)) return v;
+    const out = check(v);
+    if (out !== undefined && out === v && typeof v === 'string' && seen.size < limit) seen.add(v);
+    return out;
+  };
+}
+
 /** Field name -> run-time check returning the value to log, or undefined to drop the field. */
-const CHECKS: Record<string, Check> = {
-  'event.action': ident,
+const CHECK_TABLE: Record<string, Check> = {
+  'event.action': memo(ident),
   'event.outcome': oneOf(EVENT_OUTCOMES),
-  'event.reason': ident,
-  'event.category': ident,
+  'event.reason': memo(ident),
+  'event.category': memo(ident),
   'event.id': uuid,
   'event.duration': nonNegInt,
   'http.request.method': method,
-  'url.path': route,
+  'url.path': memo(route),
   'http.response.status_code': statusCode,
   'http.request.body.bytes': nonNegInt,
   'http.response.body.bytes': nonNegInt,
@@ -106,13 +149,30 @@ const CHECKS: Record<string, Check> = {
   'log.logger': ident,
   'trace.id': hex32,
   'span.id': hex16,
+  'event.kind': oneOf(['alert', 'enrichment', 'event', 'metric', 'state', 'pipeline_error', 'signal']),
+  'error.code': memo(ident),
+  'audit.source': memo(ident),
+  'audit.actor_role': memo(ident),
+  'audit.resource_type': memo(ident),
+  'audit.chain_head_seq': nonNegInt,
+  'job.name': memo(ident),
+  'gauge.name': memo(ident),
   'telehealth.count': nonNegInt,
   'telehealth.bytes': nonNegInt,
   'telehealth.attempt': nonNegInt,
 };
-for (const key of LOG_LABEL_KEYS) CHECKS[`labels.${key}`] = ident;
+for (const key of LOG_LABEL_KEYS) CHECK_TABLE[`labels.${key}`] = memo(ident);
+const CHECKS = new Map<string, Check>(Object.entries(CHECK_TABLE));
 
-export const ALLOWED_LOG_FIELDS: readonly string[] = Object.freeze([...Object.keys(CHECKS), 'err']);
+export const ALLOWED_LOG_FIELDS: readonly string[] = Object.freeze([...CHECKS.keys(), 'err']);
+
+/** `event`, `http`, `http.request`, ...: objects under these names are walked (nested ECS form). */
+const NAMESPACES = new Set<string>();
+for (const key of CHECKS.keys()) {
+  const parts = key.split('.');
+  for (let i = 1; i < parts.length; i++) NAMESPACES.add(parts.slice(0, i).join('.'));
+}
+const MAX_DEPTH = 4;
 
 export interface SanitiseResult {
   fields: Record<string, unknown>;
@@ -125,24 +185,38 @@ export interface SanitiseResult {
  * `error.type` (class name or code) and nothing else of it is read.
  */
 export function sanitiseFields(input: unknown): SanitiseResult {
-  const fields: Record<string, unknown> = {};
-  let dropped = 0;
-  if (input === null || typeof input !== 'object') return { fields, dropped };
-  const source = input as Record<string, unknown>;
+  const out: SanitiseResult = { fields: {}, dropped: 0 };
+  if (input !== null && typeof input === 'object') visit(input as Record<string, unknown>, '', 0, out);
+  return out;
+}
+
+/**
+ * Flat dotted keys (`'event.action'`) are the fast path; nested objects (`{ event: { action } }`)
+ * are walked only under known namespaces, so `{ patient: {...} }` is dropped whole.
+ */
+function visit(source: Record<string, unknown>, prefix: string, depth: number, out: SanitiseResult): void {
   for (const key in source) {
     if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
     const raw = source[key];
-    if (raw === undefined) continue;
-    if (key === 'err') {
-      if (fields['error.type'] === undefined) fields['error.type'] = errorType(raw);
+    if (raw === undefined || raw === null) continue;
+    const name = prefix === '' ? key : `${prefix}.${key}`;
+    if (name === 'err') {
+      if (out.fields['error.type'] === undefined) out.fields['error.type'] = errorType(raw);
       continue;
     }
-    const check = CHECKS[key];
-    const value = check === undefined ? undefined : check(raw);
-    if (value === undefined) dropped++;
-    else fields[key] = value;
+    // pino's own instrumentation adds this next to trace.id; it is not an ECS field.
+    if (name === 'trace.flags') continue;
+    const check = CHECKS.get(name);
+    if (check !== undefined) {
+      const value = check(raw);
+      if (value === undefined) out.dropped++;
+      else out.fields[name] = value;
+    } else if (typeof raw === 'object' && !Array.isArray(raw) && depth < MAX_DEPTH && NAMESPACES.has(name)) {
+      visit(raw as Record<string, unknown>, name, depth + 1, out);
+    } else {
+      out.dropped++;
+    }
   }
-  return { fields, dropped };
 }
 
 const PHI_LIKE = /[^\s@"]+@[^\s@"]+|\d{3}-\d{2}-\d{4}|\+?\d[\d ().-]{6,}\d/g;

@@ -3,7 +3,14 @@ export { createLogger } from './logger';
 export type { CreateLoggerOptions, Logger, LoggerStats, LogLevel, LogMethod, MessageCheck } from './logger';
 export { accessLogMiddleware, logAccess } from './access-log';
 export type { AccessLogEntry, AccessLogOptions } from './access-log';
-export { ALLOWED_LOG_FIELDS, EVENT_OUTCOMES, HTTP_METHODS, LOG_LABEL_KEYS, sanitiseFields, sanitiseMessage } from './fields';
+export {
+  ALLOWED_LOG_FIELDS,
+  EVENT_OUTCOMES,
+  HTTP_METHODS,
+  LOG_LABEL_KEYS,
+  sanitiseFields,
+  sanitiseMessage,
+} from './fields';
 export type { EventOutcome, HttpMethod, LogFields, LogLabelKey } from './fields';
 export { errorType } from './error-type';
 export { logCountersFromRegistry, logCountersFromTelemetry, NOOP_LOG_COUNTERS } from './metrics';

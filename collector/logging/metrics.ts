@@ -12,9 +12,13 @@ export interface LogCounters {
   shippingError(): void;
 }
 
-export const NOOP_LOG_COUNTERS: LogCounters = { linesDropped: () => undefined, shippingError: () => undefined };
+export const NOOP_LOG_COUNTERS: LogCounters = {
+  linesDropped: () => undefined,
+  shippingError: () => undefined,
+};
 
-const DROPPED_HELP = 'Log lines not written or not shipped, by reason (buffer_full: the sink was too slow; sink_error: it failed or timed out).';
+const DROPPED_HELP =
+  'Log lines not written or not shipped, by reason (buffer_full: the sink was too slow; sink_error: it failed or timed out).';
 const ERRORS_HELP = 'Failed log shipping requests and documents refused by the log store.';
 
 /** Creates (or reuses, when already registered) the two counters in a prom-client Registry. */
@@ -54,7 +58,11 @@ export function logCountersFromTelemetry(telemetry: CounterFactory): LogCounters
     labels: { reason: LOG_DROP_REASONS },
     zeroInit: true,
   });
-  const errors = telemetry.counter<never>({ name: COLLECTOR_METRICS.logShippingErrorsTotal, help: ERRORS_HELP, zeroInit: true });
+  const errors = telemetry.counter<never>({
+    name: COLLECTOR_METRICS.logShippingErrorsTotal,
+    help: ERRORS_HELP,
+    zeroInit: true,
+  });
   return {
     linesDropped: (reason, lines) => dropped.inc({ reason }, lines),
     shippingError: () => errors.inc({} as Record<never, string>),

@@ -47,7 +47,10 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv = process.env): SamplerCho
   if (rawArg) {
     const parsed = Number(rawArg);
     if (Number.isFinite(parsed) && parsed >= 0 && parsed <= 1) ratio = parsed;
-    else warnings.push(`OTEL_TRACES_SAMPLER_ARG: must be a number in [0, 1], using ${DEFAULT_TRACE_SAMPLE_RATIO}`);
+    else
+      warnings.push(
+        `OTEL_TRACES_SAMPLER_ARG: must be a number in [0, 1], using ${DEFAULT_TRACE_SAMPLE_RATIO}`,
+      );
   }
   const warning = warnings.length > 0 ? warnings.join('; ') : undefined;
   switch (name) {
@@ -62,6 +65,11 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv = process.env): SamplerCho
     case 'parentbased_always_off':
       return { sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }), name, warning };
     case 'parentbased_traceidratio':
-      return { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }), name, ratio, warning };
+      return {
+        sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
+        name,
+        ratio,
+        warning,
+      };
   }
 }

@@ -98,5 +98,9 @@ export function currentTraceIds(): TraceIds | undefined {
   if (!span) return undefined;
   const sc = span.spanContext();
   if (!isSpanContextValid(sc)) return undefined;
-  return { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED };
+  return {
+    traceId: sc.traceId,
+    spanId: sc.spanId,
+    sampled: (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
+  };
 }

@@ -2,8 +2,8 @@
  * Application Overview panels: the service's RED metrics by route, its two SLOs (availability and p95
  * latency) as error budget and burn rate, the worst routes, and the alerts firing now.
  */
-import { exporterMetricNames } from '../../exporter/metric-names';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { exporterMetricNames } from '../../exporter/metric-names';
 import { alert, burnWindows, runbookUrl, SLOS } from './alert-catalogue';
 import { HTTP_LABELS } from './labels';
 import { MATCH, RANGE, RATE, statPanel, tablePanel, timeseriesPanel, VAR } from './shared';
@@ -12,7 +12,9 @@ const m = exporterMetricNames();
 const { route, status } = HTTP_LABELS;
 /** A 5xx is the service's failure; a 4xx is the client's and does not spend the error budget. */
 const ERROR = `${status}=~"5.."`;
-const QUANTILES = [0.5, 0.95, 0.99] as const;
+/** The quantile the latency alert and the slowest-routes table rank by. */
+const P95 = 0.95;
+const QUANTILES = [0.5, P95, 0.99] as const;
 
 /** Share of requests an SLO allows to be bad, rounded as the alert rules round it (no 0.0010000000000000009). */
 const budgetShare = (objective: number) => Number((1 - objective).toPrecision(12));
@@ -137,7 +139,7 @@ export function slowestRoutes() {
     title: 'Slowest routes (p95 over the range)',
     description: 'The ten routes with the highest p95 latency over the selected time range.',
     unit: slow.grafanaUnit,
-    series: [{ expr: `topk(10, ${latencyQuantile(0.95, route, MATCH.route, RANGE)})` }],
+    series: [{ expr: `topk(10, ${latencyQuantile(P95, route, MATCH.route, RANGE)})` }],
     alerts: [slow],
     sortBy: 'Value',
     width: 12,

@@ -84,16 +84,18 @@ function severityColor(alert: AlertRef): string {
       : COLORS.info;
 }
 
-/** A link to each alert's runbook, in the panel's header menu. */
+/** A link to each alert's runbook, in the panel's header menu (one per alert name). */
 export function runbookLinks(alerts: readonly AlertRef[]): dashboard.DashboardLinkBuilder[] {
-  const unique = [...new Map(alerts.map((a) => [a.runbookUrl, a])).values()];
-  return unique.map((a) =>
-    new dashboard.DashboardLinkBuilder(`Runbook: ${a.name}`)
+  const byName = new Map<string, AlertRef[]>();
+  for (const a of alerts) byName.set(a.name, [...(byName.get(a.name) ?? []), a]);
+  return [...byName.values()].map((rules) => {
+    const first = rules[0]!;
+    return new dashboard.DashboardLinkBuilder(`Runbook: ${first.name}`)
       .type(dashboard.DashboardLinkType.Link)
-      .url(a.runbookUrl)
-      .tooltip(`${a.severity}: ${a.summary}`)
-      .targetBlank(true),
-  );
+      .url(first.runbookUrl)
+      .tooltip(rules.length === 1 ? first.summary : `${first.name}: ${rules.length} burn windows`)
+      .targetBlank(true);
+  });
 }
 
 export interface PanelSpec {

@@ -32,13 +32,21 @@ export interface MonitoringConfig {
   readonly workDir: string;
   /** Directory for the log files (default: workDir). */
   readonly logDir?: string;
+  /**
+   * How often Prometheus re-sends a still-firing alert to Alertmanager (its default 1m). Short in the
+   * fast profile so that a restarted Alertmanager hears of the Watchdog within seconds.
+   */
+  readonly alertResendDelay?: string;
 }
 
-export async function reserveMonitoringPorts(): Promise<MonitoringPorts> {
+/** Free ports for the three processes: the preferred ones (e.g. the usual 9090, 9093, 9100) when free. */
+export async function reserveMonitoringPorts(
+  preferred: Partial<MonitoringPorts> = {},
+): Promise<MonitoringPorts> {
   const ports = {
-    prometheus: await freePort(),
-    alertmanager: await freePort(),
-    nodeExporter: await freePort(),
+    prometheus: await freePort(preferred.prometheus),
+    alertmanager: await freePort(preferred.alertmanager),
+    nodeExporter: await freePort(preferred.nodeExporter),
   };
   if (new Set(Object.values(ports)).size !== 3) return reserveMonitoringPorts();
   return ports;
@@ -94,6 +102,7 @@ export async function startMonitoring(cfg: MonitoringConfig, ports: MonitoringPo
         `--storage.tsdb.path=${join(cfg.workDir, 'prometheus-data')}`,
         `--web.listen-address=127.0.0.1:${ports.prometheus}`,
         '--storage.tsdb.retention.time=1d',
+        ...(cfg.alertResendDelay ? [`--rules.alert.resend-delay=${cfg.alertResendDelay}`] : []),
         '--log.level=info',
       ],
       join(logDir, 'prometheus.log'),

@@ -62,13 +62,19 @@ export function startProcess(
   };
 }
 
-/** A port that was free a moment ago (the kernel picks it); the caller binds it right away. */
-export function freePort(): Promise<number> {
+/**
+ * A port that was free a moment ago (the kernel picks it, or `preferred` when that one is free); the
+ * caller binds it right away.
+ */
+export function freePort(preferred = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (preferred !== 0 && err.code === 'EADDRINUSE') resolve(freePort(0));
+      else reject(err);
+    });
+    server.listen(preferred, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));

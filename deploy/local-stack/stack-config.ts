@@ -20,6 +20,8 @@ import { rewriteRuleDurations, type RuleProfile } from './rule-profile';
 export interface SpeedProfile {
   readonly scrapeInterval: string;
   readonly evaluationInterval: string;
+  /** Prometheus' --rules.alert.resend-delay; undefined: its default (1m). */
+  readonly alertResendDelay?: string;
   /** Caps on the rules' durations; undefined: the shipped `for` and `keep_firing_for`. */
   readonly rules?: RuleProfile;
   readonly alertmanager?: {
@@ -39,6 +41,7 @@ export const SHIPPED_PROFILE: SpeedProfile = { scrapeInterval: '15s', evaluation
 export const FAST_PROFILE: SpeedProfile = {
   scrapeInterval: '1s',
   evaluationInterval: '1s',
+  alertResendDelay: '1s',
   rules: { maxFor: '5s', maxKeepFiringFor: '5s' },
   alertmanager: {
     groupWait: '1s',
@@ -50,6 +53,12 @@ export const FAST_PROFILE: SpeedProfile = {
     resolveTimeout: '1m',
   },
 };
+
+/** Routing keys of the local stack (32 characters, as PagerDuty's): the sink tells the urgencies apart by key. */
+export const LOCAL_ROUTING_KEYS = {
+  high: 'local0high0urgency0routing0key01',
+  low: 'local0low0urgency0routing0key002',
+} as const;
 
 export interface StackTargets {
   /** `host:port` of each service's /metrics, scraped as the shipped job `telehealth-api`. */
@@ -92,11 +101,9 @@ export function writeStackFiles(o: StackFilesOptions): StackFiles {
     return file;
   };
   const tokenFile = secret('metrics.token', o.metricsToken);
-  // Routing keys are 32 characters; the local sink tells the two urgencies apart by key.
-  const routingKeys = { high: 'e2e0high0urgency0routing0key0001', low: 'e2e0low0urgency0routing0key00002' };
   const keyFiles = {
-    high: secret('pagerduty-high-urgency.key', routingKeys.high),
-    low: secret('pagerduty-low-urgency.key', routingKeys.low),
+    high: secret('pagerduty-high-urgency.key', LOCAL_ROUTING_KEYS.high),
+    low: secret('pagerduty-low-urgency.key', LOCAL_ROUTING_KEYS.low),
   };
   const deadmanTokenFile = o.deadmanToken === null ? null : secret('deadman-webhook.token', o.deadmanToken);
 
@@ -141,7 +148,7 @@ export function writeStackFiles(o: StackFilesOptions): StackFiles {
       timings: o.profile.alertmanager,
     });
 
-  return { ruleFiles, routingKeys, prometheusYml, alertmanagerYml };
+  return { ruleFiles, routingKeys: LOCAL_ROUTING_KEYS, prometheusYml, alertmanagerYml };
 }
 
 /** Clones the shipped API job (auth, limits) once per extra job name, with that job's targets. */

@@ -8,6 +8,7 @@ import {
   CATALOGUE,
   environments,
   generatedFiles,
+  loadEnvironmentOverrides,
   loadOverridesFile,
   resolveCatalogue,
   validateCatalogue,
@@ -187,6 +188,14 @@ describe('per-environment overrides', () => {
     [{ environment: 'Prod!' }, 'environment'],
   ])('rejects %j', (input, message) => {
     expect(() => validateOverrides(input, CATALOGUE, 'f.yml')).toThrow(message);
+  });
+  test('environments are named (alerts/overrides/<env>.yml) or given as a path; production has none', () => {
+    expect(loadEnvironmentOverrides('staging')!.environment).toBe('staging');
+    expect(loadEnvironmentOverrides(join(ROOT, 'alerts', 'overrides', 'staging.yml'))!.labels).toEqual({
+      environment: 'staging',
+    });
+    expect(loadEnvironmentOverrides('production')).toBeUndefined();
+    expect(() => loadEnvironmentOverrides('qa')).toThrow(/overrides\/qa\.yml/);
   });
   test('a missing file is a clear error', () => {
     expect(() => loadOverridesFile('/nonexistent/overrides.yml', CATALOGUE)).toThrow(

@@ -130,6 +130,19 @@ test('the node-cron schedule runs the check by itself', async () => {
   expect(page.dedup_key).toBe(DEADMAN_DEDUP_KEY);
 }, 10_000);
 
+test("/metrics can take its own token (Prometheus' metrics token, not Alertmanager's webhook token)", async () => {
+  sw = createDeadmanSwitch({
+    pager: createPager({ client, routingKey: KEY, source: 'x' }),
+    timeoutSeconds: 60,
+    checkSchedule: '0 0 1 1 *',
+    token: TOKEN,
+    metricsToken: 'metrics-token',
+  });
+  const { metricsUrl } = await sw.listen({ webhookPort: 0, metricsPort: 0 });
+  expect((await fetch(metricsUrl, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(401);
+  expect((await fetch(metricsUrl, { headers: { authorization: 'Bearer metrics-token' } })).status).toBe(200);
+});
+
 test('configuration errors are reported, not crashed on later', () => {
   const pager = createPager({ client, routingKey: KEY, source: 'x' });
   expect(() => createDeadmanSwitch({ pager, timeoutSeconds: 0 })).toThrow('timeoutSeconds');

@@ -229,6 +229,11 @@ export function describeApi(backend: Backend): void {
           [jti],
         );
         await request(api).get('/api/auth/me').set(auth(token)).expect(200); // activity renews it
+        const seen = await t.service.database.query<{ recent: boolean }>(
+          `SELECT last_seen_at > now() - interval '5 seconds' AS recent FROM sessions WHERE id = $1`,
+          [jti],
+        );
+        expect(seen.rows[0]!.recent).toBe(true);
         await t.service.database.query(
           `UPDATE sessions SET last_seen_at = now() - interval '901 seconds' WHERE id = $1`,
           [jti],

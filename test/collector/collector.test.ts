@@ -36,7 +36,13 @@ function newCollector(opts: Partial<Parameters<typeof createCollector>[0]> = {})
 } {
   const tmp = tempDir('spool');
   const telemetry = opts.telemetry ?? createTelemetry({ defaultMetrics: false });
-  const collector = createCollector({ telemetry, database: db, spoolDir: tmp.dir, schedule: NO_JOBS, ...opts });
+  const collector = createCollector({
+    telemetry,
+    database: db,
+    spoolDir: tmp.dir,
+    schedule: NO_JOBS,
+    ...opts,
+  });
   cleanups.push(() => tmp.remove());
   cleanups.push(() => collector.close());
   return { collector, telemetry, spoolDir: opts.spoolDir ?? tmp.dir };
@@ -48,7 +54,9 @@ async function count(where = 'true', params: unknown[] = []): Promise<number> {
 }
 
 function sample(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`) && l.includes(name));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name} `) || (l.startsWith(`${name}{`) && l.includes(name)));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -72,15 +80,22 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(text).toContain(
       'telehealth_events_total{event_type="payment_captured",outcome="success",actor_role="patient",reason="none"} 2',
     );
-    expect(text).toContain('telehealth_payments_amount_total{event_type="payment_captured",currency="USD"} 246.9');
+    expect(text).toContain(
+      'telehealth_payments_amount_total{event_type="payment_captured",currency="USD"} 246.9',
+    );
     expect(text).toMatch(/telehealth_collector_events_stored_total \d+/);
     expect(sample(text, 'telehealth_audit_chain_broken')).toBe(0);
   });
 
   it('zero-initialises exactly the valid (event_type, outcome, role, reason) combinations', async () => {
     const { telemetry } = newCollector();
-    const lines = (await telemetry.render()).split('\n').filter((l) => l.startsWith('telehealth_events_total{'));
-    const expected = EVENT_TYPE_NAMES.reduce((n, t) => n + EVENT_TYPES[t].reasons.length * ACTOR_ROLES.length, 0);
+    const lines = (await telemetry.render())
+      .split('\n')
+      .filter((l) => l.startsWith('telehealth_events_total{'));
+    const expected = EVENT_TYPE_NAMES.reduce(
+      (n, t) => n + EVENT_TYPES[t].reasons.length * ACTOR_ROLES.length,
+      0,
+    );
     expect(lines).toHaveLength(expected);
     expect(lines.every((l) => l.endsWith(' 0'))).toBe(true);
     expect(lines.some((l) => l.includes('event_type="authn_login_fail",outcome="success"'))).toBe(false);
@@ -100,13 +115,33 @@ describe('collector pipeline on PostgreSQL', () => {
 
   it('spools while the database is down and replays in order, exactly once', async () => {
     const sw = switchable(db, true);
-    const { collector } = newCollector({ database: sw, retryMinMs: 10, retryMaxMs: 50 });
-    const events = Array.from({ length: 3000 }, () => makeEvent('authn_login_fail'));
+    // A small queue and segments: the backlog must spill to disk, rotate segments and be read back.
+    const { collector } = newCollector({
+      database: sw,
+      retryMinMs: 10,
+      retryMaxMs: 50,
+      queueCapacity: 1000,
+      segmentBytes: 64 * 1024,
+    });
+    const events = Array.from({ length: 5000 }, () => makeEvent('authn_login_fail'));
     // Replays of some ids must not create rows twice either.
-    for (const e of [...events, ...events.slice(0, 100)]) expect(collector.record(e).accepted).toBe(true);
+    const all = [...events, ...events.slice(0, 100)];
+    let queueFull = 0;
+    for (const e of all) {
+      let r = collector.record(e);
+      // The write buffer is bounded too: a burst beyond it is refused (queue_full) until it drains.
+      while (!r.accepted && r.reason === 'queue_full') {
+        queueFull += 1;
+        await new Promise((res) => setTimeout(res, 10));
+        r = collector.record(e);
+      }
+      expect(r.accepted).toBe(true);
+    }
+    expect(queueFull).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 300));
-    expect(collector.stats().storeHealthy).toBe(false);
-    expect(collector.stats().spoolBytes).toBeGreaterThan(3000 * 300);
+    expect(collector.stats()).toMatchObject({ storeHealthy: false, spilled: true });
+    expect(collector.stats().inMemory).toBeLessThanOrEqual(1000);
+    expect(collector.stats().spoolBytes).toBeGreaterThan(5000 * 300);
     await collector.readinessCheck();
     sw.down = false;
     await collector.flush({ timeoutMs: 20_000 });
@@ -117,6 +152,9 @@ describe('collector pipeline on PostgreSQL', () => {
     );
     expect(rows.rows.map((r) => r.event_id)).toEqual(ids);
     expect((await collector.verifyChain({ full: true })).ok).toBe(true);
+    // Committed segments are deleted: what remains is at most the open one.
+    expect(collector.stats().spoolBytes).toBeLessThan(2 * 64 * 1024);
+    expect(collector.stats()).toMatchObject({ spilled: false, inMemory: 0 });
   });
 
   it('refuses business events before security events when the spool fills, and counts it', async () => {
@@ -136,7 +174,9 @@ describe('collector pipeline on PostgreSQL', () => {
     // The reserved quarter of the spool is left for security events only.
     expect(security).toBeGreaterThan(business * 0.25);
     const text = await telemetry.render();
-    expect(sample(text, 'telehealth_collector_events_rejected_total{reason="spool_full"}')).toBeGreaterThanOrEqual(2);
+    expect(
+      sample(text, 'telehealth_collector_events_rejected_total{reason="spool_full"}'),
+    ).toBeGreaterThanOrEqual(2);
     await expect(collector.readinessCheck()).rejects.toThrow(/spool/);
     await collector.close({ drainTimeoutMs: 100 });
   });
@@ -153,7 +193,10 @@ describe('collector pipeline on PostgreSQL', () => {
     if (admitted.ok) await admitted.durable;
     await first.close({ drainTimeoutMs: 50 });
     // A write torn by the crash: a header promising more bytes than were written.
-    const seg = readdirSync(tmp.dir).filter((n) => n.endsWith('.spool')).sort().pop() as string;
+    const seg = readdirSync(tmp.dir)
+      .filter((n) => n.endsWith('.spool'))
+      .sort()
+      .pop() as string;
     appendFileSync(path.join(tmp.dir, seg), Buffer.from([0, 0, 1, 0, 1, 2, 3, 4, 0, 0]));
     const second = createCollector({
       telemetry: createTelemetry({ defaultMetrics: false }),
@@ -202,7 +245,9 @@ describe('collector pipeline on PostgreSQL', () => {
       sample(text, 'telehealth_scheduled_job_runs_total{job="audit_chain_verify",outcome="success"}'),
     ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'telehealth_audit_chain_verified_events_total')).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'telehealth_audit_chain_last_verified_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 10);
+    expect(sample(text, 'telehealth_audit_chain_last_verified_timestamp_seconds')).toBeGreaterThan(
+      Date.now() / 1000 - 10,
+    );
   });
 });
 
@@ -237,6 +282,35 @@ describe('tamper evidence', () => {
     expect(owner.rows[0]).toEqual({ owner: 'audit_owner', canlogin: false });
   });
 
+  it('runs as a writer-only login role, which cannot change, delete or bypass', async () => {
+    const role = `audit_collector_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
+    await db.query(`CREATE ROLE ${role} LOGIN IN ROLE audit_writer`);
+    const url = new URL(tdb.url);
+    url.username = role;
+    const wdb = await openDatabase({ url: url.toString() });
+    const { collector } = newCollector({ database: wdb });
+    try {
+      const e = makeEvent('authz_fail');
+      collector.record(e);
+      await collector.flush();
+      expect(await count('event_id = $1', [e.event_id])).toBe(1);
+      for (const sql of [
+        "UPDATE audit_events SET reason = 'x'",
+        'DELETE FROM audit_events',
+        'TRUNCATE audit_events',
+        'ALTER TABLE audit_events DISABLE TRIGGER USER',
+        "SET session_replication_role = 'replica'",
+        'DROP TABLE audit_events',
+      ]) {
+        await expect(wdb.query(sql)).rejects.toMatchObject({ code: '42501' });
+      }
+    } finally {
+      await collector.close();
+      await wdb.close();
+      await db.query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('reports a row changed behind the triggers, pages once, and resolves after repair', async () => {
     const pages: string[] = [];
     const pager: CollectorPager = {
@@ -269,17 +343,24 @@ describe('tamper evidence', () => {
     expect(pages.filter((p) => p.startsWith('trigger'))).toHaveLength(1);
     await tamper(String(seqRow.rows[0]?.reason));
     expect((await collector.verifyChain({ full: true })).ok).toBe(true);
-    expect(pages).toEqual([expect.stringMatching(/^trigger:telehealth-audit-chain-broken:/), 'resolve:telehealth-audit-chain-broken']);
+    expect(pages).toEqual([
+      expect.stringMatching(/^trigger:telehealth-audit-chain-broken:/),
+      'resolve:telehealth-audit-chain-broken',
+    ]);
     expect(sample(await telemetry.render(), 'telehealth_audit_chain_broken')).toBe(0);
   });
 });
 
 describe('collector on PGlite', () => {
   it('runs the same migrations, chain and verifier in-process', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/pglite-check.ts')], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'fixtures/pglite-check.ts')],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     const r = JSON.parse(out.trim().split('\n').pop() as string);
     expect(r).toEqual({
       rows: EVENT_TYPE_NAMES.length + 1,

@@ -76,7 +76,9 @@ describe('PostgreSQL outage', () => {
       expect((await collector.verifyChain({ full: true })).ok).toBe(true);
       const text = await telemetry.render();
       expect(text).toMatch(/telehealth_collector_store_errors_total [1-9]/);
-      expect(text).toContain('telehealth_collector_events_dropped_total{event_class="security",reason="spool_full"} 0');
+      expect(text).toContain(
+        'telehealth_collector_events_dropped_total{event_class="security",reason="spool_full"} 0',
+      );
     } finally {
       await collector.close();
       await db.close();
@@ -91,10 +93,16 @@ describe('kill -9 of the collector process', () => {
 
   const API_KEY = 'kill9-test-api-key-0123456789abcdef';
 
-  function startChild(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../scripts/collector.ts')], {
-      env: { ...process.env, ...env },
-    });
+  function startChild(
+    env: Record<string, string>,
+  ): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, '../../scripts/collector.ts')],
+      {
+        env: { ...process.env, ...env },
+      },
+    );
     return new Promise((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`collector did not start: ${out}`)), 60_000);

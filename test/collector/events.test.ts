@@ -12,7 +12,8 @@ describe('event schemas', () => {
 
   it('accepts every declared reason and refuses the reasons of other types', () => {
     for (const type of EVENT_TYPE_NAMES) {
-      for (const reason of EVENT_TYPES[type].reasons) expect(parseEvent(makeEvent(type, { reason })).ok).toBe(true);
+      for (const reason of EVENT_TYPES[type].reasons)
+        expect(parseEvent(makeEvent(type, { reason })).ok).toBe(true);
     }
     const r = parseEvent(makeEvent('authn_login_fail', { reason: 'none' }));
     expect(r).toEqual({ ok: false, errors: [{ path: 'reason', message: 'not an allowed value' }] });
@@ -34,24 +35,41 @@ describe('event schemas', () => {
       errors: [{ path: 'amount', message: 'not allowed for this event type' }],
     });
     for (const bad of [1.5, -1, 1e13, '100']) {
-      const r = parseEvent(makeEvent('payment_refunded', { reason: 'duplicate', amount: { minor_units: bad, currency: 'USD' } }));
+      const r = parseEvent(
+        makeEvent('payment_refunded', { reason: 'duplicate', amount: { minor_units: bad, currency: 'USD' } }),
+      );
       expect(r.ok).toBe(false);
     }
-    expect(parseEvent(makeEvent('payment_captured', { amount: { minor_units: 1, currency: 'XYZ' } })).ok).toBe(false);
+    expect(
+      parseEvent(makeEvent('payment_captured', { amount: { minor_units: 1, currency: 'XYZ' } })).ok,
+    ).toBe(false);
   });
 
   it('refuses unknown keys at every level, without naming them', () => {
     const cases = [
       { ...makeEvent(), patient_name: 'Jane Doe' },
       makeEvent('authn_login_fail', { actor: { role: 'patient', ref: ref('u'), email: 'jane@example.com' } }),
-      makeEvent('authn_login_fail', { resource: { type: 'patient_record', ref: ref('p'), dob: '1980-02-03' } }),
-      makeEvent('payment_captured', { amount: { minor_units: 1, currency: 'USD', card: '4111111111111111' } }),
+      makeEvent('authn_login_fail', {
+        resource: { type: 'patient_record', ref: ref('p'), dob: '1980-02-03' },
+      }),
+      makeEvent('payment_captured', {
+        amount: { minor_units: 1, currency: 'USD', card: '4111111111111111' },
+      }),
     ];
     for (const c of cases) {
       const r = parseEvent(c);
       expect(r.ok).toBe(false);
       const text = JSON.stringify(r);
-      for (const leak of ['patient_name', 'Jane', 'email', 'jane@example.com', 'dob', '1980', 'card', '4111']) {
+      for (const leak of [
+        'patient_name',
+        'Jane',
+        'email',
+        'jane@example.com',
+        'dob',
+        '1980',
+        'card',
+        '4111',
+      ]) {
         expect(text).not.toContain(leak);
       }
     }
@@ -80,14 +98,19 @@ describe('event schemas', () => {
     // A date of birth is not an event time.
     expect(parseEvent(makeEvent('phi_access', { occurred_at: '1980-02-03T00:00:00Z' })).ok).toBe(false);
     expect(parseEvent(makeEvent('phi_access', { occurred_at: '2026-02-30T00:00:00Z' })).ok).toBe(false);
-    expect(parseEvent(makeEvent('phi_access', { occurred_at: new Date().toISOString().replace('Z', '+00:00') })).ok).toBe(false);
+    expect(
+      parseEvent(makeEvent('phi_access', { occurred_at: new Date().toISOString().replace('Z', '+00:00') }))
+        .ok,
+    ).toBe(false);
   });
 
   it('validates identifiers and versions', () => {
     expect(parseEvent(makeEvent('authn_login_fail', { event_id: 'not-a-uuid' })).ok).toBe(false);
     expect(parseEvent(makeEvent('authn_login_fail', { schema_version: 2 })).ok).toBe(false);
     expect(parseEvent(makeEvent('authn_login_fail', { actor: { role: 'root', ref: null } })).ok).toBe(false);
-    expect(parseEvent(makeEvent('authn_login_fail', { actor: { role: 'anonymous', ref: null } })).ok).toBe(true);
+    expect(parseEvent(makeEvent('authn_login_fail', { actor: { role: 'anonymous', ref: null } })).ok).toBe(
+      true,
+    );
     expect(parseEvent(makeEvent('authn_login_fail', { event_type: 'nope' })).ok).toBe(false);
     for (const v of [null, 1, 'x', [], undefined]) expect(parseEvent(v).ok).toBe(false);
   });
@@ -116,7 +139,8 @@ describe('pseudonymousRef', () => {
     expect(pseudonymousRef(REF_KEY, 'patient-42')).toBe(a);
     expect(pseudonymousRef(REF_KEY, 'patient-43')).not.toBe(a);
     expect(pseudonymousRef(`${REF_KEY}-other`, 'patient-42')).not.toBe(a);
-    for (let i = 0; i < 2000; i += 1) expect(pseudonymousRef(REF_KEY, `id-${i}`)).toMatch(PSEUDONYMOUS_REF_PATTERN);
+    for (let i = 0; i < 2000; i += 1)
+      expect(pseudonymousRef(REF_KEY, `id-${i}`)).toMatch(PSEUDONYMOUS_REF_PATTERN);
   });
 
   it('refuses short keys and empty ids', () => {

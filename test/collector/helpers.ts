@@ -12,7 +12,13 @@ export function ref(id: string): string {
   return pseudonymousRef(REF_KEY, id);
 }
 
-export function makeEvent(type: EventType = 'authn_login_fail', overrides: Record<string, unknown> = {}) {
+/** A test event: valid unless `overrides` make it otherwise. */
+export type TestEvent = Record<string, unknown> & { event_id: string; event_type: string };
+
+export function makeEvent(
+  type: EventType = 'authn_login_fail',
+  overrides: Record<string, unknown> = {},
+): TestEvent {
   const def = EVENT_TYPES[type];
   const base: Record<string, unknown> = {
     schema_version: 1,
@@ -26,7 +32,7 @@ export function makeEvent(type: EventType = 'authn_login_fail', overrides: Recor
     resource: { type: 'patient_record', ref: ref('patient-1') },
   };
   if (type.startsWith('payment_')) base.amount = { minor_units: 12345, currency: 'USD' };
-  return { ...base, ...overrides };
+  return { ...base, ...overrides } as TestEvent;
 }
 
 export function allTypes(): EventType[] {

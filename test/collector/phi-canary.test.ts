@@ -139,7 +139,11 @@ it('never lets canary PHI reach logs, metrics or responses', async () => {
     await expect(collector.refreshGauges()).rejects.toThrow();
     // Valid events go through the failing store (errors quoting PHI) and are then stored.
     for (let i = 0; i < 5; i += 1) {
-      expect(collector.record(makeEvent('phi_access', { actor: { role: 'provider', ref: ref(CANARIES[0] as string) } })).accepted).toBe(true);
+      expect(
+        collector.record(
+          makeEvent('phi_access', { actor: { role: 'provider', ref: ref(CANARIES[0] as string) } }),
+        ).accepted,
+      ).toBe(true);
     }
     expect(await post(JSON.stringify(makeEvent('authz_fail')))).toBe(202);
     await collector.flush({ timeoutMs: 20_000 });

@@ -49,7 +49,16 @@ export async function createCluster(): Promise<Cluster> {
     asPostgres(
       `${BIN}/pg_ctl`,
       action === 'start'
-        ? ['-D', data, '-w', '-l', path.join(root, 'log'), '-o', `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']
+        ? [
+            '-D',
+            data,
+            '-w',
+            '-l',
+            path.join(root, 'log'),
+            '-o',
+            `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off`,
+            'start',
+          ]
         : ['-D', data, '-w', '-m', 'immediate', 'stop'],
     );
   pgCtl('start');

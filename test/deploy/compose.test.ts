@@ -174,7 +174,7 @@ describe('docker-compose.yml', () => {
     // The clients require TLS too.
     for (const name of ['app', 'collector']) {
       const env = service(name).environment as Record<string, string>;
-      expect(new URL(env.DATABASE_URL ?? '').searchParams.get('sslmode')).toBe('require');
+      expect(new URL(env.DATABASE_URL ?? '').searchParams.get('sslmode')).toBe('verify-full');
     }
   });
 

@@ -32,8 +32,14 @@ function hasUser(name: string): boolean {
   }
 }
 
+/** PostgreSQL refuses to run as root: its processes run as the `postgres` user, spawned directly (no
+ * runuser in between, so that our signals reach the server). */
+const postgresIds = () => ({
+  uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
+  gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
+});
 const asPostgres = (cmd: string, args: string[]) =>
-  execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' });
+  execFileSync(cmd, args, { stdio: 'pipe', ...postgresIds() });
 
 /** The `-c name=value` settings start-with-tls.sh passes, with its paths mapped to this test's files. */
 function serverSettings(tlsDir: string, deployDir = join(repoRoot, 'deploy')): string[] {
@@ -42,7 +48,7 @@ function serverSettings(tlsDir: string, deployDir = join(repoRoot, 'deploy')): s
   return settings.map((s) =>
     s
       .replace('$tls_dir', tlsDir)
-      .replace('/etc/postgresql/pg_hba.conf', join(repoRoot, 'deploy/postgres/pg_hba.conf')),
+      .replace('/etc/postgresql/pg_hba.conf', join(deployDir, 'postgres/pg_hba.conf')),
   );
 }
 
@@ -107,7 +113,7 @@ function clientQuery(env: Record<string, string>): { ok: boolean; out: string } 
     ]);
     const pwfile = join(dir, 'pwfile');
     writeFileSync(pwfile, password);
-    chownSync(pwfile, Number(execFileSync('id', ['-u', 'postgres']).toString()), 0);
+    chownSync(pwfile, postgresIds().uid, 0);
     const data = join(dir, 'data');
     execFileSync('install', ['-d', '-m', '0700', '-o', 'postgres', '-g', 'postgres', data]);
     // As the image's entrypoint does with POSTGRES_INITDB_ARGS from docker-compose.yml.
@@ -122,9 +128,7 @@ function clientQuery(env: Record<string, string>): { ok: boolean; out: string } 
     const args = ['-D', data, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1'];
     // The copied deploy/ folder: the server user may not be able to read the work tree.
     for (const s of serverSettings(tls, join(dir, 'deploy'))) args.push('-c', s);
-    server = spawn('runuser', ['-u', 'postgres', '--', join(BIN, 'postgres'), ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    server = spawn(join(BIN, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], ...postgresIds() });
     let stderr = '';
     server.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     for (let i = 0; i < 100; i++) {
@@ -141,8 +145,10 @@ function clientQuery(env: Record<string, string>): { ok: boolean; out: string } 
   afterAll(async () => {
     if (server && server.exitCode === null) {
       const exited = new Promise((r) => server?.once('exit', r));
-      server.kill('SIGINT'); // fast shutdown
+      server.kill('SIGINT'); // PostgreSQL's fast shutdown
+      const killer = setTimeout(() => server?.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(killer);
     }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { context, trace, TraceFlags } from '@opentelemetry/api';
-import { createTelemetry, type Telemetry } from '../../exporter';
+import { createTelemetry, HTTP_DURATION_BUCKETS_SECONDS, type Telemetry } from '../../exporter';
 import {
   express,
   listen,
@@ -205,12 +205,20 @@ describe('exemplars', () => {
     await settle();
     await s.close();
     const om = await t.render('openmetrics');
-    const line = om.split('\n').find((l) => l.includes('# {trace_id='));
-    expect(line).toMatch(
-      new RegExp(
-        `^${DUR}_bucket\\{method="GET",route="/traced",status_code="200",le="0.005"\\} 1 # \\{trace_id="${traceId}",span_id="${spanId}"\\} [0-9.e-]+ [0-9]+\\.[0-9]{3}$`,
-      ),
-    );
+    const lines = om.split('\n').filter((l) => l.includes('# {trace_id='));
+    expect(lines).toHaveLength(1);
+    const m = new RegExp(
+      `^${DUR}_bucket\\{method="GET",route="/traced",status_code="200",le="([^"]+)"\\} 1 # \\{trace_id="${traceId}",span_id="${spanId}"\\} ([0-9.e-]+) ([0-9]+\\.[0-9]{3})$`,
+    ).exec(lines[0] as string);
+    expect(m).not.toBeNull();
+    const [, le, value, ts] = m as unknown as [string, string, string, string];
+    // The exemplar sits on the first bucket whose bound holds the observed duration.
+    const bounds = [0, ...HTTP_DURATION_BUCKETS_SECONDS];
+    const i = bounds.indexOf(Number(le));
+    expect(i).toBeGreaterThan(0);
+    expect(Number(value)).toBeLessThanOrEqual(Number(le));
+    expect(Number(value)).toBeGreaterThan(bounds[i - 1] as number);
+    expect(Math.abs(Number(ts) - Date.now() / 1000)).toBeLessThan(60);
     expect(await t.render('prometheus')).not.toContain(traceId);
   });
 

@@ -63,14 +63,18 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  res
+    .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+    .end(text);
 }
 
 function esError(status: number, type: string, reason: string): Record<string, unknown> {
   return { error: { root_cause: [{ type, reason }], type, reason }, status };
 }
 
-export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions = {}): Promise<ElasticsearchDouble> {
+export async function startElasticsearchDouble(
+  opts: ElasticsearchDoubleOptions = {},
+): Promise<ElasticsearchDouble> {
   const maxContentLength = opts.maxContentLength ?? 100 * 1024 * 1024;
   const docs: StoredDocument[] = [];
   const log: BulkRequestRecord[] = [];
@@ -78,7 +82,12 @@ export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions 
   let mode: 'up' | '503' | 'refuse' = 'up';
   let port = 0;
 
-  function bulk(req: IncomingMessage, res: ServerResponse, body: Buffer, pathIndex: string | undefined): void {
+  function bulk(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    pathIndex: string | undefined,
+  ): void {
     const started = Date.now();
     const record: BulkRequestRecord = {
       method: req.method ?? '',
@@ -94,12 +103,22 @@ export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions 
     };
     const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!ACCEPTED_TYPES.includes(mediaType)) {
-      return answer(406, { error: `Content-Type header [${req.headers['content-type'] ?? ''}] is not supported`, status: 406 });
+      return answer(406, {
+        error: `Content-Type header [${req.headers['content-type'] ?? ''}] is not supported`,
+        status: 406,
+      });
     }
     const text = body.toString('utf8');
-    if (text.length === 0) return answer(400, esError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;'));
+    if (text.length === 0)
+      return answer(
+        400,
+        esError(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;'),
+      );
     if (!text.endsWith('\n')) {
-      return answer(400, esError(400, 'illegal_argument_exception', 'The bulk request must be terminated by a newline [\\n]'));
+      return answer(
+        400,
+        esError(400, 'illegal_argument_exception', 'The bulk request must be terminated by a newline [\\n]'),
+      );
     }
     const lines = text.slice(0, -1).split('\n');
     const items: Array<Record<string, unknown>> = [];
@@ -109,24 +128,45 @@ export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions 
       try {
         action = JSON.parse(lines[i]!);
       } catch {
-        return answer(400, esError(400, 'x_content_parse_exception', `[${i + 1}:1] Malformed action/metadata line`));
+        return answer(
+          400,
+          esError(400, 'x_content_parse_exception', `[${i + 1}:1] Malformed action/metadata line`),
+        );
       }
       const keys = action && typeof action === 'object' ? Object.keys(action) : [];
       const op = keys[0];
       if (keys.length !== 1 || (op !== 'index' && op !== 'create')) {
         return answer(
           400,
-          esError(400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}], expected one of [create, index] in this double but found [${op ?? ''}]`),
+          esError(
+            400,
+            'illegal_argument_exception',
+            `Malformed action/metadata line [${i + 1}], expected one of [create, index] in this double but found [${op ?? ''}]`,
+          ),
         );
       }
       const meta = ((action as Record<string, unknown>)[op] ?? {}) as Record<string, unknown>;
       const index = typeof meta._index === 'string' ? meta._index : pathIndex;
       if (!index || !INDEX_NAME.test(index)) {
-        return answer(400, esError(400, 'action_request_validation_exception', `Validation Failed: 1: index is missing or invalid at line [${i + 1}];`));
+        return answer(
+          400,
+          esError(
+            400,
+            'action_request_validation_exception',
+            `Validation Failed: 1: index is missing or invalid at line [${i + 1}];`,
+          ),
+        );
       }
       const sourceLine = lines[i + 1];
       if (sourceLine === undefined) {
-        return answer(400, esError(400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n] (no source for action at line [${i + 1}])`));
+        return answer(
+          400,
+          esError(
+            400,
+            'illegal_argument_exception',
+            `The bulk request must be terminated by a newline [\\n] (no source for action at line [${i + 1}])`,
+          ),
+        );
       }
       record.documents++;
       let source: unknown;
@@ -136,17 +176,35 @@ export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions 
         source = undefined;
       }
       const id = typeof meta._id === 'string' ? meta._id : randomUUID();
-      if (!source || typeof source !== 'object' || Array.isArray(source) || opts.rejectDocument?.(source as Record<string, unknown>)) {
+      if (
+        !source ||
+        typeof source !== 'object' ||
+        Array.isArray(source) ||
+        opts.rejectDocument?.(source as Record<string, unknown>)
+      ) {
         errors = true;
         items.push({
-          [op]: { _index: index, _id: id, status: 400, error: { type: 'mapper_parsing_exception', reason: 'failed to parse' } },
+          [op]: {
+            _index: index,
+            _id: id,
+            status: 400,
+            error: { type: 'mapper_parsing_exception', reason: 'failed to parse' },
+          },
         });
         continue;
       }
       if (op === 'create' && docs.some((d) => d.index === index && d.id === id)) {
         errors = true;
         items.push({
-          [op]: { _index: index, _id: id, status: 409, error: { type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists` } },
+          [op]: {
+            _index: index,
+            _id: id,
+            status: 409,
+            error: {
+              type: 'version_conflict_engine_exception',
+              reason: `[${id}]: version conflict, document already exists`,
+            },
+          },
         });
         continue;
       }
@@ -178,10 +236,26 @@ export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions 
     });
     req.on('end', () => {
       if (mode === '503') {
-        return send(res, 503, esError(503, 'cluster_block_exception', 'blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];'));
+        return send(
+          res,
+          503,
+          esError(
+            503,
+            'cluster_block_exception',
+            'blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];',
+          ),
+        );
       }
       if (tooLarge) {
-        return send(res, 413, esError(413, 'content_too_long_exception', `entity content is too long [${size}] for the configured buffer limit [${maxContentLength}]`));
+        return send(
+          res,
+          413,
+          esError(
+            413,
+            'content_too_long_exception',
+            `entity content is too long [${size}] for the configured buffer limit [${maxContentLength}]`,
+          ),
+        );
       }
       const url = new URL(req.url ?? '/', 'http://double');
       const parts = url.pathname.split('/').filter((p) => p.length > 0);
@@ -192,7 +266,12 @@ export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions 
           name: 'double',
           cluster_name: 'test-double',
           cluster_uuid: 'double-cluster',
-          version: { number: '8.15.0', build_flavor: 'default', lucene_version: '9.11.1', minimum_wire_compatibility_version: '7.17.0' },
+          version: {
+            number: '8.15.0',
+            build_flavor: 'default',
+            lucene_version: '9.11.1',
+            minimum_wire_compatibility_version: '7.17.0',
+          },
           tagline: 'You Know, for Search',
         });
       }
@@ -203,7 +282,15 @@ export async function startElasticsearchDouble(opts: ElasticsearchDoubleOptions 
       if (last === '_refresh' && (method === 'POST' || method === 'GET')) {
         return send(res, 200, { _shards: { total: 1, successful: 1, failed: 0 } });
       }
-      send(res, 404, esError(404, 'no_handler_found_exception', `no handler found for uri [${url.pathname}] and method [${method}]`));
+      send(
+        res,
+        404,
+        esError(
+          404,
+          'no_handler_found_exception',
+          `no handler found for uri [${url.pathname}] and method [${method}]`,
+        ),
+      );
     });
   }
 

@@ -71,35 +71,66 @@ export interface PagerDutyDouble {
   close(): Promise<void>;
 }
 
-/** Self-signed certificate for 127.0.0.1/localhost, made with the openssl CLI at test time. */
+/**
+ * Self-signed certificate for 127.0.0.1/localhost, made with the openssl CLI at test time; where
+ * openssl is missing, with the `selfsigned` package if it is installed (it is not a dependency).
+ */
 function makeCertificate(dir: string): { key: Buffer; cert: Buffer; certFile: string } {
   const keyFile = join(dir, 'key.pem');
   const certFile = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=pagerduty-double.localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-    ],
-    { stdio: 'ignore' },
-  );
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=pagerduty-double.localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+      ],
+      { stdio: 'ignore' },
+    );
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    let selfsigned: { generate(attrs: unknown, opts: unknown): { private: string; cert: string } };
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      selfsigned = require('selfsigned');
+    } catch {
+      throw new Error(
+        'the PagerDuty double needs the openssl CLI or the selfsigned package to make its certificate',
+      );
+    }
+    const pems = selfsigned.generate([{ name: 'commonName', value: 'pagerduty-double.localhost' }], {
+      days: 2,
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 7, ip: '127.0.0.1' },
+            { type: 2, value: 'localhost' },
+          ],
+        },
+      ],
+    });
+    writeFileSync(keyFile, pems.private);
+    writeFileSync(certFile, pems.cert);
+  }
   return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
 }
 
@@ -136,7 +167,7 @@ export function contractErrors(body: unknown): string[] {
 
 export async function startPagerDutyDouble(): Promise<PagerDutyDouble> {
   const dir = mkdtempSync(join(tmpdir(), 'pd-double-'));
-  const { key, cert, certFile } = makeCertificate(dir);
+  const { key, cert } = makeCertificate(dir);
   const events: ReceivedEvent[] = [];
   const requests: RequestRecord[] = [];
   const queue: Behaviour[] = [];
@@ -242,7 +273,7 @@ export async function startPagerDutyDouble(): Promise<PagerDutyDouble> {
     server: `127.0.0.1:${port}`,
     url: `https://127.0.0.1:${port}/v2/enqueue`,
     ca: cert,
-    caFile: caFile ?? certFile,
+    caFile,
     events,
     requests,
     script: (...b) => queue.push(...b),

@@ -48,7 +48,11 @@ describe('accessLogMiddleware', () => {
     // No route matched: no path at all rather than the concrete URL.
     expect(notFound).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 404 });
     expect(notFound!['url.path']).toBeUndefined();
-    expect(failed).toMatchObject({ 'url.path': '/api/fail', 'http.response.status_code': 500, 'event.outcome': 'failure' });
+    expect(failed).toMatchObject({
+      'url.path': '/api/fail',
+      'http.response.status_code': 500,
+      'event.outcome': 'failure',
+    });
     expect(target.text()).not.toMatch(/canary|8812345/);
   });
 });

@@ -65,55 +65,72 @@ describe('bounded output', () => {
 
   test('lines written after close() are counted, not buffered', async () => {
     const registry = new Registry();
-    const log = createLogger({ serviceName: 'svc', target: captureTarget(), elasticsearch: false, counters: logCountersFromRegistry(registry) });
+    const log = createLogger({
+      serviceName: 'svc',
+      target: captureTarget(),
+      elasticsearch: false,
+      counters: logCountersFromRegistry(registry),
+    });
     await log.close();
     log.info({}, 'late');
     expect(await dropped(registry, 'sink_error')).toBe(1);
   });
 
   const hasMkfifo = spawnSync('mkfifo', ['--version']).status === 0;
-  (hasMkfifo ? test : test.skip)('a real slow pipe: the caller never blocks, memory is capped, close() returns within 5 s', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'log-fifo-'));
-    const fifo = path.join(dir, 'sink');
-    spawnSync('mkfifo', [fifo]);
-    // A reader that takes 4 KiB every 50 ms (~80 KiB/s): far slower than the logger.
-    const reader = spawn('sh', ['-c', `exec 3<"${fifo}"; while :; do dd bs=4096 count=1 <&3 >/dev/null 2>&1 || exit 0; sleep 0.05; done`], {
-      stdio: 'ignore',
-    });
-    try {
-      await tick(100);
-      const registry = new Registry();
-      const cap = 1024 * 1024;
-      const log = createLogger({
-        serviceName: 'svc',
-        destination: { path: fifo },
-        maxBufferBytes: cap,
-        elasticsearch: false,
-        counters: logCountersFromRegistry(registry),
-      });
-      const total = 60_000;
-      let worst = 0;
-      for (let i = 0; i < total; i++) {
-        const t0 = process.hrtime.bigint();
-        log.info({ 'event.action': 'slow_sink', 'telehealth.count': i }, 'a line for a slow reader');
-        const ns = Number(process.hrtime.bigint() - t0);
-        if (ns > worst) worst = ns;
-        if (i % 2000 === 0) await tick(5);
+  (hasMkfifo ? test : test.skip)(
+    'a real slow pipe: the caller never blocks, memory is capped, close() returns within 5 s',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'log-fifo-'));
+      const fifo = path.join(dir, 'sink');
+      spawnSync('mkfifo', [fifo]);
+      // A reader that takes 4 KiB every 50 ms (~80 KiB/s): far slower than the logger.
+      const reader = spawn(
+        'sh',
+        [
+          '-c',
+          `exec 3<"${fifo}"; while :; do dd bs=4096 count=1 <&3 >/dev/null 2>&1 || exit 0; sleep 0.05; done`,
+        ],
+        {
+          stdio: 'ignore',
+        },
+      );
+      try {
+        await tick(100);
+        const registry = new Registry();
+        const cap = 1024 * 1024;
+        const log = createLogger({
+          serviceName: 'svc',
+          destination: { path: fifo },
+          maxBufferBytes: cap,
+          elasticsearch: false,
+          counters: logCountersFromRegistry(registry),
+        });
+        const total = 60_000;
+        let worst = 0;
+        for (let i = 0; i < total; i++) {
+          const t0 = process.hrtime.bigint();
+          log.info({ 'event.action': 'slow_sink', 'telehealth.count': i }, 'a line for a slow reader');
+          const ns = Number(process.hrtime.bigint() - t0);
+          if (ns > worst) worst = ns;
+          if (i % 2000 === 0) await tick(5);
+        }
+        const stats = log.stats().sinks[0]!;
+        expect(stats.peakBufferedBytes).toBeLessThanOrEqual(cap);
+        expect(stats.droppedLines.buffer_full).toBeGreaterThan(0);
+        // No call waited on the pipe: one blocking 1 MiB write to this reader would take ~12 s.
+        // (The bound is loose because a GC pause or a busy CI core also shows up here.)
+        expect(worst).toBeLessThan(500_000_000);
+        const started = Date.now();
+        await log.close(2000);
+        expect(Date.now() - started).toBeLessThan(5000);
+        const after = log.stats().sinks[0]!;
+        expect(after.droppedLines.buffer_full + after.droppedLines.sink_error + after.writtenLines).toBe(
+          total,
+        );
+      } finally {
+        reader.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
       }
-      const stats = log.stats().sinks[0]!;
-      expect(stats.peakBufferedBytes).toBeLessThanOrEqual(cap);
-      expect(stats.droppedLines.buffer_full).toBeGreaterThan(0);
-      // No call waited on the pipe: one blocking 1 MiB write to this reader would take ~12 s.
-      // (The bound is loose because a GC pause or a busy CI core also shows up here.)
-      expect(worst).toBeLessThan(500_000_000);
-      const started = Date.now();
-      await log.close(2000);
-      expect(Date.now() - started).toBeLessThan(5000);
-      const after = log.stats().sinks[0]!;
-      expect(after.droppedLines.buffer_full + after.droppedLines.sink_error + after.writtenLines).toBe(total);
-    } finally {
-      reader.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

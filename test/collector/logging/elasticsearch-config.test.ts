@@ -23,14 +23,22 @@ describe('elasticsearchConfigFromEnv', () => {
         ELASTICSEARCH_INDEX: 'app-logs-%{DATE}',
         ELASTICSEARCH_API_KEY_FILE: keyFile,
       }),
-    ).toEqual({ node: 'http://127.0.0.1:9200', index: 'app-logs-%{DATE}', auth: { apiKey: 'generated-dev-key-value' } });
+    ).toEqual({
+      node: 'http://127.0.0.1:9200',
+      index: 'app-logs-%{DATE}',
+      auth: { apiKey: 'generated-dev-key-value' },
+    });
   });
 
   test('username with a password file', () => {
     const pwFile = path.join(dir, 'pw');
     writeFileSync(pwFile, 'pw-from-file');
     expect(
-      elasticsearchConfigFromEnv({ ELASTICSEARCH_URL: 'https://127.0.0.1:9200', ELASTICSEARCH_USERNAME: 'shipper', ELASTICSEARCH_PASSWORD_FILE: pwFile })?.auth,
+      elasticsearchConfigFromEnv({
+        ELASTICSEARCH_URL: 'https://127.0.0.1:9200',
+        ELASTICSEARCH_USERNAME: 'shipper',
+        ELASTICSEARCH_PASSWORD_FILE: pwFile,
+      })?.auth,
     ).toEqual({ username: 'shipper', password: 'pw-from-file' });
   });
 
@@ -38,9 +46,21 @@ describe('elasticsearchConfigFromEnv', () => {
     [{ ELASTICSEARCH_URL: 'not a url' }, 'ELASTICSEARCH_URL', /not a URL/],
     [{ ELASTICSEARCH_URL: 'ftp://127.0.0.1' }, 'ELASTICSEARCH_URL', /http/],
     [{ ELASTICSEARCH_URL: 'http://user:secret-in-url@127.0.0.1:9200' }, 'ELASTICSEARCH_URL', /credentials/],
-    [{ ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_INDEX: 'Bad Index' }, 'ELASTICSEARCH_INDEX', /index name/],
-    [{ ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_API_KEY_FILE: '/nonexistent/key' }, 'ELASTICSEARCH_API_KEY_FILE', /ENOENT/],
-    [{ ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_PASSWORD_FILE: '/nonexistent/pw' }, 'ELASTICSEARCH_USERNAME', /required/],
+    [
+      { ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_INDEX: 'Bad Index' },
+      'ELASTICSEARCH_INDEX',
+      /index name/,
+    ],
+    [
+      { ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_API_KEY_FILE: '/nonexistent/key' },
+      'ELASTICSEARCH_API_KEY_FILE',
+      /ENOENT/,
+    ],
+    [
+      { ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_PASSWORD_FILE: '/nonexistent/pw' },
+      'ELASTICSEARCH_USERNAME',
+      /required/,
+    ],
   ])('rejects %j naming the variable', (env, variable, reason) => {
     let error: unknown;
     try {

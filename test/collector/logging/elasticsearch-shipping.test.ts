@@ -22,7 +22,9 @@ const FAST = {
 
 async function metric(registry: Registry, name: string, reason?: string): Promise<number> {
   const m = await registry.getSingleMetric(name)!.get();
-  return m.values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((n, v) => n + v.value, 0);
+  return m.values
+    .filter((v) => reason === undefined || v.labels.reason === reason)
+    .reduce((n, v) => n + v.value, 0);
 }
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -59,23 +61,33 @@ describe('Elasticsearch shipping', () => {
         clients.push(this);
       }
     }
-    const create = pinoElasticsearch as unknown as (o: object, deps: { Client: typeof Client }) => NodeJS.WritableStream & {
+    const create = pinoElasticsearch as unknown as (
+      o: object,
+      deps: { Client: typeof Client },
+    ) => NodeJS.WritableStream & {
       on(e: string, f: (...a: unknown[]) => void): void;
     };
-    const stream = create({ node: es.url, index: 'stock-%{DATE}', esVersion: 8, flushInterval: FAST.flushIntervalMs }, { Client: ShortTimeouts });
+    const stream = create(
+      { node: es.url, index: 'stock-%{DATE}', esVersion: 8, flushInterval: FAST.flushIntervalMs },
+      { Client: ShortTimeouts },
+    );
     const errors: unknown[] = [];
     stream.on('error', (e) => errors.push(e));
     stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'before' }) + '\n');
     expect(await waitFor(() => es.documents().length === 1, 3000)).toBe(true);
     await es.down('refuse');
-    for (let i = 0; i < 10; i++) stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'during' }) + '\n');
+    for (let i = 0; i < 10; i++)
+      stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'during' }) + '\n');
     await waitFor(() => errors.length > 0, 8000);
     await es.up();
-    for (let i = 0; i < 10; i++) stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'after' }) + '\n');
+    for (let i = 0; i < 10; i++)
+      stream.write(JSON.stringify({ '@timestamp': new Date().toISOString(), phase: 'after' }) + '\n');
     await tick(1500);
     expect(errors.length).toBeGreaterThan(0);
     expect(es.documents().filter((d) => d.source.phase === 'after')).toHaveLength(0);
-    (stream as unknown as { removeAllListeners(): void; on(e: string, f: () => void): void }).removeAllListeners();
+    (
+      stream as unknown as { removeAllListeners(): void; on(e: string, f: () => void): void }
+    ).removeAllListeners();
     stream.on('error', () => undefined);
     await Promise.all(clients.map((c) => c.close()));
   });
@@ -112,7 +124,9 @@ describe('Elasticsearch shipping', () => {
     expect(shipped(es, 'during') + droppedDuring).toBe(300);
     expect(await metric(registry, 'telehealth_log_lines_dropped_total')).toBe(droppedDuring);
     // Nothing shipped twice.
-    const keys = es.documents().map((d) => `${String(d.source['event.action'])}:${String(d.source['telehealth.count'])}`);
+    const keys = es
+      .documents()
+      .map((d) => `${String(d.source['event.action'])}:${String(d.source['telehealth.count'])}`);
     expect(new Set(keys).size).toBe(keys.length);
     // The documents are the ECS lines.
     expect(es.documents('logs-' + new Date().toISOString().slice(0, 10))[0]!.source).toMatchObject({
@@ -163,7 +177,9 @@ describe('Elasticsearch shipping', () => {
     const stats = log.stats().sinks[0]!;
     expect(stats.peakBufferedBytes).toBeLessThanOrEqual(cap);
     expect(stats.droppedLines.buffer_full).toBeGreaterThan(9000);
-    expect(await metric(registry, 'telehealth_log_lines_dropped_total', 'buffer_full')).toBe(stats.droppedLines.buffer_full);
+    expect(await metric(registry, 'telehealth_log_lines_dropped_total', 'buffer_full')).toBe(
+      stats.droppedLines.buffer_full,
+    );
     const started = Date.now();
     await log.close(1000);
     expect(Date.now() - started).toBeLessThan(2500);

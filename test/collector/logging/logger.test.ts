@@ -59,7 +59,9 @@ describe('createLogger: allow-list', () => {
       message: 'order stored',
     });
     expect(typeof line!['@timestamp']).toBe('string');
-    expect(Object.keys(line!)).not.toEqual(expect.arrayContaining(['patient', 'email', 'user.email', 'password', 'labels.patient_name']));
+    expect(Object.keys(line!)).not.toEqual(
+      expect.arrayContaining(['patient', 'email', 'user.email', 'password', 'labels.patient_name']),
+    );
     expectNoCanary(target.text());
     expect(log.stats().fieldsDropped).toBe(5);
   });
@@ -97,9 +99,15 @@ describe('createLogger: allow-list', () => {
     class PatientLookupError extends Error {
       detail = CANARIES.dob;
     }
-    const pgLike = Object.assign(new Error(`duplicate key value (email)=(${CANARIES.email})`), { code: '23505', detail: CANARIES.ssn });
+    const pgLike = Object.assign(new Error(`duplicate key value (email)=(${CANARIES.email})`), {
+      code: '23505',
+      detail: CANARIES.ssn,
+    });
     const badCode = Object.assign(new Error(CANARIES.name), { code: CANARIES.email });
-    log.error({ err: new PatientLookupError(`no patient ${CANARIES.name} born ${CANARIES.dob}`) }, 'lookup failed');
+    log.error(
+      { err: new PatientLookupError(`no patient ${CANARIES.name} born ${CANARIES.dob}`) },
+      'lookup failed',
+    );
     log.error({ err: pgLike }, 'insert failed');
     log.error({ err: badCode }, 'odd code');
     log.error({ err: `thrown string ${CANARIES.ssn}` }, 'string thrown');
@@ -149,7 +157,10 @@ describe('createLogger: allow-list', () => {
   });
 
   test('sanitiseFields and errorType are usable on their own', () => {
-    expect(sanitiseFields({ 'event.action': 'a', foo: 1 })).toEqual({ fields: { 'event.action': 'a' }, dropped: 1 });
+    expect(sanitiseFields({ 'event.action': 'a', foo: 1 })).toEqual({
+      fields: { 'event.action': 'a' },
+      dropped: 1,
+    });
     expect(errorType(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe('ECONNREFUSED');
     expect(errorType(null)).toBe('Unknown');
   });
@@ -168,7 +179,11 @@ describe('createLogger: trace correlation', () => {
   test('a line written inside an active span carries trace.id and span.id; outside it does not', async () => {
     const target = captureTarget();
     const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
-    const spanContext = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED };
+    const spanContext = {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: TraceFlags.SAMPLED,
+    };
     await context.with(trace.setSpanContext(context.active(), spanContext), async () => {
       await tick();
       log.info({ 'event.action': 'inside' }, 'in span');
@@ -178,5 +193,45 @@ describe('createLogger: trace correlation', () => {
     const [inside, outside] = target.lines();
     expect(inside).toMatchObject({ 'trace.id': spanContext.traceId, 'span.id': spanContext.spanId });
     expect(outside!['trace.id']).toBeUndefined();
+  });
+});
+
+describe('createLogger: nested ECS objects', () => {
+  test('nested objects under known namespaces are flattened and checked; others are dropped whole', async () => {
+    const target = captureTarget();
+    const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
+    // The collector's own log calls use this form (typed as a plain object there).
+    const asCollector = log as unknown as { info(obj: object, msg: string): void };
+    asCollector.info(
+      {
+        event: {
+          id: '0b7c9a4e-51d2-4c1e-9d6f-2f1a3b4c5d6e',
+          action: 'phi_access',
+          outcome: 'success',
+          reason: 'own_record',
+          kind: 'event',
+        },
+        audit: { source: 'app', actor_role: 'patient', resource_type: null, chain_head_seq: 42 },
+        error: { code: 'ECONNREFUSED', message: CANARIES.email },
+        patient: { name: CANARIES.name, address: { line1: CANARIES.phone } },
+        http: { request: { method: 'GET', headers: { authorization: CANARIES.token } } },
+      },
+      'audit event stored',
+    );
+    await log.close();
+    const [line] = target.lines();
+    expect(line).toMatchObject({
+      'event.id': '0b7c9a4e-51d2-4c1e-9d6f-2f1a3b4c5d6e',
+      'event.action': 'phi_access',
+      'event.outcome': 'success',
+      'event.reason': 'own_record',
+      'event.kind': 'event',
+      'audit.source': 'app',
+      'audit.actor_role': 'patient',
+      'audit.chain_head_seq': 42,
+      'error.code': 'ECONNREFUSED',
+      'http.request.method': 'GET',
+    });
+    expectNoCanary(target.text());
   });
 });

@@ -55,7 +55,8 @@ beforeAll(async () => {
         };
         for (const rs of parsed.resourceSpans) {
           for (const a of rs.resource.attributes) collected.resource[a.key] = Object.values(a.value)[0];
-          for (const ss of rs.scopeSpans) for (const s of ss.spans) collected.spans.push({ ...s, scope: ss.scope.name });
+          for (const ss of rs.scopeSpans)
+            for (const s of ss.spans) collected.spans.push({ ...s, scope: ss.scope.name });
         }
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -74,7 +75,10 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function runFixture(preload: string, env: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number | null }> {
+async function runFixture(
+  preload: string,
+  env: Record<string, string>,
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', '--require', preload, FIXTURE], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, OTEL_LOG_LEVEL: 'error', ...env },
@@ -115,9 +119,15 @@ describe('tracing preload with OTEL_* variables', () => {
     const inTrace = collected.spans.filter((s) => s.traceId === traceId);
     const scopes = new Set(inTrace.map((s) => s.scope));
     expect(scopes).toEqual(
-      new Set(['@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-express', '@opentelemetry/instrumentation-pg']),
+      new Set([
+        '@opentelemetry/instrumentation-http',
+        '@opentelemetry/instrumentation-express',
+        '@opentelemetry/instrumentation-pg',
+      ]),
     );
-    expect(inTrace.some((s) => s.scope.endsWith('-pg') && attr(s, 'db.query.text') === 'SELECT $1::int AS id')).toBe(true);
+    expect(
+      inTrace.some((s) => s.scope.endsWith('-pg') && attr(s, 'db.query.text') === 'SELECT $1::int AS id'),
+    ).toBe(true);
     // Only our four instrumentations: no fs/dns/net noise, and probes are not traced.
     for (const s of collected.spans) expect(s.scope).toMatch(/instrumentation-(http|express|pg|pino)$/);
     expect(collected.spans.some((s) => attr(s, 'http.route') === '/api/health')).toBe(false);
@@ -178,7 +188,9 @@ describe('tracing with an in-memory exporter', () => {
     }>;
     const server = spans.find((s) => s.kind === 1 && s.name === 'GET /api/things/:id');
     expect(server).toBeDefined();
-    expect(spans.filter((s) => s.traceId === server!.traceId && s.scope.endsWith('-pg')).length).toBeGreaterThan(0);
+    expect(
+      spans.filter((s) => s.traceId === server!.traceId && s.scope.endsWith('-pg')).length,
+    ).toBeGreaterThan(0);
     expect(server!.resource['service.name']).toBe('fixture-memory');
     const appLine = logLines(run.stdout).find((l) => l['event.action'] === 'thing_read');
     expect(appLine?.['trace.id']).toBe(server!.traceId);

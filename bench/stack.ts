@@ -1,0 +1,242 @@
+/**
+ * npm run bench:stack: the cost of the full instrumentation (RED metrics, one access-log line per
+ * request, OpenTelemetry tracing at the default sampling with spans exported over OTLP to a local
+ * sink) against the same service with all of it off, measured in one run on:
+ *   - hello world: GET /api/ping (no database, no auth)
+ *   - realistic:   GET /api/patients/:id as the patient (JWT + session touch + PHI decrypt + event)
+ * Method: both services run side by side as built processes (dist/, as `npm start` runs), each on a
+ * database of its own. Capacity is measured closed-loop (autocannon, fixed connections), alternating
+ * A/B/A/B and averaging; then p99 at half of the uninstrumented capacity (open loop, same rate for
+ * both). Prints figures and ratios; goals: hello >= 0.5, realistic >= 0.85, p99 <= baseline + 10 ms.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, openSync, readFileSync, rmSync, closeSync, existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { loadavg, tmpdir, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../test/support/postgres';
+
+const ROOT = resolve(__dirname, '..');
+// The script runs from bench/ (tsx) or dist/bench (node): the built files are under ROOT/dist or ROOT.
+const DIST =
+  existsSync(join(ROOT, 'dist', 'bench', 'stack-server.js')) ||
+  !existsSync(join(ROOT, 'bench', 'stack-server.js'))
+    ? join(ROOT, 'dist')
+    : ROOT;
+
+const CAPACITY_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+type Part = 'metrics' | 'log' | 'tracing';
+const ALL_PARTS: Part[] = ['metrics', 'log', 'tracing'];
+
+interface Target {
+  name: string;
+  child: ChildProcess;
+  apiUrl: string;
+  metricsUrl: string | null;
+  token: string;
+  patientId: string;
+  logFile: string;
+  db?: TestDatabase;
+}
+
+function build(): void {
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+  // Type errors elsewhere in a work tree still emit JavaScript; only missing output is fatal.
+  if (!existsSync(join(DIST, 'bench', 'stack-server.js'))) throw new Error(`build failed (${r.status})`);
+}
+
+function startOtlpSink(): Promise<{ server: Server; url: string; spans: () => number }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return new Promise((ok) =>
+    server.listen(0, '127.0.0.1', () =>
+      ok({
+        server,
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        spans: () => requests,
+      }),
+    ),
+  );
+}
+
+async function startTarget(name: string, parts: Part[], dataDir: string, otlpUrl: string): Promise<Target> {
+  const tracing = parts.includes('tracing');
+  const db = (await isPostgresAvailable())
+    ? await createTestDatabase(`bench_${name.replace(/\W/g, '_')}`)
+    : undefined;
+  const logFile = join(dataDir, `${name}.log`);
+  const out = openSync(logFile, 'a');
+  const args = tracing
+    ? ['--require', join(DIST, 'collector', 'tracing-preload.js'), join(DIST, 'bench', 'stack-server.js')]
+    : [join(DIST, 'bench', 'stack-server.js')];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', out, 'inherit', 'ipc'],
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'development',
+      BENCH_PARTS: parts.join(','),
+      DATA_DIR: join(dataDir, name),
+      ...(db ? { DATABASE_URL: db.url } : {}),
+      LOG_LEVEL: 'info',
+      ...(tracing
+        ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
+        : { OTEL_SDK_DISABLED: 'true' }),
+    },
+  });
+  closeSync(out);
+  type Info = { apiUrl: string; metricsUrl: string | null; token: string; patientId: string };
+  const info = await new Promise<Info>((ok, fail) => {
+    child.once('message', (m) => ok(m as Info));
+    child.once('exit', (code) => fail(new Error(`${name} exited with ${code}`)));
+  });
+  return { name, child, logFile, db, ...info };
+}
+
+async function stopTarget(t: Target): Promise<void> {
+  const exited = new Promise((r) => t.child.once('exit', r));
+  t.child.kill('SIGTERM');
+  await exited;
+  await t.db?.drop();
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(t: Target, path: string, opts: { seconds: number; rate?: number }): Promise<Run> {
+  const r = await autocannon({
+    url: t.apiUrl + path.replace(':patientId', t.patientId),
+    connections: opts.rate ? Math.max(8, Math.min(CONNECTIONS, Math.ceil(opts.rate / 100))) : CONNECTIONS,
+    duration: opts.seconds,
+    headers: { authorization: `Bearer ${t.token}` },
+    ...(opts.rate ? { overallRate: Math.round(opts.rate) } : {}),
+  });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
+
+async function main(): Promise<void> {
+  build();
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
+  const sink = await startOtlpSink();
+  const targets: Target[] = [];
+  try {
+    const inst = await startTarget('instrumented', ALL_PARTS, dataDir, sink.url);
+    targets.push(inst);
+    const base = await startTarget('baseline', [], dataDir, sink.url);
+    targets.push(base);
+    const routes = [
+      { name: 'hello world   GET /api/ping', path: '/api/ping', goal: 0.5 },
+      { name: 'realistic     GET /api/patients/:id', path: '/api/patients/:patientId', goal: 0.85 },
+    ];
+    console.log(
+      `bench:stack  ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}, db ${base.db ? 'postgres' : 'pglite'}, ` +
+        `${CONNECTIONS} connections, ${CAPACITY_SECONDS}s capacity runs (A/B/A/B), ${LATENCY_SECONDS}s latency runs`,
+    );
+    const results: string[] = [];
+    let failed = 0;
+    for (const route of routes) {
+      // Warm-up: JIT, pools, first spans.
+      await load(inst, route.path, { seconds: 2 });
+      await load(base, route.path, { seconds: 2 });
+      const cap = { instrumented: [] as Run[], baseline: [] as Run[] };
+      for (let round = 0; round < 2; round++) {
+        cap.baseline.push(await load(base, route.path, { seconds: CAPACITY_SECONDS }));
+        cap.instrumented.push(await load(inst, route.path, { seconds: CAPACITY_SECONDS }));
+      }
+      const mean = (runs: Run[]) => runs.reduce((s, r) => s + r.rps, 0) / runs.length;
+      const baseRps = mean(cap.baseline);
+      const instRps = mean(cap.instrumented);
+      const half = baseRps / 2;
+      const lb = await load(base, route.path, { seconds: LATENCY_SECONDS, rate: half });
+      const li = await load(inst, route.path, { seconds: LATENCY_SECONDS, rate: half });
+      const bad = [...cap.baseline, ...cap.instrumented, lb, li].reduce((s, r) => s + r.non2xx + r.errors, 0);
+      const ratio = instRps / baseRps;
+      const p99ok = li.p99 <= lb.p99 + 10;
+      const ok = ratio >= route.goal && p99ok && bad === 0;
+      if (!ok) failed += 1;
+      results.push(
+        [
+          `${route.name}`,
+          `  capacity req/s   baseline ${fmt(baseRps)}   instrumented ${fmt(instRps)}   ratio ${ratio.toFixed(2)} (goal >= ${route.goal})`,
+          `  at ${half.toFixed(0)} req/s   p50 baseline ${fmt(lb.p50, 1)} ms  instrumented ${fmt(li.p50, 1)} ms`,
+          `                  p99 baseline ${fmt(lb.p99, 1)} ms  instrumented ${fmt(li.p99, 1)} ms   (goal <= baseline + 10 ms: ${p99ok ? 'met' : 'NOT met'})`,
+          `  non-2xx/errors ${bad}   ${ok ? 'GOALS MET' : 'GOALS NOT MET'}`,
+        ].join('\n'),
+      );
+      console.log(results.at(-1));
+    }
+    // Evidence that the instrumentation was really on: one access line per request, spans exported.
+    await new Promise((r) => setTimeout(r, 6000));
+    const accessLines = readFileSync(inst.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"http_request"')).length;
+    const baseLines = readFileSync(base.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0).length;
+    const scrape = inst.metricsUrl ? await fetch(inst.metricsUrl).then((r) => r.text()) : '';
+    const counted = scrape
+      .split('\n')
+      .filter((l) => l.startsWith('telehealth_http_requests_total{'))
+      .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+    console.log(
+      `instrumented: ${accessLines} access-log lines for ${counted} requests counted in /metrics, ${sink.spans()} OTLP export requests; baseline: ${baseLines} log lines`,
+    );
+    if (process.argv.includes('--breakdown')) {
+      // Which part costs what on the hello-world route: each part alone against the baseline.
+      console.log('breakdown (hello world capacity, each part alone):');
+      for (const part of ALL_PARTS) {
+        const one = await startTarget(part, [part], dataDir, sink.url);
+        targets.push(one);
+        await load(one, '/api/ping', { seconds: 2 });
+        const b = await load(base, '/api/ping', { seconds: CAPACITY_SECONDS });
+        const o = await load(one, '/api/ping', { seconds: CAPACITY_SECONDS });
+        console.log(
+          `  ${part.padEnd(8)} baseline ${fmt(b.rps)} req/s   with ${part} ${fmt(o.rps)} req/s   ratio ${(o.rps / b.rps).toFixed(2)}`,
+        );
+      }
+    }
+    process.exitCode = failed > 0 ? 1 : 0;
+  } finally {
+    for (const t of targets) await stopTarget(t).catch(() => undefined);
+    sink.server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
