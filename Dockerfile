@@ -21,12 +21,12 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-# Migrations and other non-TypeScript assets are read relative to the compiled files.
+# Owned by root and read-only for the service user: it cannot rewrite its own code.
 COPY --from=build --chown=root:root /src/node_modules ./node_modules
 COPY --from=build --chown=root:root /src/dist ./dist
 COPY --from=build --chown=root:root /src/package.json ./package.json
-COPY --from=build --chown=root:root /src/app ./app
-COPY --from=build --chown=root:root /src/collector ./collector
+# tsc does not copy the .sql files: app/db/migrate.ts also looks for them at <root>/app/migrations.
+COPY --from=build --chown=root:root /src/app/migrations ./app/migrations
 COPY deploy/app/with-secret-files.sh /usr/local/bin/with-secret-files
 RUN chmod 0755 /usr/local/bin/with-secret-files \
   && groupadd --system --gid 10001 telehealth \

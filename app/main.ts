@@ -54,11 +54,18 @@ async function main(): Promise<void> {
       .then(
         () => {
           console.log('[stop] done');
-          process.exit(0);
+          process.exit(process.exitCode ?? 0);
         },
         () => process.exit(1),
       );
   };
+  // A crash still drains: in-flight requests finish and accepted events reach the spool and store.
+  // Only the error's class is printed: messages can carry values.
+  process.on('uncaughtException', (err) => {
+    console.error(`[crash] uncaught ${err instanceof Error ? err.name : typeof err}`);
+    process.exitCode = 1;
+    stop('uncaughtException');
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

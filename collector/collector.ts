@@ -25,15 +25,12 @@ import type { Database } from './database';
 import { CURRENCY_MINOR_EXPONENT, eventClass, parseEvent, type AuditEvent, type EventIssue } from './events';
 import { createEventsRouter, type EventsRouterOptions } from './http-router';
 import type { EventClass } from './metric-names';
+import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { Spool } from './spool';
 
-/** The subset of a pino logger the collector uses (it logs allow-listed fields only). */
-export interface CollectorLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The logger the collector uses: collector/logging's allow-listed ECS logger (or any with its shape). */
+export type CollectorLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 /** Paging hook (the app wires its PagerDuty client to it). Details never carry row contents. */
 export interface CollectorPager {
@@ -263,7 +260,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         await spool.append(group.map((p) => ({ seq: p.ord + offset, payload: p.payload })));
       } catch (err) {
         spoolError = err;
-        logger?.error({ error: { code: errorCode(err) } }, 'spool write failed; retrying');
+        logger?.error({ 'error.code': errorCode(err) }, 'spool write failed; retrying');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, retryMax);
         continue;
@@ -322,14 +319,14 @@ export function createCollector(opts: CollectorOptions): Collector {
       // Allow-listed fields only; refs are pseudonymous by schema.
       logger.info(
         {
-          event: {
-            id: e.event_id,
-            action: e.event_type,
-            outcome: e.outcome,
-            reason: e.reason,
-            kind: 'event',
-          },
-          audit: { source: e.source, actor_role: e.actor.role, resource_type: e.resource?.type ?? null },
+          'event.kind': 'event',
+          'event.id': e.event_id,
+          'event.action': e.event_type,
+          'event.outcome': e.outcome,
+          'event.reason': e.reason,
+          'audit.source': e.source,
+          'audit.actor_role': e.actor.role,
+          'audit.resource_type': e.resource?.type,
         },
         'audit event stored',
       );
@@ -343,7 +340,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         try {
           await loadSpilled();
         } catch (err) {
-          logger?.error({ error: { code: errorCode(err) } }, 'spool read failed; retrying');
+          logger?.error({ 'error.code': errorCode(err) }, 'spool read failed; retrying');
           await sleep(backoff);
           backoff = Math.min(backoff * 2, retryMax);
           continue;
@@ -392,15 +389,14 @@ export function createCollector(opts: CollectorOptions): Collector {
               reason: 'store_rejected',
             });
             logger?.error(
-              { error: { code: errorCode(err) }, event: { id: e.event_id } },
+              { 'error.code': errorCode(err), 'event.id': e.event_id },
               'audit store refused event',
             );
             settle(flushWaiters, committedSeq);
           }
           continue;
         }
-        if (storeHealthy)
-          logger?.warn({ error: { code: errorCode(err) } }, 'audit store unavailable; spooling');
+        if (storeHealthy) logger?.warn({ 'error.code': errorCode(err) }, 'audit store unavailable; spooling');
         storeHealthy = false;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, retryMax);
@@ -420,7 +416,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       spilled = true;
       loadFromSeq = recovery.firstSeq;
       logger?.info(
-        { spool: { records: recovery.records, discarded_bytes: recovery.discardedBytes } },
+        { 'telehealth.count': recovery.records, 'telehealth.bytes': recovery.discardedBytes },
         'spool recovered; replaying',
       );
     } else {
@@ -432,7 +428,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   })();
   started.catch((err: unknown) => {
     startError = err;
-    logger?.error({ error: { code: errorCode(err) } }, 'collector spool could not be opened');
+    logger?.error({ 'error.code': errorCode(err) }, 'collector spool could not be opened');
   });
 
   // ---------------------------------------------------------------- admission
@@ -559,7 +555,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         metrics.eventsDroppedTotal.inc({ event_class: p.cls, reason: 'spool_full' });
       if (writeBuffer.length > 0) {
         logger?.error(
-          { spool: { unwritten: writeBuffer.length } },
+          { 'telehealth.count': writeBuffer.length },
           'events could not be spooled before shutdown',
         );
       }
@@ -589,7 +585,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       metrics.scheduledJobRunsTotal.inc({ job, outcome: 'success' });
     } catch (err) {
       metrics.scheduledJobRunsTotal.inc({ job, outcome: 'failure' });
-      logger?.warn({ error: { code: errorCode(err) }, job: { name: job } }, 'scheduled job failed');
+      logger?.warn({ 'error.code': errorCode(err), 'job.name': job }, 'scheduled job failed');
     }
   }
 
@@ -604,14 +600,14 @@ export function createCollector(opts: CollectorOptions): Collector {
       metrics.auditChainLastVerifiedTimestampSeconds.set(Date.now() / 1000);
       if (chainBroken && (vopts.full || vopts.anchor)) {
         chainBroken = false;
-        logger?.info({ audit: { chain_head_seq: r.head.seq } }, 'audit hash chain verified again');
+        logger?.info({ 'audit.chain_head_seq': r.head.seq }, 'audit hash chain verified again');
         await Promise.resolve(opts.pager?.resolve(dedupKey)).catch(() => undefined);
       }
     } else {
       metrics.auditChainBroken.set(1);
       const broken = r.broken as { seq: number; kind: string };
       logger?.error(
-        { audit: { broken_seq: broken.seq, break_kind: broken.kind } },
+        { 'audit.chain_head_seq': r.head.seq, 'error.code': broken.kind, 'telehealth.count': broken.seq },
         'audit hash chain broken',
       );
       if (!chainBroken) {
@@ -640,7 +636,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         metrics.businessGauges[name].set(value);
       } catch (err) {
         failed += 1;
-        logger?.warn({ error: { code: errorCode(err) }, gauge: { name } }, 'business gauge query failed');
+        logger?.warn({ 'error.code': errorCode(err), 'gauge.name': name }, 'business gauge query failed');
       }
     }
     if (failed > 0) throw Object.assign(new Error('gauge refresh failed'), { code: 'GAUGE_FAILED' });
@@ -659,8 +655,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     const cronLogger = {
       info: () => undefined,
       debug: () => undefined,
-      warn: () => logger?.warn({ job: { name: job } }, 'scheduled job run skipped or late'),
-      error: () => logger?.error({ job: { name: job } }, 'scheduled job scheduler error'),
+      warn: () => logger?.warn({ 'job.name': job }, 'scheduled job run skipped or late'),
+      error: () => logger?.error({ 'job.name': job }, 'scheduled job scheduler error'),
     };
     tasks.push(
       cron.schedule(e, () => runJob(job, fn), {

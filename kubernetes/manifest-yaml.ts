@@ -17,7 +17,9 @@ export type KubernetesObject = {
 
 export function manifestFile(objects: readonly KubernetesObject[]): string {
   if (objects.length === 0) throw new Error('a manifest file needs at least one object');
-  const docs = objects.map((o) => stringify(o, { lineWidth: 0, blockQuote: 'literal', singleQuote: true }).trimEnd());
+  const docs = objects.map((o) =>
+    stringify(o, { lineWidth: 0, blockQuote: 'literal', singleQuote: true }).trimEnd(),
+  );
   return `${GENERATED_HEADER}---\n${docs.join('\n---\n')}\n`;
 }
 

