@@ -28,6 +28,7 @@ import { NATIVE_RENDER, type NativeRenderable } from './metric-base';
 import {
   EXPORTER_METRICS,
   HTTP_DURATION_BUCKETS_SECONDS,
+  HTTP_LABELS,
   HTTP_METHOD_OTHER,
   HTTP_METHODS,
   LABEL_OVERFLOW_VALUE,
@@ -38,7 +39,7 @@ import {
 /** Paths that are infrastructure, not traffic: scrapes and probes would swamp the RED metrics. */
 export const UNCOUNTED_ROUTES: ReadonlySet<string> = new Set(['/metrics', '/api/health', '/api/ready']);
 
-const LABEL_NAMES = ['method', 'route', 'status_code'] as const;
+const LABEL_NAMES = [HTTP_LABELS.method, HTTP_LABELS.route, HTTP_LABELS.status] as const;
 const METHOD_COUNT = HTTP_METHODS.length + 1;
 const METHOD_LABELS: readonly string[] = [...HTTP_METHODS, HTTP_METHOD_OTHER];
 const OTHER_METHOD_INDEX = HTTP_METHODS.length;
@@ -179,7 +180,7 @@ export class HttpMetrics {
       if (cached === undefined || cached.baseUrl !== baseUrl) {
         // Cached on Express's Route object: the label string is then the same (hashed once) every time.
         const path = layerRoute.path;
-        const label = baseUrl + (typeof path === 'string' ? path : String(path));
+        const label = templateMountPath(baseUrl) + (typeof path === 'string' ? path : String(path));
         cached = { baseUrl, label, counted: !UNCOUNTED_ROUTES.has(label) };
         layerRoute[ROUTE_LABEL] = cached;
       }
@@ -269,4 +270,26 @@ export class HttpMetrics {
       },
     };
   }
+}
+
+/**
+ * `req.baseUrl` is the matched mount path, not its template: a router mounted at `/p/:id/notes`
+ * reports `/p/3f2a…/notes`. Identifier-looking segments (numbers, UUIDs, long hex or tokens) are
+ * replaced by `:param`, so an id (possibly a patient's) never becomes a label value. Runs only when a
+ * route's cached label misses, not per request.
+ */
+const ID_SEGMENT =
+  /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}|[A-Za-z0-9_-]{24,})$/i;
+
+export function templateMountPath(baseUrl: string): string {
+  if (baseUrl === '') return baseUrl;
+  const segments = baseUrl.split('/');
+  let changed = false;
+  for (let i = 0; i < segments.length; i++) {
+    if (ID_SEGMENT.test(segments[i] as string)) {
+      segments[i] = ':param';
+      changed = true;
+    }
+  }
+  return changed ? segments.join('/') : baseUrl;
 }

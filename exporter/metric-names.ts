@@ -17,6 +17,9 @@ export const HTTP_DURATION_BUCKETS_SECONDS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 2.5, 5, 10,
 ] as const;
 
+/** Label names of the HTTP RED metrics (dashboards group and filter by them). */
+export const HTTP_LABELS = { method: 'method', route: 'route', status: 'status_code' } as const;
+
 /** Methods counted as themselves; any other method is counted as `OTHER`. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const HTTP_METHOD_OTHER = 'OTHER';

@@ -178,30 +178,51 @@ describe('HTTP middleware', () => {
   });
 });
 
-describe('HTTP route cap', () => {
-  it('caps distinct route labels (a router mounted on a parameterised path gives concrete baseUrls)', async () => {
-    const t = createTelemetry({ defaultMetrics: false, defaultSeriesCap: 3 });
+describe('HTTP route labels of parameterised mounts', () => {
+  async function drive(mount: string, paths: string[], cap = 500): Promise<string> {
+    const t = createTelemetry({ defaultMetrics: false, defaultSeriesCap: cap });
     const app = express();
     app.use(t.httpMiddleware());
     const notes = express.Router();
     notes.get('/', (_req, res) => {
       res.end('ok');
     });
-    // Express reports the matched mount path (`/p/17/notes`), not its template: the cap bounds it.
-    app.use('/p/:pid/notes', notes);
+    app.use(mount, notes);
     const s = await listen(app);
     try {
-      for (let i = 0; i < 20; i++) await request(s.port, `/p/${i}/notes`);
+      for (const p of paths) await request(s.port, p);
       await new Promise((r) => setTimeout(r, 30));
     } finally {
       await s.close();
     }
-    const text = await t.render();
-    const routes = new Set(
+    return t.render();
+  }
+  const routesOf = (text: string) =>
+    new Set(
       sampleLines(text)
         .filter((l) => l.startsWith(`${REQ}{`))
         .map((l) => /route="([^"]*)"/.exec(l)?.[1]),
     );
+
+  it('replaces identifier segments of the matched mount path (ids never become label values)', async () => {
+    // Express reports the matched mount path (`/p/17/notes`), not its template.
+    const ids = ['17', '3f2a9c1e-0b7d-4c55-9e21-7a0c2b9d4e10', 'a1b2c3d4e5f60718293a'];
+    const text = await drive(
+      '/p/:pid/notes',
+      ids.map((id) => `/p/${id}/notes`),
+    );
+    expect(routesOf(text)).toEqual(new Set(['/p/:param/notes/']));
+    expect(text).not.toContain('3f2a9c1e');
+    expect(sampleValue(text, `${REQ}{method="GET",route="/p/:param/notes/",status_code="200"}`)).toBe(3);
+  });
+
+  it('caps distinct route labels that still vary (slugs in a mount path)', async () => {
+    const text = await drive(
+      '/p/:slug/notes',
+      Array.from({ length: 20 }, (_, i) => `/p/clinic-${String.fromCharCode(97 + i)}/notes`),
+      3,
+    );
+    const routes = routesOf(text);
     expect(routes.size).toBe(4);
     expect(routes.has('other')).toBe(true);
     expect(sampleValue(text, `${REQ}{method="GET",route="other",status_code="200"}`)).toBe(17);
