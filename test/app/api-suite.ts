@@ -656,6 +656,29 @@ export function describeApi(backend: Backend): void {
         );
       });
 
+      it('captures an invoice once when two payments race', async () => {
+        const inv = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p1, amountMinor: 500, currency: 'USD' });
+        const before = eventsOf(t, 'payment_captured').length;
+        const results = await Promise.all(
+          [0, 1, 2].map(() =>
+            request(api)
+              .post(`/api/invoices/${inv.body.id}/payments`)
+              .set(auth(patient1))
+              .send({ paymentMethod: 'pm_card_visa' }),
+          ),
+        );
+        expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+        expect(eventsOf(t, 'payment_captured').length).toBe(before + 1);
+        const { rows } = await t.service.database.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM payments WHERE invoice_id = $1 AND status = 'captured'`,
+          [inv.body.id],
+        );
+        expect(Number(rows[0]!.n)).toBe(1);
+      });
+
       it('invoices an order for its total', async () => {
         const order = await request(api)
           .post('/api/orders')
