@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Span } from '@opentelemetry/api';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
@@ -44,7 +44,9 @@ export function createInstrumentations(opts: InstrumentationOptions = {}): Instr
         if ('headers' in request && !('setHeader' in request)) stripQuery(span, request);
       },
     }),
-    new ExpressInstrumentation(),
+    // Route handlers only: a span per middleware (json parser, helmet, auth…) multiplied the
+    // per-request cost of tracing and says little that the request-handler span does not.
+    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
     new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
     // Log lines go through our own bounded pipeline, not the OTel logs SDK; correlation fields
     // use the ECS names our allow-list keeps.
