@@ -84,6 +84,26 @@ export default tseslint.config(
     },
   },
   {
+    files: ['kubernetes/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(app|exporter|collector)(/.*)?$',
+              message: 'kubernetes/ renders what alerts/ and dashboards/ generate, nothing else.',
+            },
+            {
+              regex: '^(\\.\\./)+(alerts|dashboards)/(?!metric-names$).+$',
+              message: 'Import the public alerts/ or dashboards/ index.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['app/**/*.ts'],
     rules: {
       'no-restricted-imports': [

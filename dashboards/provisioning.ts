@@ -53,10 +53,10 @@ export function datasourcesYaml(): string {
         access: 'proxy',
         url: 'http://elasticsearch:9200',
         editable: false,
-        // Elasticsearch runs with security on: the password comes from the Grafana container's environment.
+        // Elasticsearch runs with security on: Grafana reads the password from the mounted secret file.
         basicAuth: true,
         basicAuthUser: 'elastic',
-        secureJsonData: { basicAuthPassword: '$ELASTICSEARCH_PASSWORD' },
+        secureJsonData: { basicAuthPassword: '$__file{/run/secrets/elastic_password}' },
         jsonData: {
           index: LOG_INDEX_PATTERN,
           timeField: LOG_TIME_FIELD,

@@ -22,6 +22,8 @@ export interface Readiness {
   isShuttingDown(): boolean;
   /** Runs every check (concurrent callers share one run) and updates `dependency_up`. */
   run(): Promise<ReadinessResult>;
+  /** Runs the checks when the last run finished more than `maxAgeMs` ago (or never ran). */
+  refresh(maxAgeMs: number): Promise<void>;
 }
 
 interface RegisteredCheck {
@@ -52,6 +54,7 @@ export function createReadiness(dependencyUp: Gauge<'dependency'>): Readiness {
   const checks = new Map<string, RegisteredCheck>();
   let shuttingDown = false;
   let inFlight: Promise<ReadinessResult> | null = null;
+  let lastRunAt = Number.NEGATIVE_INFINITY;
 
   async function runAll(): Promise<ReadinessResult> {
     const list = [...checks.values()];
@@ -64,6 +67,7 @@ export function createReadiness(dependencyUp: Gauge<'dependency'>): Readiness {
       if (!up) result.failing.push(c.name);
     });
     result.shuttingDown = shuttingDown;
+    lastRunAt = Date.now();
     result.ready = result.failing.length === 0 && !shuttingDown;
     return result;
   }
@@ -79,8 +83,9 @@ export function createReadiness(dependencyUp: Gauge<'dependency'>): Readiness {
         throw new errors.BAD_OPTION(`readiness.${name}.timeoutMs`, 'must be an integer between 1 and 60000');
       }
       checks.set(name, { name, check, timeoutMs });
-      // Visible (as down) from the first scrape, before the first probe.
-      dependencyUp.set({ dependency: name }, 0);
+      // No series until the first check has run: a scrape runs it (see refresh), so none reads 0
+      // merely because no probe came yet.
+      lastRunAt = Number.NEGATIVE_INFINITY;
     },
     beginShutdown() {
       shuttingDown = true;
@@ -95,6 +100,10 @@ export function createReadiness(dependencyUp: Gauge<'dependency'>): Readiness {
         });
       }
       return inFlight;
+    },
+    async refresh(maxAgeMs) {
+      if (checks.size === 0 || Date.now() - lastRunAt <= maxAgeMs) return;
+      await this.run();
     },
   };
 }

@@ -25,6 +25,9 @@ import {
 import { DB_POOL_STATES, EXPORTER_METRICS, exporterMetricNames } from './metric-names';
 import { resolveProcessLimits } from './process-limits';
 import { createReadiness, type Readiness } from './readiness';
+
+/** How old a readiness result may be when a scrape reads `dependency_up`. */
+const DEPENDENCY_UP_MAX_AGE_MS = 5000;
 import { countSamples, renderRegistry } from './render';
 
 export type { TelemetryOptions } from './config';
@@ -139,9 +142,12 @@ export function createTelemetry(opts: TelemetryOptions = {}): Telemetry {
       name: EXPORTER_METRICS.dependencyUp,
       help: '1 when the named readiness dependency passed its last check, else 0.',
       labels: { dependency: { cap: 64 } },
+      // A scrape refreshes a stale result, so the gauge is true even where no readiness probe runs
+      // (a 0 left from start-up would page DependencyDown forever).
+      collect: () => readiness.refresh(DEPENDENCY_UP_MAX_AGE_MS).then(() => undefined),
     }),
   );
-  const readiness = createReadiness(dependencyUp as unknown as Gauge<'dependency'>);
+  const readiness: Readiness = createReadiness(dependencyUp as unknown as Gauge<'dependency'>);
 
   const http = new HttpMetrics({
     namespace,

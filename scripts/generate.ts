@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { generatedFiles as alertFiles } from '../alerts';
 import { generatedFiles as dashboardFiles } from '../dashboards';
+import { generatedFiles as kubernetesFiles } from '../kubernetes';
 
 export interface GeneratedFile {
   /** Path relative to the repository root. */
@@ -18,7 +19,7 @@ const root = join(__dirname, '..');
 
 function main(): void {
   const check = process.argv.includes('--check');
-  const files: GeneratedFile[] = [...alertFiles(), ...dashboardFiles()];
+  const files: GeneratedFile[] = [...alertFiles(), ...dashboardFiles(), ...kubernetesFiles()];
   const drift: string[] = [];
   for (const file of files) {
     const target = join(root, file.path);

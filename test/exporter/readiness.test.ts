@@ -29,7 +29,6 @@ describe('health and readiness', () => {
     const t = createTelemetry({ defaultMetrics: false });
     t.readiness.register('database', async () => undefined);
     t.readiness.register('collector', async () => undefined);
-    expect(sampleValue(await t.render(), 'telehealth_dependency_up{dependency="database"}')).toBe(0);
     const s = await appFor(t);
     try {
       const r = await request(s.port, '/api/ready');
@@ -39,6 +38,27 @@ describe('health and readiness', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('refreshes dependency_up on a scrape when no probe has run, and not more often than needed', async () => {
+    const t = createTelemetry({ defaultMetrics: false });
+    let up = true;
+    let calls = 0;
+    t.readiness.register('database', async () => {
+      calls++;
+      if (!up) throw new Error('down');
+    });
+    // No probe has run: the scrape itself runs the check, so nothing reads 0 merely for want of a probe.
+    expect(sampleValue(await t.render(), 'telehealth_dependency_up{dependency="database"}')).toBe(1);
+    expect(calls).toBe(1);
+    up = false;
+    // Within the freshness window the last result stands.
+    expect(sampleValue(await t.render(), 'telehealth_dependency_up{dependency="database"}')).toBe(1);
+    expect(calls).toBe(1);
+    // A probe refreshes it.
+    await t.readiness.run();
+    expect(sampleValue(await t.render(), 'telehealth_dependency_up{dependency="database"}')).toBe(0);
+    expect(calls).toBe(2);
   });
 
   it('answers 503 naming the failing dependency, never its error text', async () => {
