@@ -13,17 +13,16 @@ import {
   EVENT_CLASSES,
   EVENT_TYPES,
   EVENT_TYPE_NAMES,
+  JOB_OUTCOMES,
   OUTCOMES,
+  PAYMENT_AMOUNT_EVENT_TYPES,
   REJECT_REASONS,
+  SCHEDULED_JOBS,
 } from './metric-names';
 
-/** The node-cron jobs of the collector (closed set of the `job` label). */
-export const SCHEDULED_JOBS = ['audit_chain_verify', 'audit_chain_verify_full', 'business_gauges'] as const;
 export type ScheduledJob = (typeof SCHEDULED_JOBS)[number];
-export const JOB_OUTCOMES = ['success', 'failure'] as const;
-
-/** Payment types whose amounts are summed (a failed payment moved no money). */
-export const AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;
+/** Payment types whose amounts are summed (the closed set lives in metric-names.ts). */
+export const AMOUNT_EVENT_TYPES = PAYMENT_AMOUNT_EVENT_TYPES;
 
 /** Store batch durations: one unnest INSERT of 1000 rows takes ~20-50 ms here; 5 s means trouble. */
 export const STORE_BATCH_BUCKETS_SECONDS = [
@@ -104,7 +103,7 @@ function createMetrics(t: Telemetry) {
   const scheduledJobRunsTotal = t.counter({
     name: M.scheduledJobRunsTotal,
     help: 'Runs of the scheduled jobs, by job and outcome.',
-    labels: { job: SCHEDULED_JOBS, outcome: JOB_OUTCOMES },
+    labels: { task: SCHEDULED_JOBS, outcome: JOB_OUTCOMES },
     zeroInit: true,
   });
   const businessGauges = {

@@ -351,12 +351,9 @@ export function createCollector(opts: CollectorOptions): Collector {
       const batch = storeQueue.slice(0, n);
       const t0 = process.hrtime.bigint();
       try {
-        if (!store) {
-          if (opts.migrate !== false) await migrate(opts.database);
-          store = await AuditStore.open(opts.database);
-        }
+        const auditStore = await ensureStore();
         const events = batch.map((q) => q.event);
-        const outcome = await store.insert(events);
+        const outcome = await auditStore.insert(events);
         metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
         storeQueue.splice(0, n);
         if (singleMode > 0) singleMode -= 1;
@@ -582,14 +579,28 @@ export function createCollector(opts: CollectorOptions): Collector {
   async function runJob(job: ScheduledJob, fn: () => Promise<void>): Promise<void> {
     try {
       await fn();
-      metrics.scheduledJobRunsTotal.inc({ job, outcome: 'success' });
+      metrics.scheduledJobRunsTotal.inc({ task: job, outcome: 'success' });
     } catch (err) {
-      metrics.scheduledJobRunsTotal.inc({ job, outcome: 'failure' });
+      metrics.scheduledJobRunsTotal.inc({ task: job, outcome: 'failure' });
       logger?.warn({ 'error.code': errorCode(err), 'job.name': job }, 'scheduled job failed');
     }
   }
 
+  /**
+   * Migrates and opens the store on first use (not at start-up: the collector must accept and spool
+   * events while the database is down). The writer and the verifier both need the table.
+   */
+  async function ensureStore(): Promise<AuditStore> {
+    if (!store) {
+      if (opts.migrate !== false) await migrate(opts.database);
+      store = await AuditStore.open(opts.database);
+    }
+    return store;
+  }
+
   async function verifyChain(vopts: { full?: boolean; anchor?: ChainHead } = {}): Promise<VerifyResult> {
+    // A fresh database has no audit table until the first batch: the verifier must not fail on that.
+    await ensureStore();
     const r =
       vopts.full || vopts.anchor
         ? await verifier.full({ anchor: vopts.anchor })

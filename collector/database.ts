@@ -68,6 +68,11 @@ function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
     },
     async transaction(fn) {
       const client: PoolClient = await pool.connect();
+      // A server that goes away mid-transaction makes the checked-out client emit 'error'; without a
+      // listener that is an uncaught exception (the pool only listens on idle clients). The failed
+      // query rejects as well, which is what the caller handles.
+      const onError = (): void => undefined;
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn({
@@ -77,10 +82,12 @@ function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
           },
         });
         await client.query('COMMIT');
+        client.off('error', onError);
         client.release();
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
+        client.off('error', onError);
         // A connection in an unknown state is destroyed rather than returned to the pool.
         client.release(true);
         throw err;

@@ -39,7 +39,7 @@ export { pseudonymousRef } from './pseudonymous-ref';
 export { migrate, AUDIT_OWNER_ROLE, AUDIT_WRITER_ROLE } from './migrations';
 export { ChainVerifier } from './chain-verifier';
 export type { BreakKind, ChainHead, VerifyResult } from './chain-verifier';
-export { BUSINESS_GAUGES, SCHEDULED_JOBS } from './collector-metrics';
+export { BUSINESS_GAUGES } from './collector-metrics';
 export type { BusinessGauge, ScheduledJob } from './collector-metrics';
 export type { EventsRouterOptions } from './http-router';
 export { sha256Hex, signBody, SIGNATURE_HEADER, SOURCE_HEADER, TIMESTAMP_HEADER } from './source-auth';

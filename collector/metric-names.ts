@@ -97,7 +97,7 @@ export const COLLECTOR_METRICS = {
   /** {reason}: log lines not shipped (LOG_DROP_REASONS). */
   logLinesDroppedTotal: 'log_lines_dropped_total',
   logShippingErrorsTotal: 'log_shipping_errors_total',
-  /** {job, outcome}: node-cron job runs. */
+  /** {task, outcome}: node-cron job runs (`task`, not `job`: Prometheus owns the `job` label). */
   scheduledJobRunsTotal: 'scheduled_job_runs_total',
   // Business gauges refreshed from the database by a scheduled job:
   ordersOpen: 'orders_open',
@@ -106,6 +106,11 @@ export const COLLECTOR_METRICS = {
 } as const;
 
 export const REJECT_REASONS = ['invalid', 'unauthorized', 'too_large', 'queue_full', 'spool_full'] as const;
+/** `task` label of scheduled_job_runs_total (outcome: success | failure). */
+export const SCHEDULED_JOBS = ['audit_chain_verify', 'audit_chain_verify_full', 'business_gauges'] as const;
+export const JOB_OUTCOMES = ['success', 'failure'] as const;
+/** `event_type` label of payments_amount_total (a failed payment moved no money). */
+export const PAYMENT_AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;
 export const DROP_REASONS = ['spool_full', 'store_rejected'] as const;
 export const LOG_DROP_REASONS = ['buffer_full', 'sink_error'] as const;
 

@@ -242,7 +242,7 @@ describe('collector pipeline on PostgreSQL', () => {
     const text = await telemetry.render();
     expect(sample(text, 'telehealth_prescriptions_pending')).toBe(5);
     expect(
-      sample(text, 'telehealth_scheduled_job_runs_total{job="audit_chain_verify",outcome="success"}'),
+      sample(text, 'telehealth_scheduled_job_runs_total{task="audit_chain_verify",outcome="success"}'),
     ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'telehealth_audit_chain_verified_events_total')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'telehealth_audit_chain_last_verified_timestamp_seconds')).toBeGreaterThan(

@@ -93,6 +93,12 @@ describe('kill -9 of the collector process', () => {
 
   const API_KEY = 'kill9-test-api-key-0123456789abcdef';
 
+  /** Resolves when the child has exited (a signalled child keeps exitCode null: check both). */
+  function exited(child: ChildProcessWithoutNullStreams): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((r) => child.once('exit', () => r()));
+  }
+
   function startChild(
     env: Record<string, string>,
   ): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
@@ -106,16 +112,21 @@ describe('kill -9 of the collector process', () => {
     return new Promise((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`collector did not start: ${out}`)), 60_000);
+      let ready = false;
       child.stdout.on('data', (d: Buffer) => {
+        // After the ready line the child logs one ECS line per stored event: read and discard.
+        if (ready) return;
         out += d.toString();
         const m = /"msg":"collector listening","port":(\d+)/.exec(out);
         if (m) {
+          ready = true;
+          out = '';
           clearTimeout(timer);
           resolve({ child, port: Number(m[1]) });
         }
       });
       child.stderr.on('data', (d: Buffer) => {
-        out += d.toString();
+        if (out.length < 100_000) out += d.toString();
       });
       child.once('exit', () => {
         clearTimeout(timer);
@@ -163,7 +174,7 @@ describe('kill -9 of the collector process', () => {
       first.child.kill('SIGKILL');
       killed = true;
       await Promise.all(senders);
-      await new Promise((r) => (first.child.exitCode !== null ? r(null) : first.child.once('exit', r)));
+      await exited(first.child);
       const storedBeforeRestart = (await idCounts(db, acked)).rows;
       const second = await startChild(env);
       child = second.child;
@@ -186,11 +197,10 @@ describe('kill -9 of the collector process', () => {
       expect((await verify.verifyChain({ full: true })).ok).toBe(true);
       await verify.close();
     } finally {
-      if (child && child.exitCode === null) {
-        const c = child;
-        const exited = new Promise((r) => c.once('exit', r));
-        c.kill('SIGTERM');
-        await exited;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const done = exited(child);
+        child.kill('SIGTERM');
+        await done;
       }
       await db.close();
       await tdb.drop();
