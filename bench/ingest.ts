@@ -247,12 +247,20 @@ async function startCollectorProcess(
   );
   return new Promise((resolve, reject) => {
     let out = '';
+    let ready = false;
     child.stdout.on('data', (d: Buffer) => {
+      // After the ready line the child logs one ECS line per stored event: read and discard.
+      if (ready) return;
       out += d.toString();
       const m = /"port":(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
+      if (m) {
+        ready = true;
+        resolve({ child, port: Number(m[1]) });
+      }
     });
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      if (out.length < 100_000) out += d.toString();
+    });
     child.once('exit', () => reject(new Error(`collector exited: ${out}`)));
   });
 }
@@ -423,7 +431,7 @@ async function main(): Promise<void> {
       `  p99 ack at 5,000 events/s       ${fmt(paced?.p99ms ?? NaN, 1)} ms   goal <= 50 ms   ${(paced?.p99ms ?? Infinity) <= 50 ? 'MET' : 'NOT MET'}`,
     );
   } finally {
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       const c = child;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');

@@ -11,6 +11,7 @@
  *   COLLECTOR_SOURCES_FILE       JSON: [{ "id": "app", "apiKeySha256": "<hex>", "hmacSecretFile": "path" }]
  *   METRICS_BEARER_TOKEN_FILE    optional bearer token protecting /metrics
  *   COLLECTOR_SPOOL_CAPACITY_BYTES, COLLECTOR_QUEUE_CAPACITY   optional limits
+ *   COLLECTOR_LOG_EVENTS         `false` to stop logging one line per stored event (default true)
  *
  * Prints one JSON line `{"msg":"collector listening","port":…,"metrics_port":…}` when ready (the
  * contract tests and scripts wait for); everything else is ECS JSON from collector/logging.
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
       : undefined,
     queueCapacity: process.env.COLLECTOR_QUEUE_CAPACITY ? intEnv('COLLECTOR_QUEUE_CAPACITY', 0) : undefined,
     logger,
+    logEvents: process.env.COLLECTOR_LOG_EVENTS !== 'false',
   });
   await collector.started;
   telemetry.readiness.register('collector', () => collector.readinessCheck());
