@@ -47,11 +47,19 @@ export function createInstrumentations(opts: InstrumentationOptions = {}): Instr
     // Route handlers only: a span per middleware (json parser, helmet, auth…) multiplied the
     // per-request cost of tracing and says little that the request-handler span does not.
     new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
-    new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
-    // Log lines go through our own bounded pipeline, not the OTel logs SDK; correlation fields
-    // use the ECS names our allow-list keeps.
+    // Query spans only: a `pg-pool.connect` span (and its context binding) per query is noise
+    // that cost the realistic route a second span per query.
+    new PgInstrumentation({
+      requireParentSpan: true,
+      enhancedDatabaseReporting: false,
+      ignoreConnectSpans: true,
+    }),
+    // Registered (so any pino in the process is known to the SDK), but cheap: log lines go through
+    // our own bounded pipeline, not the OTel logs SDK, and collector/logging's formatter already
+    // adds trace.id/span.id from the active span, so the per-line mixin would only repeat that work.
     new PinoInstrumentation({
       disableLogSending: true,
+      disableLogCorrelation: true,
       logKeys: { traceId: 'trace.id', spanId: 'span.id', traceFlags: 'trace.flags' },
     }),
   ];
