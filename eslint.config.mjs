@@ -14,6 +14,7 @@ export default tseslint.config(
       '.scratch*/**',
       '**/*.js',
       '**/*.mjs',
+      '**/*.cjs',
     ],
   },
   js.configs.recommended,

@@ -13,6 +13,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
@@ -30,6 +31,8 @@ import { createTelemetry } from '../exporter';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
+/** BENCH_ONLY=copy,unnest,inprocess,http,paced runs a subset (for profiling); default: all. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,unnest,inprocess,http,paced').split(','));
 const API_KEY = randomBytes(24).toString('hex');
 const REF_KEY = randomBytes(32);
 const TYPES = ['authn_login_fail', 'phi_access', 'order_created', 'payment_captured'] as const;
@@ -233,7 +236,13 @@ async function startCollectorProcess(
   writeFileSync(sources, JSON.stringify([{ id: 'bench', apiKeySha256: sha256Hex(API_KEY) }]));
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, '../scripts/collector.ts')],
+    [
+      // e.g. BENCH_COLLECTOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the collector
+      ...(process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter((x) => x !== ''),
+      '--import',
+      'tsx',
+      path.join(__dirname, '../scripts/collector.ts'),
+    ],
     {
       env: {
         ...process.env,
@@ -353,6 +362,76 @@ async function pacedRun(port: number, perSecond: number, batch: number, seconds:
   });
 }
 
+/**
+ * Open-loop pacing: one batch every `batch / perSecond` seconds, evenly spread (autocannon's
+ * `overallRate` instead lets every connection send its share of the second back to back at the
+ * start of each second, i.e. bursts of `connections` concurrent requests). Latency is measured from
+ * the time a request was DUE, so a stalled client or server is not hidden (coordinated omission).
+ */
+async function pacedOpenLoop(port: number, perSecond: number, batch: number, seconds: number): Promise<void> {
+  const bodies = bodiesOf(makeEvents(perSecond * seconds), batch);
+  const intervalMs = (batch / perSecond) * 1000;
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const lat: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  let done = 0;
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const send = (i: number) => {
+      const due = t0 + i * intervalMs;
+      const body = bodies[i] as string;
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/v1/events',
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${API_KEY}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            lat.push(performance.now() - due);
+            if (res.statusCode !== 202) errors += 1;
+            done += 1;
+            if (done === bodies.length) resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors += 1;
+        done += 1;
+        if (done === bodies.length) resolve();
+      });
+      req.end(body);
+    };
+    const tick = () => {
+      const due = Math.min(bodies.length, Math.floor((performance.now() - t0) / intervalMs) + 1);
+      while (sent < due) send(sent++);
+      if (sent < bodies.length) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const s = (performance.now() - t0) / 1000;
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  report({
+    name: `HTTP open-loop ${fmt(perSecond)} events/s (batches of ${batch})`,
+    events: bodies.length * batch,
+    seconds: s,
+    p50ms: pct(lat, 50),
+    p99ms: pct(lat, 99),
+    errors,
+    note: `one request every ${fmt(intervalMs, 1)} ms, latency from the due time`,
+  });
+}
+
 async function main(): Promise<void> {
   const name = `bench_ingest_${Date.now().toString(36)}`;
   const admin = new Client({ connectionString: ADMIN_URL });
@@ -376,9 +455,10 @@ async function main(): Promise<void> {
     await setup.close();
     await db.connect();
 
-    await ceilingCopy(url, makeEvents(N));
-    await ceilingUnnest(url, makeEvents(N));
-    await inProcess(url, makeEvents(N));
+    if (ONLY.has('copy')) await ceilingCopy(url, makeEvents(N));
+    if (ONLY.has('unnest')) await ceilingUnnest(url, makeEvents(N));
+    if (ONLY.has('inprocess')) await inProcess(url, makeEvents(N));
+    if (!ONLY.has('http') && !ONLY.has('paced')) return;
 
     const started = await startCollectorProcess(url, dir);
     child = started.child;
@@ -396,10 +476,15 @@ async function main(): Promise<void> {
       errors: health.errors + health.non2xx,
       note: 'requests/s: the HTTP ceiling of this machine now',
     });
-    await httpRun('HTTP batches of 1000', started.port, makeEvents(N), 1000, 8, db);
-    await httpRun('HTTP batches of 100', started.port, makeEvents(N), 100, 16, db);
-    await httpRun('HTTP single events', started.port, makeEvents(Math.min(N, 30_000)), 1, 32, db);
-    await pacedRun(started.port, 5000, 10, 10);
+    if (ONLY.has('http')) {
+      await httpRun('HTTP batches of 1000', started.port, makeEvents(N), 1000, 8, db);
+      await httpRun('HTTP batches of 100', started.port, makeEvents(N), 100, 16, db);
+      await httpRun('HTTP single events', started.port, makeEvents(Math.min(N, 30_000)), 1, 32, db);
+    }
+    if (ONLY.has('paced')) {
+      await pacedRun(started.port, 5000, 10, 10);
+      await pacedOpenLoop(started.port, 5000, 10, 10);
+    }
 
     const rate = (n: string) => {
       const r = results.find((x) => x.name.startsWith(n));

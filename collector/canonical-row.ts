@@ -4,7 +4,7 @@
  * a JSON array in a fixed column order with values normalised to what both sides can reproduce
  * exactly (times as epoch milliseconds, bigints as decimal strings, uuids lowercase).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 
@@ -47,5 +47,10 @@ export function canonicalRow(r: CanonicalRow): string {
 }
 
 export function chainHash(prev: Buffer, row: CanonicalRow): Buffer {
-  return createHash('sha256').update(prev).update(canonicalRow(row), 'utf8').digest();
+  // One-shot hash of prev || canonical: no Hash object per row (this runs for every stored event).
+  const text = canonicalRow(row);
+  const input = Buffer.allocUnsafe(prev.length + Buffer.byteLength(text, 'utf8'));
+  prev.copy(input, 0);
+  input.write(text, prev.length, 'utf8');
+  return hash('sha256', input, 'buffer');
 }

@@ -12,7 +12,7 @@
 import type { Router } from 'express';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Telemetry } from '../exporter';
-import { AuditStore } from './audit-store';
+import { AuditStore, type PreparedBatch } from './audit-store';
 import { ChainVerifier, type ChainHead, type VerifyResult } from './chain-verifier';
 import {
   collectorMetrics,
@@ -136,6 +136,8 @@ interface Waiter {
 
 const RECORD_HEADER_BYTES = 16;
 const MAX_GROUP = 20_000;
+/** Rows the chain verifier hashes between two yields to the event loop (a few ms of work). */
+const VERIFY_SLICE_ROWS = 500;
 
 /** SQLSTATE classes that a retry cannot fix (bad data), as opposed to connection or resource errors. */
 function isDataError(err: unknown): boolean {
@@ -188,6 +190,8 @@ export function createCollector(opts: CollectorOptions): Collector {
   let durableOrd = -1;
   let durableSeq = 0;
   let committedSeq = 0;
+  /** Committed and logged: what flush() waits for. */
+  let flushedSeq = 0;
   const storeQueue: Queued[] = [];
   let spilled = false;
   let loadFromSeq = 0;
@@ -226,6 +230,11 @@ export function createCollector(opts: CollectorOptions): Collector {
       if (w.timer) clearTimeout(w.timer);
       w.resolve();
     }
+  };
+
+  const releaseFlush = (seq: number) => {
+    flushedSeq = Math.max(flushedSeq, seq);
+    settle(flushWaiters, seq);
   };
 
   const wait = (waiters: Waiter[], target: number, timeoutMs: number, what: string): Promise<void> =>
@@ -313,9 +322,14 @@ export function createCollector(opts: CollectorOptions): Collector {
 
   let singleMode = 0;
 
-  function logStored(events: readonly AuditEvent[]): void {
+  /** Lines logged between two yields, so that logging a large batch does not hold up requests. */
+  const LOG_YIELD_EVERY = 250;
+
+  async function logStored(events: readonly AuditEvent[]): Promise<void> {
     if (!logger || !logEvents) return;
-    for (const e of events) {
+    for (let i = 0; i < events.length; i += 1) {
+      if (i > 0 && i % LOG_YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
+      const e = events[i] as AuditEvent;
       // Allow-listed fields only; refs are pseudonymous by schema.
       logger.info(
         {
@@ -333,70 +347,131 @@ export function createCollector(opts: CollectorOptions): Collector {
     }
   }
 
+  /**
+   * The store loop. While batch N is in flight, batch N+1 is prepared (deduplicated, hashed on the
+   * head N will leave) so that the hashing in Node overlaps the database's work; the store checks
+   * that guess under the chain lock and hashes again when it was wrong (N failed, another writer).
+   */
   async function runStore(): Promise<void> {
     let backoff = retryMin;
-    while (!stopped) {
-      if (storeQueue.length < batchSize && spilled) {
+    let next: { first: Queued; n: number; prepared: PreparedBatch } | null = null;
+    // The lines of a committed batch are logged while the next one is in flight; flush() waiters
+    // are released after them, so that a flushed event is stored AND logged.
+    let unlogged: { events: AuditEvent[]; seq: number } | null = null;
+    const drainLog = async () => {
+      if (!unlogged) return;
+      const { events, seq } = unlogged;
+      unlogged = null;
+      await logStored(events);
+      releaseFlush(seq);
+    };
+    try {
+      await storeLoop();
+    } finally {
+      await drainLog();
+    }
+
+    async function storeLoop(): Promise<void> {
+      while (!stopped) {
+        if (storeQueue.length < batchSize && spilled) {
+          try {
+            await loadSpilled();
+          } catch (err) {
+            logger?.error({ 'error.code': errorCode(err) }, 'spool read failed; retrying');
+            await sleep(backoff);
+            backoff = Math.min(backoff * 2, retryMax);
+            continue;
+          }
+        }
+        if (storeQueue.length === 0) {
+          await drainLog();
+          if (storeQueue.length === 0) return;
+          continue;
+        }
+        // The queue only grows at the end and shrinks at the front: the same first entry means the
+        // same entries, so a batch prepared ahead is still this batch.
+        const ahead = next !== null && singleMode === 0 && storeQueue[0] === next.first ? next : null;
+        next = null;
+        const n = ahead ? ahead.n : singleMode > 0 ? 1 : Math.min(batchSize, storeQueue.length);
+        const batch = storeQueue.slice(0, n);
+        const events = batch.map((q) => q.event);
+        const t0 = process.hrtime.bigint();
         try {
-          await loadSpilled();
+          const auditStore = await ensureStore();
+          const prepared = ahead
+            ? ahead.prepared
+            : await auditStore.prepare(events, auditStore.expectedHead());
+          let committedAt = 0n;
+          const committing = auditStore.commit(prepared).then((o) => {
+            committedAt = process.hrtime.bigint();
+            return o;
+          });
+          // Observed below; until then a rejection must not count as unhandled.
+          committing.catch(() => undefined);
+          await drainLog();
+          if (singleMode === 0 && prepared.end !== null && storeQueue.length > n && !stopped) {
+            const m = Math.min(batchSize, storeQueue.length - n);
+            const following = storeQueue.slice(n, n + m);
+            try {
+              next = {
+                first: following[0] as Queued,
+                n: m,
+                prepared: await auditStore.prepare(
+                  following.map((q) => q.event),
+                  prepared.end,
+                ),
+              };
+            } catch {
+              next = null; // only a head start: the batch is prepared again when its turn comes
+            }
+          }
+          const outcome = await committing;
+          metrics.storeBatchDurationSeconds.observe(Number(committedAt - t0) / 1e9);
+          storeQueue.splice(0, n);
+          if (singleMode > 0) singleMode -= 1;
+          committedSeq = (batch[n - 1] as Queued).seq;
+          stored += outcome.inserted;
+          duplicates += outcome.duplicates;
+          metrics.eventsStoredTotal.inc(outcome.inserted);
+          metrics.lastStoredEventTimestampSeconds.set(Date.now() / 1000);
+          if (!storeHealthy) logger?.info({}, 'audit store writes succeeding');
+          storeHealthy = true;
+          backoff = retryMin;
+          unlogged = { events, seq: committedSeq };
+          await spool?.release(committedSeq).catch(() => undefined);
+          updateGauges();
         } catch (err) {
-          logger?.error({ 'error.code': errorCode(err) }, 'spool read failed; retrying');
+          next = null;
+          await drainLog();
+          metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+          metrics.storeErrorsTotal.inc();
+          if (isDataError(err)) {
+            if (n > 1) {
+              // One row is bad: write this stretch one by one to find it.
+              singleMode = n;
+            } else {
+              const e = (batch[0] as Queued).event;
+              storeQueue.shift();
+              singleMode = Math.max(0, singleMode - 1);
+              committedSeq = (batch[0] as Queued).seq;
+              metrics.eventsDroppedTotal.inc({
+                event_class: eventClass(e.event_type),
+                reason: 'store_rejected',
+              });
+              logger?.error(
+                { 'error.code': errorCode(err), 'event.id': e.event_id },
+                'audit store refused event',
+              );
+              releaseFlush(committedSeq);
+            }
+            continue;
+          }
+          if (storeHealthy)
+            logger?.warn({ 'error.code': errorCode(err) }, 'audit store unavailable; spooling');
+          storeHealthy = false;
           await sleep(backoff);
           backoff = Math.min(backoff * 2, retryMax);
-          continue;
         }
-      }
-      if (storeQueue.length === 0) return;
-      const n = singleMode > 0 ? 1 : Math.min(batchSize, storeQueue.length);
-      const batch = storeQueue.slice(0, n);
-      const t0 = process.hrtime.bigint();
-      try {
-        const auditStore = await ensureStore();
-        const events = batch.map((q) => q.event);
-        const outcome = await auditStore.insert(events);
-        metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        storeQueue.splice(0, n);
-        if (singleMode > 0) singleMode -= 1;
-        committedSeq = (batch[n - 1] as Queued).seq;
-        stored += outcome.inserted;
-        duplicates += outcome.duplicates;
-        metrics.eventsStoredTotal.inc(outcome.inserted);
-        metrics.lastStoredEventTimestampSeconds.set(Date.now() / 1000);
-        if (!storeHealthy) logger?.info({}, 'audit store writes succeeding');
-        storeHealthy = true;
-        backoff = retryMin;
-        settle(flushWaiters, committedSeq);
-        logStored(events);
-        await spool?.release(committedSeq).catch(() => undefined);
-        updateGauges();
-      } catch (err) {
-        metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        metrics.storeErrorsTotal.inc();
-        if (isDataError(err)) {
-          if (n > 1) {
-            // One row is bad: write this stretch one by one to find it.
-            singleMode = n;
-          } else {
-            const e = (batch[0] as Queued).event;
-            storeQueue.shift();
-            singleMode = Math.max(0, singleMode - 1);
-            committedSeq = (batch[0] as Queued).seq;
-            metrics.eventsDroppedTotal.inc({
-              event_class: eventClass(e.event_type),
-              reason: 'store_rejected',
-            });
-            logger?.error(
-              { 'error.code': errorCode(err), 'event.id': e.event_id },
-              'audit store refused event',
-            );
-            settle(flushWaiters, committedSeq);
-          }
-          continue;
-        }
-        if (storeHealthy) logger?.warn({ 'error.code': errorCode(err) }, 'audit store unavailable; spooling');
-        storeHealthy = false;
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, retryMax);
       }
     }
   }
@@ -410,6 +485,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     durableSeq = lastSeq;
     if (recovery.records > 0 && recovery.firstSeq !== null) {
       committedSeq = recovery.firstSeq - 1;
+      flushedSeq = committedSeq;
       spilled = true;
       loadFromSeq = recovery.firstSeq;
       logger?.info(
@@ -418,6 +494,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       );
     } else {
       committedSeq = lastSeq;
+      flushedSeq = lastSeq;
     }
     updateGauges();
     kickWriter();
@@ -523,7 +600,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     const target = nextOrd - 1;
     await started;
     const targetSeq = target + offset;
-    if (committedSeq >= targetSeq) return;
+    if (flushedSeq >= targetSeq) return;
     kickStore();
     await wait(flushWaiters, targetSeq, fopts.timeoutMs ?? 30_000, 'flush');
   }
@@ -598,13 +675,32 @@ export function createCollector(opts: CollectorOptions): Collector {
     return store;
   }
 
+  let verifying: Promise<unknown> = Promise.resolve();
+
+  /**
+   * The minutely incremental run in slices, yielding between them: after a busy minute there are
+   * hundreds of thousands of rows to hash, and one long synchronous stretch would hold up every
+   * request (and its acknowledgement) meanwhile.
+   */
+  async function verifyInSlices(): Promise<VerifyResult> {
+    let verified = 0;
+    for (;;) {
+      const r = await verifier.incremental({ maxRows: VERIFY_SLICE_ROWS });
+      verified += r.verified;
+      if (!r.ok || r.verified < VERIFY_SLICE_ROWS) return { ...r, verified };
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   async function verifyChain(vopts: { full?: boolean; anchor?: ChainHead } = {}): Promise<VerifyResult> {
     // A fresh database has no audit table until the first batch: the verifier must not fail on that.
     await ensureStore();
-    const r =
-      vopts.full || vopts.anchor
-        ? await verifier.full({ anchor: vopts.anchor })
-        : await verifier.incremental();
+    // One verification at a time: the verifier remembers where it stopped.
+    const run = verifying.then(() =>
+      vopts.full || vopts.anchor ? verifier.full({ anchor: vopts.anchor }) : verifyInSlices(),
+    );
+    verifying = run.catch(() => undefined);
+    const r = await run;
     metrics.auditChainVerifiedEventsTotal.inc(r.verified);
     if (r.ok) {
       metrics.auditChainBroken.set(0);

@@ -7,6 +7,7 @@
  * Result values are normalised to what `pg` returns (int8/numeric as strings, bytea as Buffer).
  */
 import { Pool, type PoolClient } from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -17,12 +18,21 @@ export interface Queryable {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
 }
 
+/**
+ * The handle a transaction callback gets. `copyFrom` exists on PostgreSQL only (PGlite has no
+ * COPY FROM STDIN over this interface): callers check for it and fall back to `query`.
+ */
+export interface Transaction extends Queryable {
+  /** Runs `COPY … FROM STDIN` (text format) with `data` as the input; resolves to the rows copied. */
+  copyFrom?(sql: string, data: Buffer): Promise<number>;
+}
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs several statements separated by `;` (migrations). Takes no parameters. */
   exec(sql: string): Promise<void>;
   /** BEGIN … COMMIT on one connection; ROLLBACK when `fn` throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   poolStats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
@@ -80,6 +90,7 @@ function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
             const r = await client.query(text, params as unknown[] | undefined);
             return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
           },
+          copyFrom: (sql, data) => copyInto(client, sql, data),
         });
         await client.query('COMMIT');
         client.off('error', onError);
@@ -98,6 +109,26 @@ function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
       await pool.end();
     },
   };
+}
+
+/** COPY FROM STDIN on a checked-out client; a server error rejects (and aborts the transaction). */
+function copyInto(client: PoolClient, sql: string, data: Buffer): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const stream = client.query(copyFromStdin(sql));
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    stream.on('error', fail);
+    stream.on('finish', () => {
+      if (settled) return;
+      settled = true;
+      resolve(stream.rowCount);
+    });
+    stream.end(data);
+  });
 }
 
 const INT8_OID = 20;

@@ -45,6 +45,23 @@ export function encodeRecord(seq: number, payload: Buffer): Buffer {
   return buf;
 }
 
+/** Encodes a group of records into one buffer (no per-record buffer to allocate and copy again). */
+function encodeRecords(records: readonly SpoolRecord[]): Buffer {
+  let total = 0;
+  for (const r of records) total += HEADER_BYTES + r.payload.length;
+  const buf = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const r of records) {
+    const end = off + HEADER_BYTES + r.payload.length;
+    buf.writeUInt32BE(r.payload.length, off);
+    buf.writeBigUInt64BE(BigInt(r.seq), off + 8);
+    r.payload.copy(buf, off + HEADER_BYTES);
+    buf.writeUInt32BE(crc32(buf.subarray(off + 8, end)), off + 4);
+    off = end;
+  }
+  return buf;
+}
+
 /** Parses complete, intact records from `buf`; stops at the first torn or corrupt one. */
 function decodeRecords(
   buf: Buffer,
@@ -141,7 +158,7 @@ export class Spool {
       this.segments.push(seg);
       this.current = { seg, fh };
     }
-    const buf = Buffer.concat(records.map((r) => encodeRecord(r.seq, r.payload)));
+    const buf = encodeRecords(records);
     const { seg, fh } = this.current;
     let written = 0;
     while (written < buf.length) {

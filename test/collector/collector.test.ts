@@ -87,6 +87,21 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(sample(text, 'telehealth_audit_chain_broken')).toBe(0);
   });
 
+  it('verifies a long incremental stretch in slices, one run at a time, and counts every row once', async () => {
+    const { collector, telemetry } = newCollector();
+    const events = Array.from({ length: 1300 }, (_, i) => makeEvent(i % 2 ? 'phi_access' : 'order_created'));
+    for (const e of events) expect(collector.record(e)).toEqual({ accepted: true });
+    await collector.flush();
+    const total = await count();
+    // Two runs at once (the minutely job and a manual call) must not interleave their slices.
+    const [a, b] = await Promise.all([collector.verifyChain(), collector.verifyChain()]);
+    expect(a).toMatchObject({ ok: true });
+    expect(b).toMatchObject({ ok: true });
+    expect(a.verified + b.verified).toBe(total);
+    expect(a.head.seq).toBe(total);
+    expect(sample(await telemetry.render(), 'telehealth_audit_chain_verified_events_total')).toBe(total);
+  });
+
   it('zero-initialises exactly the valid (event_type, outcome, role, reason) combinations', async () => {
     const { telemetry } = newCollector();
     const lines = (await telemetry.render())

@@ -82,3 +82,51 @@ describe.each(['postgres', 'pglite'] as const)('openDatabase (%s)', (kind) => {
     expect(s.waiting).toBe(0);
   });
 });
+
+describe('COPY FROM STDIN inside a transaction (postgres only)', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('copy');
+    db = await openDatabase({ url: testDb.url, poolMax: 2 });
+    await db.exec('CREATE TABLE copied (id int8 PRIMARY KEY, label text)');
+  });
+
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  it('copies rows, commits them with the transaction and rolls them back on a server error', async () => {
+    const n = await db.transaction(async (tx) => {
+      if (!tx.copyFrom) throw new Error('no copyFrom on a postgres transaction');
+      return tx.copyFrom('COPY copied (id, label) FROM STDIN', Buffer.from('1\tone\n2\t\\N\n'));
+    });
+    expect(n).toBe(2);
+    // A duplicate key fails the COPY with its SQLSTATE; the whole transaction is rolled back.
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query("INSERT INTO copied VALUES (3, 'three')");
+        await tx.copyFrom?.('COPY copied (id, label) FROM STDIN', Buffer.from('4\tfour\n1\tagain\n'));
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    const { rows } = await db.query<{ id: string; label: string | null }>('SELECT * FROM copied ORDER BY id');
+    expect(rows).toEqual([
+      { id: '1', label: 'one' },
+      { id: '2', label: null },
+    ]);
+    // The connection that failed was not returned broken: the pool still serves.
+    expect((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+  });
+
+  it('is absent on PGlite, whose callers use INSERT instead', async () => {
+    const lite = await openDatabase({});
+    try {
+      const has = await lite.transaction(async (tx) => tx.copyFrom !== undefined);
+      expect(has).toBe(false);
+    } finally {
+      await lite.close();
+    }
+  });
+});
