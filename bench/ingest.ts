@@ -26,7 +26,7 @@ import {
   sha256Hex,
   type AuditEvent,
 } from '../collector';
-import { chainHash, GENESIS_HASH } from '../collector/canonical-row';
+import { canonicalRowOf, chainHash, GENESIS_HASH } from '../collector/canonical-row';
 import { createTelemetry } from '../exporter';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -101,23 +101,7 @@ function rowsOf(events: AuditEvent[], startSeq: number): string[][] {
   const recordedMs = Date.now();
   return events.map((e, i) => {
     const seq = startSeq + i;
-    const canonical = {
-      seq,
-      event_id: e.event_id,
-      schema_version: 1,
-      event_type: e.event_type,
-      occurred_at_ms: Date.parse(e.occurred_at),
-      recorded_at_ms: recordedMs,
-      source: e.source,
-      actor_role: e.actor.role,
-      actor_ref: e.actor.ref,
-      outcome: e.outcome,
-      reason: e.reason,
-      resource_type: e.resource?.type ?? null,
-      resource_ref: e.resource?.ref ?? null,
-      amount_minor: e.amount ? String(e.amount.minor_units) : null,
-      currency: e.amount?.currency ?? null,
-    };
+    const canonical = canonicalRowOf(e, seq, recordedMs);
     const hash = chainHash(prev, canonical);
     const row = [
       String(seq),

@@ -14,7 +14,7 @@
  * the write reports them (COPY: unique violation; INSERT: fewer rows than sent), by writing the batch
  * again without the ids found stored under the lock. The unique index is the last line of defence.
  */
-import { chainHash, GENESIS_HASH, type CanonicalRow } from './canonical-row';
+import { canonicalRowOf, chainHash, GENESIS_HASH } from './canonical-row';
 import type { Database, Transaction } from './database';
 import type { AuditEvent } from './events';
 import { AUDIT_WRITER_ROLE, CHAIN_LOCK, LOCK_NAMESPACE } from './migrations';
@@ -232,23 +232,7 @@ export class AuditStore {
       if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
       const e = events[i] as AuditEvent;
       seq += 1;
-      const row: CanonicalRow = {
-        seq,
-        event_id: e.event_id.toLowerCase(),
-        schema_version: e.schema_version,
-        event_type: e.event_type,
-        occurred_at_ms: Date.parse(e.occurred_at),
-        recorded_at_ms: recordedMs,
-        source: e.source,
-        actor_role: e.actor.role,
-        actor_ref: e.actor.ref,
-        outcome: e.outcome,
-        reason: e.reason,
-        resource_type: e.resource?.type ?? null,
-        resource_ref: e.resource?.ref ?? null,
-        amount_minor: e.amount ? String(e.amount.minor_units) : null,
-        currency: e.amount?.currency ?? null,
-      };
+      const row = canonicalRowOf(e, seq, recordedMs);
       const hash = chainHash(prev, row);
       const hashHex = hash.toString('hex');
       const occurredIso = new Date(row.occurred_at_ms).toISOString();

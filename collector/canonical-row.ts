@@ -5,6 +5,7 @@
  * exactly (times as epoch milliseconds, bigints as decimal strings, uuids lowercase).
  */
 import { hash } from 'node:crypto';
+import type { AuditEvent } from './events';
 
 export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 
@@ -24,6 +25,27 @@ export interface CanonicalRow {
   resource_ref: string | null;
   amount_minor: string | null;
   currency: string | null;
+}
+
+/** The canonical row of an event as the store writes it at `seq`, recorded at `recordedMs`. */
+export function canonicalRowOf(e: AuditEvent, seq: number, recordedMs: number): CanonicalRow {
+  return {
+    seq,
+    event_id: e.event_id.toLowerCase(),
+    schema_version: e.schema_version,
+    event_type: e.event_type,
+    occurred_at_ms: Date.parse(e.occurred_at),
+    recorded_at_ms: recordedMs,
+    source: e.source,
+    actor_role: e.actor.role,
+    actor_ref: e.actor.ref,
+    outcome: e.outcome,
+    reason: e.reason,
+    resource_type: e.resource?.type ?? null,
+    resource_ref: e.resource?.ref ?? null,
+    amount_minor: e.amount ? String(e.amount.minor_units) : null,
+    currency: e.amount?.currency ?? null,
+  };
 }
 
 export function canonicalRow(r: CanonicalRow): string {
