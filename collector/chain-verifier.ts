@@ -8,6 +8,9 @@ import { chainHash, GENESIS_HASH } from './canonical-row';
 import type { Queryable } from './database';
 
 const PAGE_ROWS = 5000;
+/** Rows hashed between yields to the event loop: a full run must not stall ingest for a whole page. */
+const YIELD_EVERY_ROWS = 250;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface ChainHead {
   seq: number;
@@ -69,6 +72,7 @@ export class ChainVerifier {
     while (verified < maxRows) {
       const page = await this.db.query<Row>(SELECT_SQL, [this.seq, Math.min(PAGE_ROWS, maxRows - verified)]);
       for (const row of page.rows) {
+        if (verified > 0 && verified % YIELD_EVERY_ROWS === 0) await yieldToLoop();
         const seq = Number(row.seq);
         const kind = this.check(row, seq);
         if (kind) return { ok: false, verified, head: this.head(), broken: { seq, kind } };
