@@ -156,13 +156,14 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
 
     const faults = config.faultInjection ? createFaultSwitch() : null;
     const app = createApp(ctx, {
-      metrics: parts.metrics ? telemetry.httpMiddleware() : undefined,
+      // RED metrics wrap the request listener below rather than occupying an Express layer: Express 5's
+      // dispatch of one more layer costs more than the measurement itself (BENCHMARKS.md).
       accessLog: parts.accessLog ? obs.accessLog : undefined,
       healthRouter: telemetry.healthRouter(),
       faults: faults ?? undefined,
       onInternalError: (err) => obs!.logError(err),
     });
-    const server = createServer(app);
+    const server = createServer(parts.metrics ? telemetry.httpRequestListener(app) : app);
     // Slow-loris and idle keep-alive bounds; in-flight requests are drained on close().
     server.headersTimeout = 20_000;
     server.requestTimeout = 60_000;

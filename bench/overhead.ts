@@ -31,10 +31,12 @@ async function serve(): Promise<void> {
   };
   const bare = express();
   bare.get('/api/v1/items/:id', handler);
+  // BENCH_INTEGRATION=listener measures the request-listener wrapper instead of the Express middleware.
+  const asListener = process.env.BENCH_INTEGRATION === 'listener';
   const instrumented = express();
-  instrumented.use(telemetry.httpMiddleware());
+  if (!asListener) instrumented.use(telemetry.httpMiddleware());
   instrumented.get('/api/v1/items/:id', handler);
-  const listen = (app: express.Express) =>
+  const listen = (app: http.RequestListener) =>
     new Promise<number>((resolve) => {
       const s = http
         .createServer(app)
@@ -49,7 +51,7 @@ async function serve(): Promise<void> {
   });
   const ports = {
     bare: await listen(bare),
-    instrumented: await listen(instrumented),
+    instrumented: await listen(asListener ? telemetry.httpRequestListener(instrumented) : instrumented),
     metrics: metrics.port,
     control: await listen(control),
   };
@@ -276,7 +278,7 @@ async function main(): Promise<void> {
   controlPort = ports.control;
   try {
     console.log(
-      `# exporter overhead benchmark (node ${process.version}, ${CONNECTIONS} connections, loopback)`,
+      `# exporter overhead benchmark (node ${process.version}, ${CONNECTIONS} connections, loopback, ${process.env.BENCH_INTEGRATION === 'listener' ? 'request-listener wrapper' : 'Express middleware'})`,
     );
     console.log(
       `\n## 1. throughput: ${ROUNDS} alternating rounds of ${ROUND_SECONDS}s each (after a 2s warm-up each)`,

@@ -4,6 +4,7 @@
  * counter. Series are found through two small maps keyed by route and by a number (status*8+method),
  * so the request path allocates nothing but its listener closure.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { isSpanContextValid, type Span, trace, TraceFlags } from '@opentelemetry/api';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -73,6 +74,8 @@ interface RouteLike {
  * The one listener for both `finish` and `close` (whichever comes first), and the one place that
  * removes both: a response that closes after finishing is not counted twice.
  */
+const NO_NEXT: NextFunction = () => undefined;
+
 function onResponseDone(this: Response): void {
   this.removeListener('finish', onResponseDone);
   this.removeListener('close', onResponseDone);
@@ -162,6 +165,21 @@ export class HttpMetrics {
       res.on('finish', onResponseDone);
       res.on('close', onResponseDone);
       next();
+    };
+  }
+
+  /**
+   * The same metrics without an Express layer: wraps the app's request listener. Express 5 spends more
+   * dispatching one more layer (even a no-op one) than this module spends measuring; `req.route` and
+   * `req.baseUrl` are read at finish either way, so the labels are identical.
+   */
+  requestListener(
+    listener: (req: IncomingMessage, res: ServerResponse) => void,
+  ): (req: IncomingMessage, res: ServerResponse) => void {
+    const measure = this.middleware();
+    return function telemetryHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+      measure(req as Request, res as Response, NO_NEXT);
+      listener(req, res);
     };
   }
 

@@ -3,6 +3,7 @@
  * global one, so two instances or a test never share series), the metric definition path, the HTTP
  * middleware, readiness, the health router and the /metrics server.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler, Router } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type TelemetryConfig, type TelemetryOptions, validateTelemetryOptions } from './config';
@@ -69,6 +70,13 @@ export interface Telemetry {
     def: CounterDefinition<L> & { buckets: readonly number[] },
   ): Histogram<L>;
   httpMiddleware(): RequestHandler;
+  /**
+   * The RED metrics as a wrapper of the app's request listener instead of an Express layer (cheaper):
+   * `http.createServer(telemetry.httpRequestListener(app))`. Use one of the two, not both.
+   */
+  httpRequestListener(
+    listener: (req: IncomingMessage, res: ServerResponse) => void,
+  ): (req: IncomingMessage, res: ServerResponse) => void;
   readonly readiness: Readiness;
   healthRouter(): Router;
   startMetricsServer(opts?: MetricsServerOptions): Promise<MetricsServer>;
@@ -177,6 +185,7 @@ export function createTelemetry(opts: TelemetryOptions = {}): Telemetry {
       return define(new HistogramMetric(ctx, def as HistogramDefinition<string>)) as unknown as Histogram<L>;
     },
     httpMiddleware: () => http.middleware(),
+    httpRequestListener: (listener) => http.requestListener(listener),
     readiness,
     healthRouter: () => createHealthRouter(readiness, startedAt),
     startMetricsServer: (serverOpts) => startMetricsServer(registry, serverOpts),

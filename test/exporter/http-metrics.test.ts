@@ -15,9 +15,9 @@ import {
 const REQ = 'telehealth_http_requests_total';
 const DUR = 'telehealth_http_request_duration_seconds';
 
-function buildApp(t: Telemetry) {
+function buildApp(t: Telemetry, withMiddleware = true) {
   const app = express();
-  app.use(t.httpMiddleware());
+  if (withMiddleware) app.use(t.httpMiddleware());
   app.use(t.healthRouter());
   app.get('/metrics', t.metricsHandler());
   const patients = express.Router();
@@ -40,12 +40,13 @@ async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 30));
 }
 
-describe('HTTP middleware', () => {
+// The same behaviour through an Express layer and through the request-listener wrapper.
+describe.each(['middleware', 'request listener'] as const)('HTTP metrics as %s', (mode) => {
   let t: Telemetry;
   let server: Running;
   beforeEach(async () => {
     t = createTelemetry({ defaultMetrics: false });
-    server = await listen(buildApp(t));
+    server = await listen(mode === 'middleware' ? buildApp(t) : t.httpRequestListener(buildApp(t, false)));
   });
   afterEach(async () => {
     await server.close();
