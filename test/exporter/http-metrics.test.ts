@@ -95,9 +95,9 @@ describe.each(['middleware', 'request listener'] as const)('HTTP metrics as %s',
     for (let i = 0; i < 50 && t.httpSeriesCount() === 0; i++) await settle();
     const text = await t.render();
     expect(sampleValue(text, `${REQ}{method="GET",route="/slow",status_code="499"}`)).toBe(1);
-    expect(sampleValue(text, `${DUR}_sum{method="GET",route="/slow",status_code="499"}`)).toBeGreaterThan(
-      0.02,
-    );
+    // Timed until the client went away. How long after arrival that is depends on when a loaded
+    // machine delivers the request to the server, so only a positive duration is asserted.
+    expect(sampleValue(text, `${DUR}_sum{method="GET",route="/slow",status_code="499"}`)).toBeGreaterThan(0);
   });
 
   it('puts the 0.2 s and 2 s thresholds on bucket boundaries', async () => {
