@@ -94,13 +94,10 @@ export function burnWindows(slo: SloKey): BurnWindow[] {
   });
 }
 
-/**
- * The SLOs the error-budget panels compute against.
- * TODO(lead): alerts/thresholds exports no SLO period; its burn factors assume 30 days.
- */
+/** The SLOs the error-budget panels compute against (the period the burn factors assume). */
 export const SLOS = {
   availabilityObjective: SLO.objectives.availability.objective,
   latencyObjective: SLO.objectives.latency.objective,
   latencyThresholdSeconds: SLO.latencyThresholdSeconds,
-  period: '30d',
+  period: SLO.period,
 } as const;
