@@ -102,7 +102,7 @@ function createMetrics(t: Telemetry) {
   });
   const scheduledJobRunsTotal = t.counter({
     name: M.scheduledJobRunsTotal,
-    help: 'Runs of the scheduled jobs, by job and outcome.',
+    help: 'Runs of the scheduled jobs, by task and outcome.',
     labels: { task: SCHEDULED_JOBS, outcome: JOB_OUTCOMES },
     zeroInit: true,
   });
