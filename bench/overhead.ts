@@ -1,14 +1,18 @@
 /**
  * npm run bench:overhead
  *
- * 1. Throughput: the same Express 5 endpoint, bare and with the exporter's HTTP middleware, served by a
- *    child process (so autocannon in this process does not share its event loop), alternating rounds.
+ * 1. Throughput: the same Express 5 endpoint, bare and with the exporter's HTTP metrics, served by a
+ *    child process pinned to its own CPU (so autocannon in this process does not share its event loop or
+ *    core), alternating rounds. BENCH_INTEGRATION picks how the metrics are attached: `listener` (default,
+ *    `http.createServer(telemetry.httpRequestListener(app))`, as the service does), `middleware`
+ *    (`app.use(telemetry.httpMiddleware())`), or `none` (an A/A run: how far apart two identical
+ *    servers measure on this machine).
  * 2. /metrics render time (median) at a service-like registry and at 10k series, against prom-client's own
  *    Registry with prom-client metrics holding the same series (baseline in the same run).
  * 3. Cardinality attack: the whole exposition's sample count before and after 20,000 requests on random
  *    paths and methods.
  */
-import { spawn } from 'node:child_process';
+
 import { EventEmitter } from 'node:events';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo, Socket } from 'node:net';
@@ -16,12 +20,18 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import express from 'express';
 import { Counter as PcCounter, Histogram as PcHistogram, Registry as PcRegistry } from 'prom-client';
+import { describePinning, pinning, spawnServer } from './pinning';
 import { ACTOR_ROLES, EVENT_TYPES, type EventType } from '../collector/metric-names';
 import { createTelemetry, HTTP_DURATION_BUCKETS_SECONDS, HTTP_METHODS, type Telemetry } from '../exporter';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2);
 const CONNECTIONS = 50;
+const INTEGRATION_NAMES: Record<string, string> = {
+  middleware: 'Express middleware',
+  listener: 'request-listener wrapper',
+  none: 'A/A: both servers bare',
+};
 
 // ---------- child: the two servers ----------
 async function serve(): Promise<void> {
@@ -31,10 +41,10 @@ async function serve(): Promise<void> {
   };
   const bare = express();
   bare.get('/api/v1/items/:id', handler);
-  // BENCH_INTEGRATION=listener measures the request-listener wrapper instead of the Express middleware.
-  const asListener = process.env.BENCH_INTEGRATION === 'listener';
+  const integration = process.env.BENCH_INTEGRATION ?? 'listener';
+  const asListener = integration === 'listener';
   const instrumented = express();
-  if (!asListener) instrumented.use(telemetry.httpMiddleware());
+  if (integration === 'middleware') instrumented.use(telemetry.httpMiddleware());
   instrumented.get('/api/v1/items/:id', handler);
   const listen = (app: http.RequestListener) =>
     new Promise<number>((resolve) => {
@@ -171,6 +181,7 @@ function fakeRequest(t: Telemetry, method: string, route: string, status: number
   };
   middlewareOf(t)(req as never, res as never, () => undefined);
   res.emit('finish');
+  res.emit('close');
 }
 
 /** Express keeps one Route object per route definition; so do the fake requests. */
@@ -263,13 +274,14 @@ async function attack(port: number, n: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const child = spawn(process.execPath, [...process.execArgv, __filename, '--serve'], {
+  pinning();
+  const child = spawnServer([...process.execArgv, __filename, '--serve'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ports = await new Promise<{ bare: number; instrumented: number; metrics: number; control: number }>(
     (resolve) => {
       let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
+      child.stdout?.on('data', (d: Buffer) => {
         buf += d.toString();
         if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0] as string));
       });
@@ -278,7 +290,7 @@ async function main(): Promise<void> {
   controlPort = ports.control;
   try {
     console.log(
-      `# exporter overhead benchmark (node ${process.version}, ${CONNECTIONS} connections, loopback, ${process.env.BENCH_INTEGRATION === 'listener' ? 'request-listener wrapper' : 'Express middleware'})`,
+      `# exporter overhead benchmark (node ${process.version}, ${CONNECTIONS} connections, loopback, ${describePinning()}, ${INTEGRATION_NAMES[process.env.BENCH_INTEGRATION ?? 'listener'] ?? 'unknown integration'})`,
     );
     console.log(
       `\n## 1. throughput: ${ROUNDS} alternating rounds of ${ROUND_SECONDS}s each (after a 2s warm-up each)`,

@@ -9,13 +9,14 @@
  * A/B/A/B and averaging; then p99 at half of the uninstrumented capacity (open loop, same rate for
  * both). Prints figures and ratios; goals: hello >= 0.5, realistic >= 0.85, p99 <= baseline + 10 ms.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, openSync, readFileSync, rmSync, closeSync, existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { describePinning, pinning, spawnServer } from './pinning';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../test/support/postgres';
 
 const ROOT = resolve(__dirname, '..');
@@ -30,23 +31,8 @@ const CAPACITY_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-/**
- * CPU pinning (Linux `taskset`, BENCH_PIN=0 turns it off): the services get CPU 0..n-2, this process
- * (autocannon) the last CPU. Unpinned, the load generator, the service under test and its GC threads
- * fight over the same two cores, and which of them wins a round decided the figures more than the
- * instrumentation did (the same parts alone measured 0.8 and 1.2 in consecutive runs).
- */
-function pinning(): { serverCpus: string; loadCpu: string } | undefined {
-  const n = cpus().length;
-  if (process.env.BENCH_PIN === '0' || n < 2 || process.platform !== 'linux') return undefined;
-  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) return undefined;
-  const pin = { serverCpus: n === 2 ? '0' : `0-${n - 2}`, loadCpu: String(n - 1) };
-  // -a: every thread of this process (autocannon's sockets are on the main thread; libuv's pool too).
-  const r = spawnSync('taskset', ['-a', '-p', '-c', pin.loadCpu, String(process.pid)], { stdio: 'ignore' });
-  return r.status === 0 ? pin : undefined;
-}
-const PIN = pinning();
+// Pins this process to the load generator's CPU before anything runs.
+pinning();
 
 type Part = 'metrics' | 'log' | 'tracing';
 const ALL_PARTS: Part[] = ['metrics', 'log', 'tracing'];
@@ -105,25 +91,21 @@ async function startTarget(name: string, parts: Part[], dataDir: string, otlpUrl
   const args = tracing
     ? ['--require', join(DIST, 'collector', 'tracing-preload.js'), join(DIST, 'bench', 'stack-server.js')]
     : [join(DIST, 'bench', 'stack-server.js')];
-  const child = spawn(
-    PIN ? 'taskset' : process.execPath,
-    PIN ? ['-c', PIN.serverCpus, process.execPath, ...args] : args,
-    {
-      cwd: ROOT,
-      stdio: ['ignore', out, 'inherit', 'ipc'],
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'development',
-        BENCH_PARTS: parts.join(','),
-        DATA_DIR: join(dataDir, name),
-        ...(db ? { DATABASE_URL: db.url } : {}),
-        LOG_LEVEL: 'info',
-        ...(tracing
-          ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
-          : { OTEL_SDK_DISABLED: 'true' }),
-      },
+  const child = spawnServer(args, {
+    cwd: ROOT,
+    stdio: ['ignore', out, 'inherit', 'ipc'],
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'development',
+      BENCH_PARTS: parts.join(','),
+      DATA_DIR: join(dataDir, name),
+      ...(db ? { DATABASE_URL: db.url } : {}),
+      LOG_LEVEL: 'info',
+      ...(tracing
+        ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
+        : { OTEL_SDK_DISABLED: 'true' }),
     },
-  );
+  });
   closeSync(out);
   type Info = { apiUrl: string; metricsUrl: string | null; token: string; patientId: string };
   const info = await new Promise<Info>((ok, fail) => {
@@ -186,7 +168,7 @@ async function main(): Promise<void> {
     console.log(
       `bench:stack  ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}, db ${base.db ? 'postgres' : 'pglite'}, ` +
         `${CONNECTIONS} connections, ${CAPACITY_SECONDS}s capacity runs (B/A x ${ROUNDS}), ${LATENCY_SECONDS}s latency runs, ` +
-        (PIN ? `services on CPU ${PIN.serverCpus}, load generator on CPU ${PIN.loadCpu}` : 'unpinned'),
+        describePinning(),
     );
     const results: string[] = [];
     let failed = 0;

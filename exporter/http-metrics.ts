@@ -70,15 +70,15 @@ interface RouteLike {
   [ROUTE_LABEL]?: { baseUrl: string; label: string; counted: boolean };
 }
 
-/**
- * The one listener for both `finish` and `close` (whichever comes first), and the one place that
- * removes both: a response that closes after finishing is not counted twice.
- */
 const NO_NEXT: NextFunction = () => undefined;
 
-function onResponseDone(this: Response): void {
-  this.removeListener('finish', onResponseDone);
-  this.removeListener('close', onResponseDone);
+/**
+ * The one listener: `close`, which a response emits last, after `finish` when it was sent (Node >= 12)
+ * or alone when the client went away first (then `writableFinished` is false: 499). One listener and
+ * no removal: a `finish` listener would share the server's own and make every emit copy the list, and
+ * nothing follows `close`. The state is cleared so a second `close` cannot count twice.
+ */
+function onResponseClose(this: Response): void {
   const holder = this as Response & { [REQUEST_STATE]?: RequestState };
   const state = holder[REQUEST_STATE];
   if (state === undefined) return;
@@ -162,8 +162,7 @@ export class HttpMetrics {
         start: performance.now(),
         span: trace.getActiveSpan(),
       };
-      res.on('finish', onResponseDone);
-      res.on('close', onResponseDone);
+      res.on('close', onResponseClose);
       next();
     };
   }
@@ -183,7 +182,7 @@ export class HttpMetrics {
     };
   }
 
-  /** Called once per request by onResponseDone. */
+  /** Called once per request by onResponseClose. */
   finish(state: RequestState, res: Response): void {
     const seconds = (performance.now() - state.start) / 1000;
     const req = state.req;
