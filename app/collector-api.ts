@@ -10,7 +10,8 @@ export {
   collectorMetricNames,
   createCollector,
   createLogger,
-  accessLogMiddleware,
+  accessLogListener,
+  traceRequestListener,
   logCountersFromTelemetry,
   shutdownTracing,
 } from '../collector';

@@ -4,10 +4,10 @@
  * registers the business gauges the collector refreshes on its schedule.
  */
 import { join } from 'node:path';
-import type { RequestHandler } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Telemetry } from '../exporter';
 import {
-  accessLogMiddleware,
+  accessLogListener,
   createCollector,
   createLogger,
   logCountersFromTelemetry,
@@ -20,7 +20,8 @@ import type { AppConfig } from './config';
 export interface Observability {
   collector: Collector;
   logger: Logger;
-  accessLog: RequestHandler;
+  /** Wraps the app's request listener: one access-log line per request. */
+  accessLog: (listener: RequestListener) => RequestListener;
   logError(err: unknown): void;
   close(): Promise<void>;
 }
@@ -65,7 +66,7 @@ export async function createObservability(opts: {
   return {
     collector,
     logger,
-    accessLog: accessLogMiddleware(logger),
+    accessLog: accessLogListener(logger),
     logError: (err) => logger.error({ err, 'event.action': 'internal_error' }, 'request failed'),
     async close() {
       try {

@@ -3,13 +3,13 @@
  * telemetry, API server, /metrics server) and returns a handle with `close()`. `npm start`,
  * the tests, the end-to-end suite and the benchmark all start it through here.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTelemetry, type Telemetry } from '../exporter';
 import { createPasswordHasher } from './auth/passwords';
-import { openDatabase, type Collector, type Database } from './collector-api';
+import { openDatabase, traceRequestListener, type Collector, type Database } from './collector-api';
 import { loadConfig, type AppConfig } from './config';
 import type { AppContext } from './context';
 import { createPhiCipher } from './crypto/phi-cipher';
@@ -156,14 +156,17 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
 
     const faults = config.faultInjection ? createFaultSwitch() : null;
     const app = createApp(ctx, {
-      // RED metrics wrap the request listener below rather than occupying an Express layer: Express 5's
-      // dispatch of one more layer costs more than the measurement itself (BENCHMARKS.md).
-      accessLog: parts.accessLog ? obs.accessLog : undefined,
       healthRouter: telemetry.healthRouter(),
       faults: faults ?? undefined,
       onInternalError: (err) => obs!.logError(err),
     });
-    const server = createServer(parts.metrics ? telemetry.httpRequestListener(app) : app);
+    // The instrumentation wraps the request listener rather than occupying Express layers: Express 5's
+    // dispatch of one more layer costs more than the measurement itself (BENCHMARKS.md). Outermost,
+    // the trace context, so that the access log and metrics see an unsampled request's trace ids too.
+    let listener: RequestListener = app;
+    if (parts.accessLog && obs) listener = obs.accessLog(listener);
+    if (parts.metrics) listener = telemetry.httpRequestListener(listener);
+    const server = createServer(traceRequestListener(listener));
     // Slow-loris and idle keep-alive bounds; in-flight requests are drained on close().
     server.headersTimeout = 20_000;
     server.requestTimeout = 60_000;

@@ -36,6 +36,11 @@ pinning();
 
 type Part = 'metrics' | 'log' | 'tracing';
 const ALL_PARTS: Part[] = ['metrics', 'log', 'tracing'];
+// Knobs for investigations: which parts the "instrumented" service has, which routes run.
+const INSTRUMENTED_PARTS = (process.env.BENCH_PARTS ?? ALL_PARTS.join(','))
+  .split(',')
+  .filter((p): p is Part => (ALL_PARTS as string[]).includes(p));
+const ROUTES = (process.env.BENCH_ROUTES ?? 'hello,phi').split(',');
 
 interface Target {
   name: string;
@@ -67,7 +72,12 @@ function startOtlpSink(): Promise<{ server: Server; url: string; spans: () => nu
     req.resume();
     req.on('end', () => {
       requests += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty ExportTraceServiceResponse in the encoding of the request (protobuf: zero bytes).
+      if (req.headers['content-type'] === 'application/json') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      }
     });
   });
   return new Promise((ok) =>
@@ -102,7 +112,12 @@ async function startTarget(name: string, parts: Part[], dataDir: string, otlpUrl
       ...(db ? { DATABASE_URL: db.url } : {}),
       LOG_LEVEL: 'info',
       ...(tracing
-        ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
+        ? {
+            // The service's default protocol (http/protobuf); OTEL_* set for the bench (a sampler,
+            // a protocol) reach the traced service.
+            OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
+            ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('OTEL_'))),
+          }
         : { OTEL_SDK_DISABLED: 'true' }),
     },
   });
@@ -157,14 +172,19 @@ async function main(): Promise<void> {
   const sink = await startOtlpSink();
   const targets: Target[] = [];
   try {
-    const inst = await startTarget('instrumented', ALL_PARTS, dataDir, sink.url);
+    const inst = await startTarget('instrumented', INSTRUMENTED_PARTS, dataDir, sink.url);
     targets.push(inst);
     const base = await startTarget('baseline', [], dataDir, sink.url);
     targets.push(base);
     const routes = [
-      { name: 'hello world   GET /api/ping', path: '/api/ping', goal: 0.5 },
-      { name: 'realistic     GET /api/patients/:id', path: '/api/patients/:patientId', goal: 0.85 },
-    ];
+      { key: 'hello', name: 'hello world   GET /api/ping', path: '/api/ping', goal: 0.5 },
+      {
+        key: 'phi',
+        name: 'realistic     GET /api/patients/:id',
+        path: '/api/patients/:patientId',
+        goal: 0.85,
+      },
+    ].filter((r) => ROUTES.includes(r.key));
     console.log(
       `bench:stack  ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}, db ${base.db ? 'postgres' : 'pglite'}, ` +
         `${CONNECTIONS} connections, ${CAPACITY_SECONDS}s capacity runs (B/A x ${ROUNDS}), ${LATENCY_SECONDS}s latency runs, ` +

@@ -1,9 +1,10 @@
 /**
  * The Express application: security headers, body limits, health, the API routes and the one error
- * shape. Instrumentation (RED metrics, access log) is passed in so that the benchmark can build the
- * same application with all of it off.
+ * shape. Instrumentation (RED metrics, access log, trace context) wraps its request listener
+ * (app/service.ts) rather than occupying Express layers, so the benchmark can build the same
+ * application with all of it off.
  */
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from '../context';
 import { authRoutes } from '../routes/auth-routes';
@@ -15,10 +16,6 @@ import { errorHandler, notFoundHandler } from './errors';
 import { faultRoutes, type FaultSwitch } from './fault-switch';
 
 export interface CreateAppOptions {
-  /** RED metrics middleware (telemetry.httpMiddleware()); first, so it times everything. */
-  metrics?: RequestHandler;
-  /** One access-log line per request. */
-  accessLog?: RequestHandler;
   /** GET /api/health and GET /api/ready. */
   healthRouter?: Router;
   /** Present only when FAULT_INJECTION=enabled. */
@@ -32,8 +29,6 @@ export function createApp(ctx: AppContext, opts: CreateAppOptions = {}): Express
   app.set('etag', false);
   // Query strings are parsed flat: nested `a[b]=` objects are not an input any route accepts.
   app.set('query parser', 'simple');
-  if (opts.metrics) app.use(opts.metrics);
-  if (opts.accessLog) app.use(opts.accessLog);
   app.use(
     helmet({
       contentSecurityPolicy: {

@@ -1,10 +1,17 @@
 /**
- * One access-log line per request. The request path only records a start time and the active
- * span; the line is built after the response finished. `url.path` is the route template
+ * One access-log line per request. The request path only records a start time and the trace
+ * context; the line is built once the response has closed. `url.path` is the route template
  * (`req.baseUrl + req.route.path`), never the concrete URL, which may carry identifiers.
+ *
+ * Two ways to attach it, as with the exporter's RED metrics: as a wrapper of the app's request
+ * listener (`http.createServer(accessLogListener(logger)(app))`, which costs no Express layer) or as
+ * Express middleware mounted first.
  */
-import { context, trace, type Span } from '@opentelemetry/api';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { SpanContext } from '@opentelemetry/api';
+import type { NextFunction, RequestHandler } from 'express';
+import { activeSpanContext } from '../trace-context';
 import { HTTP_METHODS, type HttpMethod } from './fields';
 import type { Logger } from './logger';
 
@@ -14,14 +21,15 @@ export interface AccessLogEntry {
   route: string | undefined;
   statusCode: number;
   durationNs: number;
-  span?: Span;
+  /** The request's trace context (sampled or not). */
+  spanContext?: SpanContext;
 }
 
 const METHODS = new Set<string>(HTTP_METHODS);
 
 /** Writes one access line; usable outside express. */
 export function logAccess(logger: Logger, entry: AccessLogEntry): void {
-  const sc = entry.span?.spanContext();
+  const sc = entry.spanContext;
   logger.info(
     {
       'event.action': 'http_request',
@@ -43,25 +51,70 @@ export interface AccessLogOptions {
   skipRoutes?: readonly string[];
 }
 
+const STATE = Symbol('telehealth.accessLogState');
+
+interface AccessState {
+  logger: Logger;
+  skip: ReadonlySet<string>;
+  req: IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
+  started: number;
+  spanContext: SpanContext | undefined;
+}
+
+type Holder = ServerResponse & { [STATE]?: AccessState };
+
+/** The one `close` listener (shared, no closure per request): the line is written here. */
+function onClose(this: Holder): void {
+  const state = this[STATE];
+  if (state === undefined) return;
+  this[STATE] = undefined;
+  const req = state.req;
+  const routePath = req.route?.path;
+  const route = typeof routePath === 'string' ? (req.baseUrl ?? '') + routePath : undefined;
+  if (route !== undefined && state.skip.has(route)) return;
+  logAccess(state.logger, {
+    method: req.method ?? 'GET',
+    route,
+    // 499: the client went away before the response was complete (as the HTTP metrics do).
+    statusCode: this.writableFinished ? this.statusCode : 499,
+    durationNs: Math.round((performance.now() - state.started) * 1e6),
+    spanContext: state.spanContext,
+  });
+}
+
+function begin(logger: Logger, skip: ReadonlySet<string>, req: IncomingMessage, res: ServerResponse): void {
+  (res as Holder)[STATE] = {
+    logger,
+    skip,
+    req,
+    started: performance.now(),
+    spanContext: activeSpanContext(),
+  };
+  res.on('close', onClose);
+}
+
+function skipSet(opts: AccessLogOptions): ReadonlySet<string> {
+  return new Set(opts.skipRoutes ?? ['/api/health', '/api/ready', '/metrics']);
+}
+
+/** Wraps the app's request listener: `http.createServer(accessLogListener(logger)(app))`. */
+export function accessLogListener(
+  logger: Logger,
+  opts: AccessLogOptions = {},
+): (listener: RequestListener) => RequestListener {
+  const skip = skipSet(opts);
+  return (listener) =>
+    function accessLoggedRequest(req: IncomingMessage, res: ServerResponse): void {
+      begin(logger, skip, req, res);
+      listener(req, res);
+    };
+}
+
 /** Express middleware: mount it first so it times the whole request. */
 export function accessLogMiddleware(logger: Logger, opts: AccessLogOptions = {}): RequestHandler {
-  const skip = new Set(opts.skipRoutes ?? ['/api/health', '/api/ready', '/metrics']);
-  return function accessLog(req: Request, res: Response, next: NextFunction): void {
-    const started = performance.now();
-    const span = trace.getSpan(context.active());
-    res.once('close', () => {
-      const routePath: unknown = req.route?.path;
-      const route = typeof routePath === 'string' ? req.baseUrl + routePath : undefined;
-      if (route !== undefined && skip.has(route)) return;
-      logAccess(logger, {
-        method: req.method,
-        route,
-        // 499: the client went away before the response was complete (as the HTTP metrics do).
-        statusCode: res.writableFinished ? res.statusCode : 499,
-        durationNs: Math.round((performance.now() - started) * 1e6),
-        span,
-      });
-    });
+  const skip = skipSet(opts);
+  return function accessLog(req, res, next: NextFunction): void {
+    begin(logger, skip, req, res);
     next();
   };
 }

@@ -1,7 +1,7 @@
 /** Public API of collector/logging: the allow-listed ECS logger, access logs, log shipping. */
 export { createLogger } from './logger';
 export type { CreateLoggerOptions, Logger, LoggerStats, LogLevel, LogMethod, MessageCheck } from './logger';
-export { accessLogMiddleware, logAccess } from './access-log';
+export { accessLogListener, accessLogMiddleware, logAccess } from './access-log';
 export type { AccessLogEntry, AccessLogOptions } from './access-log';
 export {
   ALLOWED_LOG_FIELDS,

@@ -4,7 +4,7 @@
  * Elasticsearch). The caller pays for serialising one line and an array push; the rest happens on
  * the event loop later, and a slow sink costs dropped (and counted) lines instead of memory.
  */
-import { context, isSpanContextValid, trace } from '@opentelemetry/api';
+import { activeSpanContext } from '../trace-context';
 import { ecsFormat } from '@elastic/ecs-pino-format';
 import pino from 'pino';
 import { BoundedQueue } from './bounded-queue';
@@ -204,13 +204,11 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
           const { fields, dropped } = sanitiseFields(obj);
           if (dropped > 0) shared.fieldsDropped += dropped;
           if (fields['trace.id'] === undefined) {
-            const span = trace.getSpan(context.active());
-            if (span) {
-              const sc = span.spanContext();
-              if (isSpanContextValid(sc)) {
-                fields['trace.id'] = sc.traceId;
-                fields['span.id'] = sc.spanId;
-              }
+            // Sampled or not: an unsampled request has no span, only its trace context.
+            const sc = activeSpanContext();
+            if (sc !== undefined) {
+              fields['trace.id'] = sc.traceId;
+              fields['span.id'] = sc.spanId;
             }
           }
           return fields;

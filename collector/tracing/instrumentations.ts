@@ -11,6 +11,7 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { pathOf, type RequestSampler } from './request-sampler';
 
 export const DEFAULT_UNTRACED_PATHS = ['/metrics', '/api/health', '/api/ready'] as const;
 
@@ -19,28 +20,25 @@ export interface InstrumentationOptions {
   untracedPaths?: readonly string[];
 }
 
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
 /** Query strings may carry identifiers or PHI (`?email=`): spans keep the path only. */
 function stripQuery(span: Span, request: unknown): void {
   const url = (request as IncomingMessage).url;
   if (typeof url !== 'string' || !url.includes('?')) return;
-  const path = pathOf(url);
   span.setAttribute('url.query', 'REDACTED');
-  span.setAttribute('http.target', `${path}?REDACTED`);
+  span.setAttribute('http.target', `${pathOf(url)}?REDACTED`);
 }
 
-export function createInstrumentations(opts: InstrumentationOptions = {}): Instrumentation[] {
-  const untraced = new Set<string>(opts.untracedPaths ?? DEFAULT_UNTRACED_PATHS);
+/**
+ * `sampler` decides incoming requests before the http instrumentation does any work for them (see
+ * request-sampler.ts); probes and scrapes (`untracedPaths`) are never traced.
+ */
+export function createInstrumentations(sampler: RequestSampler): Instrumentation[] {
   return [
     new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req) => untraced.has(pathOf(req.url)),
+      ignoreIncomingRequestHook: (req) => sampler.ignoreIncoming(req),
       requireParentforOutgoingSpans: true,
       requestHook: (span, request) => {
+        sampler.clearPending();
         if ('headers' in request && !('setHeader' in request)) stripQuery(span, request);
       },
     }),

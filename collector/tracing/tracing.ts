@@ -6,10 +6,12 @@
  *   OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (default http://localhost:4318)
  *   OTEL_EXPORTER_OTLP_PROTOCOL          http/protobuf (default) | http/json | grpc
  *   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
- *   OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG (default parentbased_traceidratio at 0.1)
+ *   OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG (default parentbased_traceidratio at 0.1), applied to
+ *     incoming requests before the http instrumentation runs (request-sampler.ts)
+ *   OTEL_PROPAGATORS                     tracecontext,baggage (default) | none
  *   OTEL_BSP_* batch span processor settings
  */
-import { context, isSpanContextValid, trace, TraceFlags } from '@opentelemetry/api';
+import { isSpanContextValid, TraceFlags } from '@opentelemetry/api';
 import {
   defaultResource,
   hostDetector,
@@ -21,7 +23,14 @@ import {
 import { startNodeSdk } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import { createInstrumentations, type InstrumentationOptions } from './instrumentations';
+import { activeSpanContext } from '../trace-context';
+import {
+  createInstrumentations,
+  DEFAULT_UNTRACED_PATHS,
+  type InstrumentationOptions,
+} from './instrumentations';
+import { propagatorsFromEnv } from './propagators';
+import { RequestSampler } from './request-sampler';
 import { samplerFromEnv, type SamplerChoice } from './sampler';
 
 export interface StartTracingOptions extends InstrumentationOptions {
@@ -48,6 +57,9 @@ export function startTracing(opts: StartTracingOptions): TracingState {
   if (sdk) return { started: false, reason: 'already_started' };
   if (/^(true|1)$/i.test(env.OTEL_SDK_DISABLED?.trim() ?? '')) return { started: false, reason: 'disabled' };
   const choice = samplerFromEnv(env);
+  // Incoming requests are sampled before the http instrumentation does any work for them.
+  const requests = new RequestSampler(choice.sampler, new Set(opts.untracedPaths ?? DEFAULT_UNTRACED_PATHS));
+  const propagation = propagatorsFromEnv(env);
   const base: Record<string, string> = { [ATTR_SERVICE_NAME]: opts.serviceName };
   if (opts.serviceVersion) base[ATTR_SERVICE_VERSION] = opts.serviceVersion;
   sdk = startNodeSdk({
@@ -59,14 +71,19 @@ export function startTracing(opts: StartTracingOptions): TracingState {
     resourceDetectors: env.OTEL_NODE_RESOURCE_DETECTORS
       ? undefined
       : [serviceInstanceIdDetector, serviceNameEnvDetector, hostDetector, osDetector],
-    sampler: choice.sampler,
+    sampler: requests.sdkSampler,
+    propagators: propagation.propagators,
     spanProcessors: opts.spanProcessors,
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: createInstrumentations(opts),
+    instrumentations: createInstrumentations(requests),
   });
   shuttingDown = undefined;
-  return { started: true, sampler: { name: choice.name, ratio: choice.ratio, warning: choice.warning } };
+  const warning = [choice.warning, propagation.warning].filter((w) => w !== undefined).join('; ');
+  return {
+    started: true,
+    sampler: { name: choice.name, ratio: choice.ratio, warning: warning.length > 0 ? warning : undefined },
+  };
 }
 
 /** Flushes pending spans (bounded by `timeoutMs`, default 3 s) and stops the SDK. Idempotent. */
@@ -92,12 +109,10 @@ export interface TraceIds {
   sampled: boolean;
 }
 
-/** The active span's ids, or undefined outside a span. */
+/** The active request's or span's ids (sampled or not), or undefined outside both. */
 export function currentTraceIds(): TraceIds | undefined {
-  const span = trace.getSpan(context.active());
-  if (!span) return undefined;
-  const sc = span.spanContext();
-  if (!isSpanContextValid(sc)) return undefined;
+  const sc = activeSpanContext();
+  if (sc === undefined || !isSpanContextValid(sc)) return undefined;
   return {
     traceId: sc.traceId,
     spanId: sc.spanId,

@@ -1,0 +1,174 @@
+/**
+ * Head sampling of incoming requests, decided before the http instrumentation builds anything.
+ *
+ * Out of the box, an unsampled request pays nearly the full price of a sampled one: the http
+ * instrumentation builds the span's attributes (a URL parse, host header parse) before the sampler
+ * runs, and the express and pg instrumentations then wrap every layer and query of it in
+ * non-recording spans bound into the context. On this service that was most of the cost of tracing
+ * (bench:stack: the hello-world route at about half its untraced capacity, sampled or not).
+ *
+ * Here the configured sampler (parent-based ratio by default, or OTEL_TRACES_SAMPLER) decides first,
+ * from the request's propagated context and a fresh trace id:
+ * - sampled: the instrumentation runs as usual, and `sdkSampler` hands the SDK the decision already
+ *   taken for that span, so a ratio is applied once, not twice;
+ * - not sampled: the instrumentation ignores the request (its own ignoreIncomingRequestHook) and the
+ *   request runs in a context that holds only its SpanContext (not-sampled flag, the caller's trace
+ *   id when there is one), with the request and response emitters bound to it. Log lines carry its
+ *   trace.id/span.id (collector/trace-context), and `UnsampledAwarePropagator` puts it on outgoing
+ *   calls, so downstream services see the not-sampled decision as before.
+ * The decision travels from the hook to the SDK's sampler in one field: the http instrumentation
+ * calls the hook and then starts the span synchronously, with no other span in between.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Link,
+  type SpanContext,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import {
+  RandomIdGenerator,
+  SamplingDecision,
+  type Sampler,
+  type SamplingResult,
+} from '@opentelemetry/sdk-trace';
+import { UNSAMPLED_SPAN_CONTEXT_KEY } from '../trace-context';
+
+const REQUEST_CONTEXT = Symbol('telehealth.unsampledRequestContext');
+
+type MarkedRequest = IncomingMessage & { [REQUEST_CONTEXT]?: Context };
+
+export function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export class RequestSampler {
+  private pending: SamplingResult | undefined;
+  private readonly ids = new RandomIdGenerator();
+  /** The sampler the SDK is given: the pre-taken decision for a request's server span, else `inner`. */
+  readonly sdkSampler: Sampler;
+
+  constructor(
+    private readonly inner: Sampler,
+    private readonly untracedPaths: ReadonlySet<string>,
+  ) {
+    this.sdkSampler = {
+      shouldSample: (
+        ctx: Context,
+        traceId: string,
+        name: string,
+        kind: SpanKind,
+        attributes: Attributes,
+        links: Link[],
+      ): SamplingResult => {
+        const pending = this.pending;
+        if (pending !== undefined && kind === SpanKind.SERVER) {
+          this.pending = undefined;
+          return pending;
+        }
+        return this.inner.shouldSample(ctx, traceId, name, kind, attributes, links);
+      },
+      toString: () => `RequestSampler{${this.inner.toString()}}`,
+    };
+  }
+
+  /** The http instrumentation's ignoreIncomingRequestHook: true for probes and unsampled requests. */
+  ignoreIncoming(req: IncomingMessage): boolean {
+    this.pending = undefined;
+    if (this.untracedPaths.has(pathOf(req.url))) return true;
+    const extracted = propagation.extract(ROOT_CONTEXT, req.headers);
+    const parent = trace.getSpanContext(extracted);
+    const hasParent = parent !== undefined && isSpanContextValid(parent);
+    const traceId = hasParent ? parent.traceId : this.ids.generateTraceId();
+    const result = this.inner.shouldSample(extracted, traceId, req.method ?? 'GET', SpanKind.SERVER, {}, []);
+    if (result.decision !== SamplingDecision.NOT_RECORD) {
+      this.pending = result;
+      return false;
+    }
+    const sc: SpanContext = {
+      traceId,
+      spanId: this.ids.generateSpanId(),
+      traceFlags: TraceFlags.NONE,
+      traceState: result.traceState ?? parent?.traceState,
+    };
+    // No span in this context (the remote parent's is removed too): that is what makes the express
+    // and pg instrumentations skip the request. Baggage from the caller stays.
+    const ctx = trace.deleteSpan(extracted).setValue(UNSAMPLED_SPAN_CONTEXT_KEY, sc);
+    // Listeners added to the request and response (body parsing, `close`) run in this context; the
+    // instrumentation's own binding to its suppressed context is then a no-op (first binding wins).
+    context.bind(ctx, req);
+    const response = responseOf(req);
+    if (response !== undefined) context.bind(ctx, response);
+    (req as MarkedRequest)[REQUEST_CONTEXT] = ctx;
+    return true;
+  }
+
+  /** Clears a decision no span took (the hook ran, then the request was not traced after all). */
+  clearPending(): void {
+    this.pending = undefined;
+  }
+}
+
+/**
+ * The request's response, which Node has already attached to the socket when it emits `request`
+ * (unless the client pipelines: then the socket's current response is an earlier request's, and the
+ * response is left to the instrumentation's binding; only its `close` listeners are affected).
+ */
+function responseOf(req: IncomingMessage): ServerResponse | undefined {
+  const r = (req.socket as { _httpMessage?: ServerResponse & { req?: IncomingMessage } } | null)
+    ?._httpMessage;
+  return r !== undefined && r.req === req ? r : undefined;
+}
+
+/**
+ * Wraps the app's request listener so that an unsampled request's handlers run in its trace context:
+ * `http.createServer(traceRequestListener(app))`. Free when tracing is off (one property read).
+ */
+export function traceRequestListener(listener: RequestListener): RequestListener {
+  return function tracedRequest(req: IncomingMessage, response: ServerResponse): void {
+    const ctx = (req as MarkedRequest)[REQUEST_CONTEXT];
+    if (ctx === undefined) {
+      listener(req, response);
+      return;
+    }
+    (req as MarkedRequest)[REQUEST_CONTEXT] = undefined;
+    context.with(ctx, listener, undefined, req, response);
+  };
+}
+
+/**
+ * Injects an unsampled request's span context (not-sampled flag) where the http instrumentation
+ * found no span to inject, so a downstream service honours the decision instead of taking its own.
+ */
+export class UnsampledAwarePropagator implements TextMapPropagator {
+  constructor(private readonly inner: TextMapPropagator) {}
+
+  inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
+    const sc = trace.getSpanContext(ctx);
+    if (sc === undefined || !isSpanContextValid(sc)) {
+      const unsampled = ctx.getValue(UNSAMPLED_SPAN_CONTEXT_KEY) as SpanContext | undefined;
+      if (unsampled !== undefined) {
+        this.inner.inject(trace.setSpanContext(ctx, unsampled), carrier, setter);
+        return;
+      }
+    }
+    this.inner.inject(ctx, carrier, setter);
+  }
+
+  extract: TextMapPropagator['extract'] = (ctx, carrier, getter) => this.inner.extract(ctx, carrier, getter);
+
+  fields(): string[] {
+    return this.inner.fields();
+  }
+}
