@@ -14,7 +14,7 @@
  * the write reports them (COPY: unique violation; INSERT: fewer rows than sent), by writing the batch
  * again without the ids found stored under the lock. The unique index is the last line of defence.
  */
-import { canonicalRowOf, chainHash, GENESIS_HASH } from './canonical-row';
+import { canonicalRowOf, chainHashHex, GENESIS_HASH } from './canonical-row';
 import type { Database, Transaction } from './database';
 import type { AuditEvent } from './events';
 import { AUDIT_WRITER_ROLE, CHAIN_LOCK, LOCK_NAMESPACE } from './migrations';
@@ -220,22 +220,27 @@ export class AuditStore {
     asCopy: boolean,
   ): Promise<Rows> {
     let seq = base.seq;
-    let prev = base.hash;
     const recordedIso = new Date(recordedMs).toISOString();
     const n = events.length;
     // COPY text is written straight into one buffer, so that no row's string outlives its row.
     let copyBuf = asCopy ? Buffer.allocUnsafe(n * 512) : null;
     let copyLen = 0;
     const cols: unknown[][] = asCopy ? [] : Array.from({ length: 16 }, () => new Array<unknown>(n));
-    let prevHex = prev.toString('hex');
+    // The chain is carried in hex (what the COPY text needs): no buffer per hash.
+    let prevHex = base.hash.toString('hex');
+    // Events of a burst share their occurrence time: its ISO text is made once per distinct value.
+    let lastOccurredMs = NaN;
+    let occurredIso = '';
     for (let i = 0; i < n; i += 1) {
       if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
       const e = events[i] as AuditEvent;
       seq += 1;
       const row = canonicalRowOf(e, seq, recordedMs);
-      const hash = chainHash(prev, row);
-      const hashHex = hash.toString('hex');
-      const occurredIso = new Date(row.occurred_at_ms).toISOString();
+      const hashHex = chainHashHex(prevHex, row);
+      if (row.occurred_at_ms !== lastOccurredMs) {
+        lastOccurredMs = row.occurred_at_ms;
+        occurredIso = new Date(lastOccurredMs).toISOString();
+      }
       if (copyBuf) {
         const line =
           `${seq}\t${row.event_id}\t${row.schema_version}\t${copyText(row.event_type)}\t${occurredIso}\t${recordedIso}\t` +
@@ -269,12 +274,11 @@ export class AuditStore {
         ];
         for (let c = 0; c < 16; c += 1) (cols[c] as unknown[])[i] = values[c];
       }
-      prev = hash;
       prevHex = hashHex;
     }
     return {
       base,
-      end: { seq, hash: prev },
+      end: { seq, hash: n > 0 ? Buffer.from(prevHex, 'hex') : base.hash },
       copy: copyBuf ? copyBuf.subarray(0, copyLen) : null,
       params: asCopy ? null : [...cols.slice(0, 15), recordedIso, cols[15]],
     };

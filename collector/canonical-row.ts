@@ -68,11 +68,31 @@ export function canonicalRow(r: CanonicalRow): string {
   ]);
 }
 
+/** Reused input of the one-shot hash (prev || canonical): no buffer per row (this runs per stored event). */
+let scratch = Buffer.allocUnsafeSlow(4096);
+
+/** The scratch buffer with room for `prevBytes` and `text` (a canonical row is < 1 KiB; grown if not). */
+function scratchFor(prevBytes: number, text: string): Buffer {
+  const need = prevBytes + text.length * 3;
+  if (need > scratch.length) scratch = Buffer.allocUnsafeSlow(need * 2);
+  return scratch;
+}
+
 export function chainHash(prev: Buffer, row: CanonicalRow): Buffer {
-  // One-shot hash of prev || canonical: no Hash object per row (this runs for every stored event).
+  // One-shot hash of prev || canonical: no Hash object per row. `prev` is whatever the previous row
+  // holds (the verifier passes stored, possibly tampered, values): any length.
   const text = canonicalRow(row);
-  const input = Buffer.allocUnsafe(prev.length + Buffer.byteLength(text, 'utf8'));
-  prev.copy(input, 0);
-  input.write(text, prev.length, 'utf8');
-  return hash('sha256', input, 'buffer');
+  const buf = scratchFor(prev.length, text);
+  prev.copy(buf, 0);
+  const len = prev.length + buf.write(text, prev.length, 'utf8');
+  return hash('sha256', buf.subarray(0, len), 'buffer');
+}
+
+/** chainHash with the hashes as lowercase hex, as the writer keeps the chain for the COPY text. */
+export function chainHashHex(prevHex: string, row: CanonicalRow): string {
+  const text = canonicalRow(row);
+  const buf = scratchFor(prevHex.length >> 1, text);
+  const prevLen = buf.write(prevHex, 0, 'hex');
+  const len = prevLen + buf.write(text, prevLen, 'utf8');
+  return hash('sha256', buf.subarray(0, len), 'hex');
 }

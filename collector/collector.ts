@@ -115,10 +115,15 @@ export interface Collector {
   stats(): CollectorStats;
 }
 
+/** An accepted event: in the write buffer until spooled, then (the same object) in the store queue. */
 interface Pending {
   ord: number;
+  /** Set when spooled. */
+  seq: number;
   cls: EventClass;
-  payload: Buffer;
+  /** The spool record (JSON); emptied once spooled (the store queue needs only the event). */
+  payload: string;
+  bytes: number;
   event: AuditEvent;
 }
 
@@ -265,8 +270,9 @@ export function createCollector(opts: CollectorOptions): Collector {
     let backoff = retryMin;
     while (writeBuffer.length > 0 && !stopped && spool) {
       const group = writeBuffer.slice(0, MAX_GROUP);
+      for (const p of group) p.seq = p.ord + offset;
       try {
-        await spool.append(group.map((p) => ({ seq: p.ord + offset, payload: p.payload })));
+        await spool.append(group);
       } catch (err) {
         spoolError = err;
         logger?.error({ 'error.code': errorCode(err) }, 'spool write failed; retrying');
@@ -277,17 +283,17 @@ export function createCollector(opts: CollectorOptions): Collector {
       spoolError = null;
       backoff = retryMin;
       writeBuffer.splice(0, group.length);
-      for (const p of group) writeBufferBytes -= p.payload.length + RECORD_HEADER_BYTES;
+      for (const p of group) writeBufferBytes -= p.bytes + RECORD_HEADER_BYTES;
       const last = group[group.length - 1] as Pending;
       durableOrd = last.ord;
       durableSeq = last.ord + offset;
       settle(ackWaiters, durableOrd);
       for (const p of group) {
-        const seq = p.ord + offset;
-        if (!spilled && storeQueue.length < storeQueueCapacity) storeQueue.push({ seq, event: p.event });
+        p.payload = '';
+        if (!spilled && storeQueue.length < storeQueueCapacity) storeQueue.push(p);
         else if (!spilled) {
           spilled = true;
-          loadFromSeq = seq;
+          loadFromSeq = p.seq;
         }
       }
       updateGauges();
@@ -409,6 +415,10 @@ export function createCollector(opts: CollectorOptions): Collector {
           // Observed below; until then a rejection must not count as unhandled.
           committing.catch(() => undefined);
           await drainLog();
+          // Read the spilled backlog while the batch is in flight, not between two batches.
+          if (spilled && storeQueue.length < n + batchSize && !stopped) {
+            await loadSpilled().catch(() => undefined); // a failure is retried (and logged) at the top
+          }
           if (singleMode === 0 && prepared.end !== null && storeQueue.length > n && !stopped) {
             const m = Math.min(batchSize, storeQueue.length - n);
             const following = storeQueue.slice(n, n + m);
@@ -450,7 +460,7 @@ export function createCollector(opts: CollectorOptions): Collector {
               // One row is bad: write this stretch one by one to find it.
               singleMode = n;
             } else {
-              const e = (batch[0] as Queued).event;
+              const e = events[0] as AuditEvent;
               storeQueue.shift();
               singleMode = Math.max(0, singleMode - 1);
               committedSeq = (batch[0] as Queued).seq;
@@ -506,31 +516,46 @@ export function createCollector(opts: CollectorOptions): Collector {
   });
 
   // ---------------------------------------------------------------- admission
+  /** The write-buffer entry of an event (its spool record made now, while the event is at hand). */
+  function pendingOf(event: AuditEvent): Pending {
+    const payload = JSON.stringify(event);
+    return {
+      ord: -1,
+      seq: -1,
+      cls: eventClass(event.event_type),
+      payload,
+      bytes: Buffer.byteLength(payload, 'utf8'),
+      event,
+    };
+  }
+
+  /** Appends checked entries to the write buffer (capacity and spool room already verified). */
+  function enqueue(p: Pending, bytes: number): void {
+    p.ord = nextOrd;
+    nextOrd += 1;
+    writeBuffer.push(p);
+    writeBufferBytes += bytes;
+    countEvent(p.event);
+  }
+
+  function spoolRoom(bytes: number, business: boolean): boolean {
+    // Security events may use the reserved share; a batch with any business event may not.
+    const limit = business ? businessLimit : spoolCapacity;
+    return (spool?.bytes() ?? 0) + writeBufferBytes + bytes <= limit;
+  }
+
   function admit(events: readonly AuditEvent[]): AdmitResult {
     if (closing) return { ok: false, reason: 'closed' };
     if (writeBuffer.length + events.length > queueCapacity) return { ok: false, reason: 'queue_full' };
-    const payloads = events.map((e) => Buffer.from(JSON.stringify(e), 'utf8'));
+    const pending = events.map(pendingOf);
     let bytes = 0;
     let business = false;
-    for (let i = 0; i < events.length; i += 1) {
-      bytes += (payloads[i] as Buffer).length + RECORD_HEADER_BYTES;
-      if (eventClass((events[i] as AuditEvent).event_type) === 'business') business = true;
+    for (const p of pending) {
+      bytes += p.bytes + RECORD_HEADER_BYTES;
+      if (p.cls === 'business') business = true;
     }
-    // Security events may use the reserved share; a batch with any business event may not.
-    const limit = business ? businessLimit : spoolCapacity;
-    if ((spool?.bytes() ?? 0) + writeBufferBytes + bytes > limit) return { ok: false, reason: 'spool_full' };
-    for (let i = 0; i < events.length; i += 1) {
-      const event = events[i] as AuditEvent;
-      writeBuffer.push({
-        ord: nextOrd,
-        cls: eventClass(event.event_type),
-        payload: payloads[i] as Buffer,
-        event,
-      });
-      nextOrd += 1;
-      countEvent(event);
-    }
-    writeBufferBytes += bytes;
+    if (!spoolRoom(bytes, business)) return { ok: false, reason: 'spool_full' };
+    for (const p of pending) enqueue(p, p.bytes + RECORD_HEADER_BYTES);
     const target = nextOrd - 1;
     kickWriter();
     const durable =
@@ -538,6 +563,21 @@ export function createCollector(opts: CollectorOptions): Collector {
     // The HTTP path awaits it; record() callers do not, so an unobserved rejection must not crash.
     durable.catch(() => undefined);
     return { ok: true, durable };
+  }
+
+  /**
+   * admit() for one event without a durability promise: record() is fire-and-forget (flush() is
+   * its durability point), and a promise and a waiter per event cost more than the rest of it.
+   */
+  function admitOne(event: AuditEvent): Exclude<RejectReason, 'invalid'> | null {
+    if (closing) return 'closed';
+    if (writeBuffer.length + 1 > queueCapacity) return 'queue_full';
+    const p = pendingOf(event);
+    const bytes = p.bytes + RECORD_HEADER_BYTES;
+    if (!spoolRoom(bytes, p.cls === 'business')) return 'spool_full';
+    enqueue(p, bytes);
+    kickWriter();
+    return null;
   }
 
   function countEvent(e: AuditEvent): void {
@@ -559,10 +599,12 @@ export function createCollector(opts: CollectorOptions): Collector {
     spool_full: 'spool is full; retry later',
   };
 
+  const ACCEPTED: RecordResult = Object.freeze({ accepted: true });
+
   function record(input: unknown): RecordResult {
     try {
       if (closing) {
-        metrics.eventsRejectedTotal.inc({ reason: 'queue_full' });
+        metrics.eventsRejectedTotal.inc({ reason: 'closed' });
         return { accepted: false, reason: 'closed', errors: [{ path: '', message: REJECT_MESSAGES.closed }] };
       }
       const parsed = parseEvent(input);
@@ -578,16 +620,16 @@ export function createCollector(opts: CollectorOptions): Collector {
           errors: [{ path: 'source', message: 'must be the source of this collector' }],
         };
       }
-      const r = admit([parsed.event]);
-      if (!r.ok) {
-        metrics.eventsRejectedTotal.inc({ reason: r.reason === 'closed' ? 'queue_full' : r.reason });
+      const refused = admitOne(parsed.event);
+      if (refused !== null) {
+        metrics.eventsRejectedTotal.inc({ reason: refused });
         return {
           accepted: false,
-          reason: r.reason,
-          errors: [{ path: '', message: REJECT_MESSAGES[r.reason] }],
+          reason: refused,
+          errors: [{ path: '', message: REJECT_MESSAGES[refused] }],
         };
       }
-      return { accepted: true };
+      return ACCEPTED;
     } catch {
       // record() must never throw into the caller's request.
       metrics.eventsRejectedTotal.inc({ reason: 'invalid' });

@@ -173,8 +173,7 @@ export function createEventsRouter(
       }
       const admitted: AdmitResult = collector.admit(events);
       if (!admitted.ok) {
-        const reason = admitted.reason === 'spool_full' ? 'spool_full' : 'queue_full';
-        metrics.eventsRejectedTotal.inc({ reason }, events.length);
+        metrics.eventsRejectedTotal.inc({ reason: admitted.reason }, events.length);
         res.set('Retry-After', retryAfter);
         return res.status(503).json({ error: admitted.reason, message: 'collector is busy; retry later' });
       }

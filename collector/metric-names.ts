@@ -105,7 +105,14 @@ export const COLLECTOR_METRICS = {
   invoicesUnpaid: 'invoices_unpaid',
 } as const;
 
-export const REJECT_REASONS = ['invalid', 'unauthorized', 'too_large', 'queue_full', 'spool_full'] as const;
+export const REJECT_REASONS = [
+  'invalid',
+  'unauthorized',
+  'too_large',
+  'queue_full',
+  'spool_full',
+  'closed',
+] as const;
 /** `task` label of scheduled_job_runs_total (outcome: success | failure). */
 export const SCHEDULED_JOBS = ['audit_chain_verify', 'audit_chain_verify_full', 'business_gauges'] as const;
 export const JOB_OUTCOMES = ['success', 'failure'] as const;

@@ -20,6 +20,13 @@ export interface SpoolRecord {
   payload: Buffer;
 }
 
+/** A record to append: the payload as bytes, or as text with its UTF-8 length (no buffer per record). */
+export interface SpoolInput {
+  seq: number;
+  payload: Buffer | string;
+  bytes: number;
+}
+
 interface Segment {
   name: string;
   firstSeq: number;
@@ -46,16 +53,20 @@ export function encodeRecord(seq: number, payload: Buffer): Buffer {
 }
 
 /** Encodes a group of records into one buffer (no per-record buffer to allocate and copy again). */
-function encodeRecords(records: readonly SpoolRecord[]): Buffer {
+function encodeRecords(records: readonly SpoolInput[]): Buffer {
   let total = 0;
-  for (const r of records) total += HEADER_BYTES + r.payload.length;
+  for (const r of records) total += HEADER_BYTES + r.bytes;
   const buf = Buffer.allocUnsafe(total);
   let off = 0;
   for (const r of records) {
-    const end = off + HEADER_BYTES + r.payload.length;
-    buf.writeUInt32BE(r.payload.length, off);
-    buf.writeBigUInt64BE(BigInt(r.seq), off + 8);
-    r.payload.copy(buf, off + HEADER_BYTES);
+    const p = r.payload;
+    const len =
+      typeof p === 'string' ? buf.write(p, off + HEADER_BYTES, 'utf8') : p.copy(buf, off + HEADER_BYTES);
+    if (len !== r.bytes) throw new Error('spool: record length does not match its payload');
+    const end = off + HEADER_BYTES + len;
+    buf.writeUInt32BE(len, off);
+    buf.writeUInt32BE(Math.floor(r.seq / 0x1_0000_0000), off + 8);
+    buf.writeUInt32BE(r.seq >>> 0, off + 12);
     buf.writeUInt32BE(crc32(buf.subarray(off + 8, end)), off + 4);
     off = end;
   }
@@ -145,10 +156,10 @@ export class Spool {
   }
 
   /** Appends records (ascending seq, continuing the spool) and makes them durable (fdatasync). */
-  async append(records: readonly SpoolRecord[]): Promise<void> {
+  async append(records: readonly SpoolInput[]): Promise<void> {
     if (records.length === 0) return;
-    const first = records[0] as SpoolRecord;
-    const last = records[records.length - 1] as SpoolRecord;
+    const first = records[0] as SpoolInput;
+    const last = records[records.length - 1] as SpoolInput;
     if (!this.current) {
       const name = `seg-${String(first.seq).padStart(16, '0')}.spool`;
       const fh = await fsp.open(path.join(this.dir, name), 'a', 0o600);
@@ -178,6 +189,7 @@ export class Spool {
   /**
    * Reads up to `maxCount` records with `fromSeq <= seq <= maxSeq`, in order. Only records made
    * durable by `append` are within `maxSeq`, so a write in progress is never read half-done.
+   * Payloads are views of one read buffer (decode them, do not keep them: they hold it all).
    */
   async read(fromSeq: number, maxSeq: number, maxCount: number): Promise<SpoolRecord[]> {
     const out: SpoolRecord[] = [];
@@ -206,7 +218,7 @@ export class Spool {
       decodeRecords(buf, (seq, payload, end) => {
         if (seq > maxSeq || out.length >= maxCount) return false;
         if (seq >= nextSeq) {
-          out.push({ seq, payload: Buffer.from(payload) });
+          out.push({ seq, payload }); // a view of this read's buffer: the caller decodes it at once
           nextSeq = seq + 1;
           lastEnd = end;
         }

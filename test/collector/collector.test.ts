@@ -3,6 +3,7 @@ import { appendFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCollector, type Collector, type CollectorPager } from '../../collector/collector';
 import { openDatabase, type Database } from '../../collector/database';
+import type { AuditEvent } from '../../collector/events';
 import { migrate } from '../../collector/migrations';
 import { EVENT_TYPES, EVENT_TYPE_NAMES, ACTOR_ROLES } from '../../collector/metric-names';
 import { createTelemetry, type Telemetry } from '../../exporter';
@@ -126,6 +127,22 @@ describe('collector pipeline on PostgreSQL', () => {
       reason: 'invalid',
     });
     expect(collector.record(makeEvent('order_created'))).toEqual({ accepted: true });
+  });
+
+  it('refuses events after close() with reason closed, counted apart from queue_full', async () => {
+    const { collector, telemetry } = newCollector();
+    const rejected = async (reason: string) =>
+      sample(await telemetry.render(), `telehealth_collector_events_rejected_total{reason="${reason}"}`);
+    expect(await rejected('closed')).toBe(0);
+    expect(collector.record(makeEvent('order_created'))).toEqual({ accepted: true });
+    await collector.close();
+    expect(collector.record(makeEvent('order_created'))).toMatchObject({ accepted: false, reason: 'closed' });
+    expect(collector.admit([makeEvent('order_created') as unknown as AuditEvent])).toEqual({
+      ok: false,
+      reason: 'closed',
+    });
+    expect(await rejected('closed')).toBe(1);
+    expect(await rejected('queue_full')).toBe(0);
   });
 
   it('spools while the database is down and replays in order, exactly once', async () => {
