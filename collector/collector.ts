@@ -9,6 +9,7 @@
  * growing at its capacity and the backlog stays on disk ("spilled"), to be read back in order.
  * Replays are exactly-once per event_id because the store skips ids it already has.
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { Router } from 'express';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Telemetry } from '../exporter';
@@ -256,11 +257,17 @@ export function createCollector(opts: CollectorOptions): Collector {
       waiters.splice(i, 0, w);
     });
 
+  // The writer and store loops run in the async context the collector was created in (start-up),
+  // not in that of whichever request's record() happened to start them: a loop keeps its context
+  // for as long as it runs, so under steady load every later batch's queries (pg spans) and log
+  // lines would be attributed to that one request's trace.
+  const detached = new AsyncResource('TelehealthCollector');
+
   // ---------------------------------------------------------------- writer: buffer -> spool (fsync)
   const kickWriter = () => {
     if (writerRunning || offset < 0 || !spool || stopped) return;
     writerRunning = true;
-    writerDone = runWriter().finally(() => {
+    writerDone = detached.runInAsyncScope(runWriter).finally(() => {
       writerRunning = false;
       if (writeBuffer.length > 0 && !stopped) kickWriter();
     });
@@ -306,7 +313,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     if (storeRunning || stopped || offset < 0) return;
     if (storeQueue.length === 0 && !spilled) return;
     storeRunning = true;
-    storeDone = runStore().finally(() => {
+    storeDone = detached.runInAsyncScope(runStore).finally(() => {
       storeRunning = false;
       if ((storeQueue.length > 0 || spilled) && !stopped) kickStore();
     });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -400,5 +401,30 @@ describe('collector on PGlite', () => {
       head: EVENT_TYPE_NAMES.length + 1,
       deleteError: expect.stringMatching(/append-only/),
     });
+  });
+});
+
+describe('async context of the background loops', () => {
+  it("stores a request's events outside that request's context (no trace attributed to it)", async () => {
+    const requestContext = new AsyncLocalStorage<string>();
+    const seen: Array<string | undefined> = [];
+    // The audit store's transactions report the context they run in.
+    const observed: Database = Object.create(db) as Database;
+    observed.transaction = (fn) => {
+      seen.push(requestContext.getStore());
+      return db.transaction(fn);
+    };
+    const { collector } = newCollector({ database: observed });
+    // Started and idle first, so that the request's record() is what starts the loops.
+    collector.record(makeEvent('phi_access'));
+    await collector.flush();
+    seen.length = 0;
+    await requestContext.run('request-1', async () => {
+      for (let i = 0; i < 20; i++)
+        expect(collector.record(makeEvent('phi_access'))).toEqual({ accepted: true });
+    });
+    await collector.flush();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((s) => s === undefined)).toBe(true);
   });
 });
