@@ -932,48 +932,39 @@ const collector: AlertDefinition[] = [
     family: 'collector-spool',
     service: '{{ $labels.job }}',
     group: 'collector',
-    expr: `(deriv(${COLLECTOR.spoolBytes}[15m]) and on (job, instance) ${COLLECTOR.spoolBytes} > 0)`,
+    // The backlog (accepted, not yet committed), not the spool's size on disk: committed records stay
+    // in their 8 MiB segment until it is released, so at a low event rate the spool file grows for
+    // half an hour or more while the store is perfectly healthy (the first version of this alert,
+    // on deriv(spool_bytes), would have fired on that sawtooth).
+    expr: `min_over_time(${COLLECTOR.backlogEvents}[15m])`,
     threshold: {
-      value: 0,
+      value: 1000,
       comparison: '>',
-      unit: 'bytesPerSecond',
-      why: 'A spool that keeps growing for 15 minutes is not draining: the store is down or slower than the inflow.',
+      unit: 'count',
+      why: 'A healthy store commits a batch (at most 1000 events) within seconds, so the backlog falls below one batch at least once in any 15 minutes; one that never did is not draining: the store is down or slower than the inflow.',
     },
-    for: '15m',
+    for: '5m',
     summary:
-      '{{ $labels.job }} {{ $labels.instance }}: event spool growing by {{ printf "%.0f" $value }} B/s',
+      '{{ $labels.job }} {{ $labels.instance }}: event backlog not draining (at least {{ printf "%.0f" $value }} events for 15 minutes)',
     description:
-      'The spool has grown for 15 minutes (by {{ printf "%.0f" $value }} bytes per second): events are not reaching the audit store.',
+      'For 15 minutes the backlog of accepted events never fell below [[threshold]] (lowest {{ printf "%.0f" $value }}): events are not reaching the audit store fast enough and wait in the spool.',
     runbook: {
-      meaning: 'Events are being spooled to disk and not drained.',
+      meaning: 'Accepted events wait in the spool and are not drained into the audit store.',
       impact: 'Events reach the audit store late; if it continues the spool fills and events are dropped.',
       steps: COLLECTOR_STEPS,
       investigate: [
+        { title: 'Backlog (events)', query: COLLECTOR.backlogEvents },
         { title: 'Spool bytes', query: COLLECTOR.spoolBytes },
         { title: 'Store errors', query: `rate(${COLLECTOR.storeErrorsTotal}[5m])` },
       ],
     },
     dashboard: 'infrastructure',
     test: gaugeTest(
-      (bytesPerSecond) => ({
-        specs: [
-          {
-            series: selector(COLLECTOR.spoolCapacityBytes, COLLECTOR_TARGET),
-            kind: 'gauge',
-            step: 104857600,
-          },
-          // Starts from 1 MB so that the "flat" phase still has a non-empty spool.
-          {
-            series: selector(COLLECTOR.spoolBytes, COLLECTOR_TARGET),
-            kind: 'counter',
-            step: bytesPerSecond * 60,
-          },
-        ],
+      (events) => ({
+        specs: [{ series: selector(COLLECTOR.backlogEvents, COLLECTOR_TARGET), kind: 'gauge', step: events }],
         labels: { ...COLLECTOR_TARGET },
       }),
       0,
-      () => 0,
-      () => 100,
     ),
   },
   {

@@ -60,7 +60,14 @@ function createMetrics(t: Telemetry) {
     name: M.queueCapacityEvents,
     help: 'In-memory queue capacity; above it events are read back from the spool.',
   });
-  const spoolBytes = t.gauge({ name: M.spoolBytes, help: 'Bytes in the on-disk spool.' });
+  const spoolBytes = t.gauge({
+    name: M.spoolBytes,
+    help: 'Bytes of the on-disk spool segments (committed records stay until their segment is released).',
+  });
+  const backlogEvents = t.gauge({
+    name: M.backlogEvents,
+    help: 'Events accepted and not yet committed to the audit store, in memory or in the spool.',
+  });
   const spoolCapacityBytes = t.gauge({ name: M.spoolCapacityBytes, help: 'Spool capacity in bytes.' });
   const storeBatchDurationSeconds = t.histogram({
     name: M.storeBatchDurationSeconds,
@@ -126,6 +133,7 @@ function createMetrics(t: Telemetry) {
     queueEvents,
     queueCapacityEvents,
     spoolBytes,
+    backlogEvents,
     spoolCapacityBytes,
     storeBatchDurationSeconds,
     eventsStoredTotal,

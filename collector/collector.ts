@@ -228,6 +228,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   const updateGauges = () => {
     metrics.queueEvents.set(writeBuffer.length + storeQueue.length);
     metrics.spoolBytes.set((spool?.bytes() ?? 0) + writeBufferBytes);
+    metrics.backlogEvents.set(writeBuffer.length + Math.max(0, durableSeq - committedSeq));
   };
 
   const settle = (waiters: Waiter[], reached: number) => {

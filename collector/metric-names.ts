@@ -82,6 +82,8 @@ export const COLLECTOR_METRICS = {
   queueEvents: 'collector_queue_events',
   queueCapacityEvents: 'collector_queue_capacity_events',
   spoolBytes: 'collector_spool_bytes',
+  /** Accepted events not yet committed to the audit store (memory and spool): what is left to drain. */
+  backlogEvents: 'collector_backlog_events',
   spoolCapacityBytes: 'collector_spool_capacity_bytes',
   storeBatchDurationSeconds: 'collector_store_batch_duration_seconds',
   eventsStoredTotal: 'collector_events_stored_total',

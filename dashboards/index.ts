@@ -58,6 +58,7 @@ export function infrastructure(): dashboard.Dashboard {
           infra.databasePool(),
           infra.collectorQueue(),
           infra.collectorSpool(),
+          infra.collectorBacklog(),
           infra.collectorThroughput(),
         ],
       },

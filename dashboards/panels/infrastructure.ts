@@ -207,9 +207,20 @@ export function collectorSpool() {
       },
     ],
     alerts: [nearFull],
-    related: [alert('CollectorSpoolGrowing')],
     min: 0,
     max: 1,
+  });
+}
+
+export function collectorBacklog() {
+  const growing = alert('CollectorSpoolGrowing');
+  return timeseriesPanel({
+    title: 'Collector backlog',
+    description: `Events accepted and not yet committed to the audit store (in memory or in the spool). A healthy store keeps it below one batch; dashed line: ${growing.name} (its lowest value over 15 minutes above the line).`,
+    unit: growing.grafanaUnit,
+    series: [{ expr: `${c.backlogEvents}{${MATCH.service}}`, legend: '{{job}} {{instance}}' }],
+    alerts: [growing],
+    min: 0,
   });
 }
 

@@ -64,7 +64,7 @@ describe('every expression reads only contract metric names', () => {
   ]);
   for (const n of [...known]) for (const s of ['_bucket', '_count', '_sum']) known.add(`${n}${s}`);
   const promql = new Set(
-    'sum avg max min count rate increase deriv histogram_quantile clamp_min label_replace vector absent time and or unless by on without bool'.split(
+    'sum avg max min count rate increase deriv min_over_time max_over_time histogram_quantile clamp_min label_replace vector absent time and or unless by on without bool'.split(
       ' ',
     ),
   );

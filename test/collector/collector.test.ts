@@ -149,13 +149,14 @@ describe('collector pipeline on PostgreSQL', () => {
   it('spools while the database is down and replays in order, exactly once', async () => {
     const sw = switchable(db, true);
     // A small queue and segments: the backlog must spill to disk, rotate segments and be read back.
-    const { collector } = newCollector({
+    const { collector, telemetry } = newCollector({
       database: sw,
       retryMinMs: 10,
       retryMaxMs: 50,
       queueCapacity: 1000,
       segmentBytes: 64 * 1024,
     });
+    const backlog = async () => sample(await telemetry.render(), 'telehealth_collector_backlog_events');
     const events = Array.from({ length: 5000 }, () => makeEvent('authn_login_fail'));
     // Replays of some ids must not create rows twice either.
     const all = [...events, ...events.slice(0, 100)];
@@ -175,6 +176,8 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(collector.stats()).toMatchObject({ storeHealthy: false, spilled: true });
     expect(collector.stats().inMemory).toBeLessThanOrEqual(1000);
     expect(collector.stats().spoolBytes).toBeGreaterThan(5000 * 300);
+    // Every accepted event (the replayed ids too) waits: the backlog CollectorSpoolGrowing watches.
+    expect(await backlog()).toBe(all.length);
     await collector.readinessCheck();
     sw.down = false;
     await collector.flush({ timeoutMs: 20_000 });
@@ -188,6 +191,7 @@ describe('collector pipeline on PostgreSQL', () => {
     // Committed segments are deleted: what remains is at most the open one.
     expect(collector.stats().spoolBytes).toBeLessThan(2 * 64 * 1024);
     expect(collector.stats()).toMatchObject({ spilled: false, inMemory: 0 });
+    expect(await backlog()).toBe(0);
   });
 
   it('refuses business events before security events when the spool fills, and counts it', async () => {
