@@ -43,15 +43,6 @@ export interface SpoolRecovery {
   discardedBytes: number;
 }
 
-export function encodeRecord(seq: number, payload: Buffer): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-  buf.writeUInt32BE(payload.length, 0);
-  buf.writeBigUInt64BE(BigInt(seq), 8);
-  payload.copy(buf, HEADER_BYTES);
-  buf.writeUInt32BE(crc32(buf.subarray(8)), 4);
-  return buf;
-}
-
 /** Encodes a group of records into one buffer (no per-record buffer to allocate and copy again). */
 function encodeRecords(records: readonly SpoolInput[]): Buffer {
   let total = 0;
