@@ -159,9 +159,25 @@ export class BoundedQueue {
       this.written += count - lost;
       this.drop('sink_error', lost);
       if (this.closed) this.lostInCallbacksDuringClose += lost;
-      this.pump();
+      this.afterWrite();
     });
   };
+
+  /**
+   * Lines that arrived during a write wait for the linger like any others (unless a full batch is
+   * waiting or the queue is closing): pumping at once made a busy service write a line or two per
+   * write again, as fast as the target completed them (bench:stack: ~70 µs of a PHI read's CPU).
+   */
+  private afterWrite(): void {
+    const waiting = this.lines.length - this.head;
+    if (waiting === 0 || this.closing || this.lingerMs <= 0 || this.bytes >= this.minBatchBytes) {
+      this.pump();
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.lingerTimer = setTimeout(this.pump, this.lingerMs);
+  }
 
   private notifyIdle(): void {
     const waiters = this.idleWaiters;

@@ -1,6 +1,7 @@
 /**
  * The queue's batching: small batches wait `lingerMs` for more lines (one write instead of one per
- * event-loop turn), a full batch goes at once, and close() does not wait for the linger.
+ * event-loop turn), also those that arrived while a write was in flight; a full batch goes at once,
+ * and close() does not wait for the linger.
  */
 import { BoundedQueue } from '../../../collector/logging/bounded-queue';
 import type { LogTarget } from '../../../collector/logging/log-target';
@@ -66,6 +67,67 @@ describe('BoundedQueue batching', () => {
     expect(lost).toBe(0);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(target.writes.map((w) => w.chunk)).toEqual(['{"last":true}\n']);
+  });
+
+  it('lines that arrive during a write wait for the linger too, not just the first batch', async () => {
+    // The target completes a write only when told, so a line can arrive while one is in flight.
+    const writes: Array<{ lines: number; chunk: string }> = [];
+    let complete: (() => void) | undefined;
+    const target: LogTarget = {
+      name: 'manual',
+      write(chunk, lines, done) {
+        writes.push({ lines, chunk });
+        complete = () => done(0);
+      },
+      close: async () => 0,
+    };
+    const q = new BoundedQueue(target, { maxBytes: 1 << 20, lingerMs: 200, onDrop: () => undefined });
+    q.push('{"n":1}\n');
+    await sleep(300);
+    expect(writes).toHaveLength(1);
+    q.push('{"n":2}\n');
+    complete!();
+    await tick();
+    // Written at once, this line would go alone and the next one in a write of its own.
+    expect(writes).toHaveLength(1);
+    q.push('{"n":3}\n');
+    await sleep(300);
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toEqual({ lines: 2, chunk: '{"n":2}\n{"n":3}\n' });
+    complete!();
+    await q.close(Date.now() + 1000);
+  });
+
+  it('a write in flight at close() is followed at once by the lines behind it', async () => {
+    const writes: string[] = [];
+    let complete: (() => void) | undefined;
+    const target: LogTarget = {
+      name: 'manual',
+      write(chunk, _lines, done) {
+        writes.push(chunk);
+        complete = () => done(0);
+      },
+      close: async () => 0,
+    };
+    const q = new BoundedQueue(target, {
+      maxBytes: 1 << 20,
+      lingerMs: 10_000,
+      minBatchBytes: 16,
+      onDrop: () => undefined,
+    });
+    // A full batch goes at once; the small line behind it would linger 10 s without close().
+    q.push('{"n":1,"pad":"xxxxxxxxxx"}\n');
+    await tick();
+    expect(writes).toEqual(['{"n":1,"pad":"xxxxxxxxxx"}\n']);
+    q.push('{"n":2}\n');
+    const t0 = Date.now();
+    const closing = q.close(Date.now() + 5000);
+    complete!();
+    await tick();
+    complete!();
+    expect((await closing).lost).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(writes).toEqual(['{"n":1,"pad":"xxxxxxxxxx"}\n', '{"n":2}\n']);
   });
 
   it('lingerMs 0 keeps one write per event-loop turn', async () => {
