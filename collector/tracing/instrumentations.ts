@@ -6,12 +6,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Span } from '@opentelemetry/api';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { pathOf, type RequestSampler } from './request-sampler';
+import { SampledExpressInstrumentation } from './sampled-express-instrumentation';
 
 export const DEFAULT_UNTRACED_PATHS = ['/metrics', '/api/health', '/api/ready'] as const;
 
@@ -43,8 +44,11 @@ export function createInstrumentations(sampler: RequestSampler): Instrumentation
       },
     }),
     // Route handlers only: a span per middleware (json parser, helmet, auth…) multiplied the
-    // per-request cost of tracing and says little that the request-handler span does not.
-    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+    // per-request cost of tracing and says little that the request-handler span does not. Its
+    // per-layer work runs only for requests with a span (sampled-express-instrumentation.ts).
+    new SampledExpressInstrumentation({
+      ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+    }),
     // Query spans only: a `pg-pool.connect` span (and its context binding) per query is noise
     // that cost the realistic route a second span per query.
     new PgInstrumentation({

@@ -291,6 +291,20 @@ describe('head sampling before the http instrumentation', () => {
     expect(access?.['span.id']).not.toBe('00f067aa0ba902b7');
   });
 
+  test("the express instrumentation's per-layer work runs for sampled requests only", () => {
+    const seen = result.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('FIXTURE_LAYER_STORE '))
+      .map((l) => l.slice('FIXTURE_LAYER_STORE '.length));
+    expect(seen).toHaveLength(ROOTS + 2);
+    // Sampled: the instrumentation kept its layer-path store on the request (route, span names).
+    expect(seen.filter((s) => s.startsWith('1 ')).every((s) => s === '1 1')).toBe(true);
+    expect(seen.filter((s) => s.startsWith('1 ')).length).toBeGreaterThan(50);
+    // Unsampled: none of it ran.
+    expect(seen.filter((s) => s.startsWith('0 ')).every((s) => s === '0 0')).toBe(true);
+    expect(seen.filter((s) => s.startsWith('0 ')).length).toBeGreaterThan(50);
+  });
+
   test('an unsampled request keeps its context after its body was read', () => {
     const note = result.lines.find((l) => l['event.action'] === 'note_written');
     expect(note?.['trace.id']).toBe(T_POST);
