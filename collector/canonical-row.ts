@@ -90,7 +90,11 @@ export function chainHash(prev: Buffer, row: CanonicalRow): Buffer {
 
 /** chainHash with the hashes as lowercase hex, as the writer keeps the chain for the COPY text. */
 export function chainHashHex(prevHex: string, row: CanonicalRow): string {
-  const text = canonicalRow(row);
+  return chainHashHexOfText(prevHex, canonicalRow(row));
+}
+
+/** chainHashHex of a canonical text already made (the writer derives it from the audit row). */
+export function chainHashHexOfText(prevHex: string, text: string): string {
   const buf = scratchFor(prevHex.length >> 1, text);
   const prevLen = buf.write(prevHex, 0, 'hex');
   const len = prevLen + buf.write(text, prevLen, 'utf8');

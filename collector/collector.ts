@@ -13,6 +13,14 @@ import { AsyncResource } from 'node:async_hooks';
 import type { Router } from 'express';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Telemetry } from '../exporter';
+import {
+  auditRowOf,
+  rowEventId,
+  rowEventType,
+  rowFields,
+  rowOfSpoolPayload,
+  type AuditRow,
+} from './audit-row';
 import { AuditStore, type PreparedBatch } from './audit-store';
 import { ChainVerifier, type ChainHead, type VerifyResult } from './chain-verifier';
 import {
@@ -25,7 +33,7 @@ import {
 import type { Database } from './database';
 import { CURRENCY_MINOR_EXPONENT, eventClass, parseEvent, type AuditEvent, type EventIssue } from './events';
 import { createEventsRouter, type EventsRouterOptions } from './http-router';
-import type { EventClass } from './metric-names';
+import type { EventClass, EventType } from './metric-names';
 import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { Spool } from './spool';
@@ -46,7 +54,10 @@ export interface CollectorOptions {
   spoolDir: string;
   /** When set, record() accepts only events of this source. */
   source?: string;
-  /** Events held in memory before refusing (queue_full); default 50,000. The store queue holds at most 20,000 of them, the rest wait in the spool. */
+  /**
+   * Events held in memory before refusing (queue_full); default 50,000. Spooled events wait for the
+   * store in memory up to the same number (as audit rows, ~350 bytes each: ~17 MB), the rest on disk.
+   */
   queueCapacity?: number;
   /** Most rows per store batch; default 5000 (a batch takes what is queued, so small loads stay fast). */
   batchSize?: number;
@@ -116,21 +127,19 @@ export interface Collector {
   stats(): CollectorStats;
 }
 
-/** An accepted event: in the write buffer until spooled, then (the same object) in the store queue. */
-interface Pending {
-  ord: number;
-  /** Set when spooled. */
-  seq: number;
-  cls: EventClass;
-  /** The spool record (JSON); emptied once spooled (the store queue needs only the event). */
-  payload: string;
-  bytes: number;
-  event: AuditEvent;
-}
-
+/** An event in the store queue: its audit row (audit-row.ts), all the store needs of it. */
 interface Queued {
   seq: number;
-  event: AuditEvent;
+  row: AuditRow;
+}
+
+/** An accepted event: in the write buffer until spooled, then (the same object) in the store queue. */
+interface Pending extends Queued {
+  ord: number;
+  cls: EventClass;
+  /** The spool record: the row itself (Queued.row), as the spool's input. */
+  payload: AuditRow;
+  bytes: number;
 }
 
 interface Waiter {
@@ -160,7 +169,9 @@ function errorCode(err: unknown): string {
 export function createCollector(opts: CollectorOptions): Collector {
   const metrics: CollectorMetrics = collectorMetrics(opts.telemetry);
   const queueCapacity = opts.queueCapacity ?? 50_000;
-  const storeQueueCapacity = Math.min(queueCapacity, 20_000);
+  // Rows are small flat strings (audit-row.ts), so the store queue holds as many as the write buffer
+  // may: a burst that fits in memory is not read back from disk.
+  const storeQueueCapacity = queueCapacity;
   const batchSize = opts.batchSize ?? 5000;
   const spoolCapacity = opts.spoolCapacityBytes ?? 256 * 1024 * 1024;
   const reserve = opts.securityReserveRatio ?? 0.2;
@@ -297,7 +308,6 @@ export function createCollector(opts: CollectorOptions): Collector {
       durableSeq = last.ord + offset;
       settle(ackWaiters, durableOrd);
       for (const p of group) {
-        p.payload = '';
         if (!spilled && storeQueue.length < storeQueueCapacity) storeQueue.push(p);
         else if (!spilled) {
           spilled = true;
@@ -325,9 +335,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     const room = storeQueueCapacity - storeQueue.length;
     if (room <= 0) return;
     const records = await spool.read(loadFromSeq, durableSeq, room);
-    for (const r of records) {
-      storeQueue.push({ seq: r.seq, event: JSON.parse(r.payload.toString('utf8')) as AuditEvent });
-    }
+    for (const r of records) storeQueue.push({ seq: r.seq, row: rowOfSpoolPayload(r.payload) });
     if (records.length > 0) loadFromSeq = (records[records.length - 1] as { seq: number }).seq + 1;
     // Nothing left on disk up to the durable point: back to the in-memory path. (An empty read with
     // room to spare means the records are gone, e.g. cut as corrupt at recovery: do not spin on them.)
@@ -339,22 +347,22 @@ export function createCollector(opts: CollectorOptions): Collector {
   /** Lines logged between two yields, so that logging a large batch does not hold up requests. */
   const LOG_YIELD_EVERY = 250;
 
-  async function logStored(events: readonly AuditEvent[]): Promise<void> {
+  async function logStored(rows: readonly AuditRow[]): Promise<void> {
     if (!logger || !logEvents) return;
-    for (let i = 0; i < events.length; i += 1) {
+    for (let i = 0; i < rows.length; i += 1) {
       if (i > 0 && i % LOG_YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
-      const e = events[i] as AuditEvent;
-      // Allow-listed fields only; refs are pseudonymous by schema.
+      const e = rowFields(rows[i] as AuditRow);
+      // Allow-listed fields only (no refs, although they are pseudonymous by schema).
       logger.info(
         {
           'event.kind': 'event',
-          'event.id': e.event_id,
-          'event.action': e.event_type,
-          'event.outcome': e.outcome,
-          'event.reason': e.reason,
-          'audit.source': e.source,
-          'audit.actor_role': e.actor.role,
-          'audit.resource_type': e.resource?.type,
+          'event.id': e.event_id ?? undefined,
+          'event.action': e.event_type ?? undefined,
+          'event.outcome': (e.outcome ?? undefined) as AuditEvent['outcome'] | undefined,
+          'event.reason': e.reason ?? undefined,
+          'audit.source': e.source ?? undefined,
+          'audit.actor_role': e.actor_role ?? undefined,
+          'audit.resource_type': e.resource_type ?? undefined,
         },
         'audit event stored',
       );
@@ -371,7 +379,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     let next: { first: Queued; n: number; prepared: PreparedBatch } | null = null;
     // The lines of a committed batch are logged while the next one is in flight; flush() waiters
     // are released after them, so that a flushed event is stored AND logged.
-    let unlogged: { events: AuditEvent[]; seq: number } | null = null;
+    let unlogged: { events: AuditRow[]; seq: number } | null = null;
     const drainLog = async () => {
       if (!unlogged) return;
       const { events, seq } = unlogged;
@@ -408,7 +416,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         next = null;
         const n = ahead ? ahead.n : singleMode > 0 ? 1 : Math.min(batchSize, storeQueue.length);
         const batch = storeQueue.slice(0, n);
-        const events = batch.map((q) => q.event);
+        const events = batch.map((q) => q.row);
         const t0 = process.hrtime.bigint();
         try {
           const auditStore = await ensureStore();
@@ -435,7 +443,7 @@ export function createCollector(opts: CollectorOptions): Collector {
                 first: following[0] as Queued,
                 n: m,
                 prepared: await auditStore.prepare(
-                  following.map((q) => q.event),
+                  following.map((q) => q.row),
                   prepared.end,
                 ),
               };
@@ -468,16 +476,16 @@ export function createCollector(opts: CollectorOptions): Collector {
               // One row is bad: write this stretch one by one to find it.
               singleMode = n;
             } else {
-              const e = events[0] as AuditEvent;
+              const row = events[0] as AuditRow;
               storeQueue.shift();
               singleMode = Math.max(0, singleMode - 1);
               committedSeq = (batch[0] as Queued).seq;
               metrics.eventsDroppedTotal.inc({
-                event_class: eventClass(e.event_type),
+                event_class: eventClass(rowEventType(row) as EventType),
                 reason: 'store_rejected',
               });
               logger?.error(
-                { 'error.code': errorCode(err), 'event.id': e.event_id },
+                { 'error.code': errorCode(err), 'event.id': rowEventId(row) },
                 'audit store refused event',
               );
               releaseFlush(committedSeq);
@@ -524,26 +532,29 @@ export function createCollector(opts: CollectorOptions): Collector {
   });
 
   // ---------------------------------------------------------------- admission
-  /** The write-buffer entry of an event (its spool record made now, while the event is at hand). */
+  /**
+   * The write-buffer entry of an event: its audit row, made now, while the event is at hand. The
+   * row is the spool record and the store queue's entry: nothing else of the event is kept.
+   */
   function pendingOf(event: AuditEvent): Pending {
-    const payload = JSON.stringify(event);
+    const row = auditRowOf(event);
     return {
       ord: -1,
       seq: -1,
       cls: eventClass(event.event_type),
-      payload,
-      bytes: Buffer.byteLength(payload, 'utf8'),
-      event,
+      row,
+      payload: row,
+      bytes: Buffer.byteLength(row, 'utf8'),
     };
   }
 
   /** Appends checked entries to the write buffer (capacity and spool room already verified). */
-  function enqueue(p: Pending, bytes: number): void {
+  function enqueue(p: Pending, bytes: number, event: AuditEvent): void {
     p.ord = nextOrd;
     nextOrd += 1;
     writeBuffer.push(p);
     writeBufferBytes += bytes;
-    countEvent(p.event);
+    countEvent(event);
   }
 
   function spoolRoom(bytes: number, business: boolean): boolean {
@@ -563,7 +574,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       if (p.cls === 'business') business = true;
     }
     if (!spoolRoom(bytes, business)) return { ok: false, reason: 'spool_full' };
-    for (const p of pending) enqueue(p, p.bytes + RECORD_HEADER_BYTES);
+    pending.forEach((p, i) => enqueue(p, p.bytes + RECORD_HEADER_BYTES, events[i] as AuditEvent));
     const target = nextOrd - 1;
     kickWriter();
     const durable =
@@ -583,7 +594,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     const p = pendingOf(event);
     const bytes = p.bytes + RECORD_HEADER_BYTES;
     if (!spoolRoom(bytes, p.cls === 'business')) return 'spool_full';
-    enqueue(p, bytes);
+    enqueue(p, bytes, event);
     kickWriter();
     return null;
   }

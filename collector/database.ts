@@ -23,6 +23,13 @@ export interface Queryable {
  * COPY FROM STDIN over this interface): callers check for it and fall back to `query`.
  */
 export interface Transaction extends Queryable {
+  /**
+   * Runs several statements without parameters, separated by `;`, in ONE round trip (on PostgreSQL
+   * together with the transaction's BEGIN when it is the first statement); resolves to the result of
+   * the last. A busy event loop reads each response a whole turn late, so a hot path that needs
+   * several statements before its data goes saves a turn per statement folded in here.
+   */
+  script<R = Record<string, unknown>>(sql: string): Promise<QueryResult<R>>;
   /** Runs `COPY … FROM STDIN` (text format) with `data` as the input; resolves to the rows copied. */
   copyFrom?(sql: string, data: Buffer): Promise<number>;
 }
@@ -31,7 +38,7 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs several statements separated by `;` (migrations). Takes no parameters. */
   exec(sql: string): Promise<void>;
-  /** BEGIN … COMMIT on one connection; ROLLBACK when `fn` throws. */
+  /** BEGIN … COMMIT on one connection; ROLLBACK when `fn` throws. BEGIN goes with the first statement. */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   poolStats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
@@ -83,16 +90,34 @@ function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
       // query rejects as well, which is what the caller handles.
       const onError = (): void => undefined;
       client.on('error', onError);
-      try {
+      // BEGIN is sent with the first statement when that is a script (one round trip for both).
+      let begun = false;
+      const begin = async (): Promise<void> => {
+        if (begun) return;
+        begun = true;
         await client.query('BEGIN');
+      };
+      try {
         const result = await fn({
           query: async <R>(text: string, params?: unknown[]) => {
+            await begin();
             const r = await client.query(text, params as unknown[] | undefined);
             return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
           },
-          copyFrom: (sql, data) => copyInto(client, sql, data),
+          script: async <R>(sql: string) => {
+            const text = begun ? sql : `BEGIN; ${sql}`;
+            begun = true;
+            // Several statements give an array of results (one statement, a single result).
+            const r = (await client.query(text)) as unknown as QueryResult<R> | QueryResult<R>[];
+            const last = (Array.isArray(r) ? r[r.length - 1] : r) as QueryResult<R>;
+            return { rows: last.rows, rowCount: last.rowCount ?? last.rows.length };
+          },
+          copyFrom: async (sql, data) => {
+            await begin();
+            return copyInto(client, sql, data);
+          },
         });
-        await client.query('COMMIT');
+        if (begun) await client.query('COMMIT');
         client.off('error', onError);
         client.release();
         return result;
@@ -159,7 +184,18 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     async exec(sql) {
       await db.exec(sql);
     },
-    transaction: (fn) => db.transaction((tx) => fn({ query: (text, params) => run(tx, text, params) })),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: (text, params) => run(tx, text, params),
+          script: async <R>(sql: string) => {
+            const results = await tx.exec(sql);
+            const last = results[results.length - 1];
+            const rows = (last?.rows ?? []).map(normaliseRow) as R[];
+            return { rows, rowCount: last?.affectedRows || rows.length };
+          },
+        }),
+      ),
     // One in-process connection: PGlite serialises statements itself.
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
     async close() {

@@ -4,7 +4,8 @@
  * torn last record is recognised and cut off instead of poisoning the replay. Segments are deleted
  * only when every event in them is committed to the audit store.
  *
- * Record layout: u32 payload length | u32 crc32(seq + payload) | u64 seq | payload (UTF-8 JSON).
+ * Record layout: u32 payload length | u32 crc32(seq + payload) | u64 seq | payload (UTF-8: the
+ * collector writes audit rows, see audit-row.ts).
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { auditRowOf, rowEventId } from '../../collector/audit-row';
 import { AuditStore } from '../../collector/audit-store';
 import { chainHash, GENESIS_HASH } from '../../collector/canonical-row';
 import { ChainVerifier } from '../../collector/chain-verifier';
@@ -12,6 +13,7 @@ const events = (n: number): AuditEvent[] =>
   Array.from({ length: n }, (_, i) =>
     makeEvent(i % 2 === 0 ? 'payment_captured' : 'phi_access'),
   ) as unknown as AuditEvent[];
+const rowsOf = (n: number) => events(n).map(auditRowOf);
 
 // COPY on PostgreSQL, INSERT from arrays on PGlite: the same guarantees on both.
 describe.each(['postgres', 'pglite'] as const)('AuditStore (%s)', (kind) => {
@@ -73,9 +75,9 @@ describe.each(['postgres', 'pglite'] as const)('AuditStore (%s)', (kind) => {
     const a = await AuditStore.open(db);
     const b = await AuditStore.open(db);
     await a.insert(events(3));
-    const batch1 = await a.prepare(events(50), a.expectedHead());
+    const batch1 = await a.prepare(rowsOf(50), a.expectedHead());
     // Prepared ahead on the head batch1 will leave; batch1 is never committed (as after a failure).
-    const batch2 = await a.prepare(events(50), batch1.end);
+    const batch2 = await a.prepare(rowsOf(50), batch1.end);
     expect(batch2.end?.seq).toBe((batch1.end?.seq ?? 0) + 50);
     // Another collector appends in between.
     await b.insert(events(7));
@@ -83,11 +85,11 @@ describe.each(['postgres', 'pglite'] as const)('AuditStore (%s)', (kind) => {
     expect(await a.commit(batch2)).toEqual({ inserted: 50, duplicates: 0 });
     const after = await rows();
     expect(after).toHaveLength(before + 50);
-    expect(after.slice(-50).map((r) => r.event_id)).toEqual(batch2.events.map((e) => e.event_id));
+    expect(after.slice(-50).map((r) => r.event_id)).toEqual(batch2.events.map(rowEventId));
     await expectChainIntact();
     // A batch prepared on the right guess is written as prepared, and the next guess is right.
-    const batch3 = await a.prepare(events(20), a.expectedHead());
-    const batch4 = await a.prepare(events(20), batch3.end);
+    const batch3 = await a.prepare(rowsOf(20), a.expectedHead());
+    const batch4 = await a.prepare(rowsOf(20), batch3.end);
     await a.commit(batch3);
     await a.commit(batch4);
     expect(a.expectedHead()?.seq).toBe(after.length + 40);

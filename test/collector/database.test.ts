@@ -63,6 +63,33 @@ describe.each(['postgres', 'pglite'] as const)('openDatabase (%s)', (kind) => {
     expect(rows.map((r) => r.id)).toEqual(['100']);
   });
 
+  it('runs a script of several statements inside the transaction, giving the last result', async () => {
+    const r = await db.transaction(async (tx) => {
+      const s = await tx.script<{ n: string }>(
+        "INSERT INTO items (id) VALUES (200); SET LOCAL application_name = 'scripted'; SELECT count(*) AS n FROM items WHERE id = 200",
+      );
+      // The script's SET LOCAL holds for the rest of the same transaction.
+      const app = await tx.query<{ a: string }>('SELECT current_setting($1) AS a', ['application_name']);
+      return { n: s.rows[0]?.n, app: app.rows[0]?.a };
+    });
+    expect(r).toEqual({ n: '1', app: 'scripted' });
+    // A script is rolled back with its transaction (BEGIN went with it, not after it).
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.script('INSERT INTO items (id) VALUES (201); SELECT 1');
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    await expect(
+      db.transaction((tx) => tx.script('INSERT INTO items (id) VALUES (202); SELECT * FROM no_such_table')),
+    ).rejects.toThrow(/no_such_table/);
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM items WHERE id >= 200 ORDER BY id');
+    expect(rows.map((x) => x.id)).toEqual(['200']);
+    expect(
+      (await db.query<{ a: string }>("SELECT current_setting('application_name') AS a")).rows[0]?.a,
+    ).not.toBe('scripted');
+  });
+
   it('keeps working after a failed statement', async () => {
     await expect(db.query('SELECT * FROM no_such_table')).rejects.toThrow(/no_such_table/);
     const { rows } = await db.query<{ one: number }>('SELECT 1 AS one');

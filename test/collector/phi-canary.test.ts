@@ -5,7 +5,7 @@
  */
 import { createCollector, type CollectorLogger } from '../../collector/collector';
 import { createLogger, type LogFields } from '../../collector/logging';
-import { openDatabase, type Database, type Queryable } from '../../collector/database';
+import { openDatabase, type Database, type Transaction } from '../../collector/database';
 import { migrate } from '../../collector/migrations';
 import { sha256Hex } from '../../collector/source-auth';
 import { createTelemetry } from '../../exporter';
@@ -87,7 +87,7 @@ it('never lets canary PHI reach logs, metrics or responses', async () => {
     exec: (s) => db.exec(s),
     poolStats: () => db.poolStats(),
     close: async () => undefined,
-    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+    transaction<T>(fn: (tx: Transaction) => Promise<T>) {
       if (failNext > 0) {
         failNext -= 1;
         return Promise.reject(phiError());

@@ -1,5 +1,5 @@
 /** A Database that forwards to a real one, or fails like an unreachable server while "down". */
-import type { Database, Queryable } from '../../collector/database';
+import type { Database, Transaction } from '../../collector/database';
 
 export interface SwitchableDatabase extends Database {
   down: boolean;
@@ -19,7 +19,7 @@ export function switchable(real: Database, down = false): SwitchableDatabase {
     exec(sql: string) {
       return db.down ? Promise.reject(refused()) : real.exec(sql);
     },
-    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+    transaction<T>(fn: (tx: Transaction) => Promise<T>) {
       return db.down ? Promise.reject(refused()) : real.transaction(fn);
     },
     poolStats: () => real.poolStats(),
