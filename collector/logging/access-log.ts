@@ -1,6 +1,7 @@
 /**
  * One access-log line per request. The request path only records a start time and the trace
- * context; the line is built once the response has closed. `url.path` is the route template
+ * context; the line is built once the response has closed, by a serialiser compiled once for its
+ * fields (Logger.compile: the same allow-list checks and ECS line, without pino's generic path). `url.path` is the route template
  * (`req.baseUrl + req.route.path`), never the concrete URL, which may carry identifiers.
  *
  * Two ways to attach it, as with the exporter's RED metrics: as a wrapper of the app's request
@@ -13,7 +14,7 @@ import type { SpanContext } from '@opentelemetry/api';
 import type { NextFunction, RequestHandler } from 'express';
 import { activeSpanContext } from '../trace-context';
 import { HTTP_METHODS, type HttpMethod } from './fields';
-import type { Logger } from './logger';
+import type { CompiledLogLine, Logger } from './logger';
 
 export interface AccessLogEntry {
   method: string;
@@ -27,23 +28,48 @@ export interface AccessLogEntry {
 
 const METHODS = new Set<string>(HTTP_METHODS);
 
+const ACCESS_FIELDS = [
+  'event.action',
+  'event.category',
+  'event.outcome',
+  'http.request.method',
+  'url.path',
+  'http.response.status_code',
+  'event.duration',
+  'trace.id',
+  'span.id',
+] as const;
+type AccessLine = CompiledLogLine<(typeof ACCESS_FIELDS)[number]>;
+
+/** One compiled line per logger: written once per request, so not through pino's generic path. */
+const compiled = new WeakMap<Logger, AccessLine>();
+function accessLine(logger: Logger): AccessLine {
+  let line = compiled.get(logger);
+  if (line === undefined) {
+    line = logger.compile('info', ACCESS_FIELDS, 'request completed');
+    compiled.set(logger, line);
+  }
+  return line;
+}
+
+function write(line: AccessLine, entry: AccessLogEntry): void {
+  const sc = entry.spanContext;
+  line({
+    'event.action': 'http_request',
+    'event.category': 'web',
+    'event.outcome': entry.statusCode >= 500 ? 'failure' : 'success',
+    'http.request.method': (METHODS.has(entry.method) ? entry.method : '_OTHER') as HttpMethod,
+    'url.path': entry.route,
+    'http.response.status_code': entry.statusCode,
+    'event.duration': entry.durationNs,
+    'trace.id': sc?.traceId,
+    'span.id': sc?.spanId,
+  });
+}
+
 /** Writes one access line; usable outside express. */
 export function logAccess(logger: Logger, entry: AccessLogEntry): void {
-  const sc = entry.spanContext;
-  logger.info(
-    {
-      'event.action': 'http_request',
-      'event.category': 'web',
-      'event.outcome': entry.statusCode >= 500 ? 'failure' : 'success',
-      'http.request.method': (METHODS.has(entry.method) ? entry.method : '_OTHER') as HttpMethod,
-      'url.path': entry.route,
-      'http.response.status_code': entry.statusCode,
-      'event.duration': entry.durationNs,
-      'trace.id': sc?.traceId,
-      'span.id': sc?.spanId,
-    },
-    'request completed',
-  );
+  write(accessLine(logger), entry);
 }
 
 export interface AccessLogOptions {
@@ -54,7 +80,7 @@ export interface AccessLogOptions {
 const STATE = Symbol('telehealth.accessLogState');
 
 interface AccessState {
-  logger: Logger;
+  line: AccessLine;
   skip: ReadonlySet<string>;
   req: IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
   started: number;
@@ -72,7 +98,7 @@ function onClose(this: Holder): void {
   const routePath = req.route?.path;
   const route = typeof routePath === 'string' ? (req.baseUrl ?? '') + routePath : undefined;
   if (route !== undefined && state.skip.has(route)) return;
-  logAccess(state.logger, {
+  write(state.line, {
     method: req.method ?? 'GET',
     route,
     // 499: the client went away before the response was complete (as the HTTP metrics do).
@@ -82,9 +108,9 @@ function onClose(this: Holder): void {
   });
 }
 
-function begin(logger: Logger, skip: ReadonlySet<string>, req: IncomingMessage, res: ServerResponse): void {
+function begin(line: AccessLine, skip: ReadonlySet<string>, req: IncomingMessage, res: ServerResponse): void {
   (res as Holder)[STATE] = {
-    logger,
+    line,
     skip,
     req,
     started: performance.now(),
@@ -103,9 +129,10 @@ export function accessLogListener(
   opts: AccessLogOptions = {},
 ): (listener: RequestListener) => RequestListener {
   const skip = skipSet(opts);
+  const line = accessLine(logger);
   return (listener) =>
     function accessLoggedRequest(req: IncomingMessage, res: ServerResponse): void {
-      begin(logger, skip, req, res);
+      begin(line, skip, req, res);
       listener(req, res);
     };
 }
@@ -113,8 +140,9 @@ export function accessLogListener(
 /** Express middleware: mount it first so it times the whole request. */
 export function accessLogMiddleware(logger: Logger, opts: AccessLogOptions = {}): RequestHandler {
   const skip = skipSet(opts);
+  const line = accessLine(logger);
   return function accessLog(req, res, next: NextFunction): void {
-    begin(logger, skip, req, res);
+    begin(line, skip, req, res);
     next();
   };
 }

@@ -166,6 +166,11 @@ const CHECKS = new Map<string, Check>(Object.entries(CHECK_TABLE));
 
 export const ALLOWED_LOG_FIELDS: readonly string[] = Object.freeze([...CHECKS.keys(), 'err']);
 
+/** The run-time check of one flat field (value to log, or undefined to drop it); undefined for `err`. */
+export function fieldCheck(name: string): ((value: unknown) => unknown) | undefined {
+  return CHECKS.get(name);
+}
+
 /** `event`, `http`, `http.request`, ...: objects under these names are walked (nested ECS form). */
 const NAMESPACES = new Set<string>();
 for (const key of CHECKS.keys()) {

@@ -1,6 +1,15 @@
 /** Public API of collector/logging: the allow-listed ECS logger, access logs, log shipping. */
 export { createLogger } from './logger';
-export type { CreateLoggerOptions, Logger, LoggerStats, LogLevel, LogMethod, MessageCheck } from './logger';
+export type {
+  CompiledLogLine,
+  CreateLoggerOptions,
+  Logger,
+  LoggerStats,
+  LogLevel,
+  LogMethod,
+  MessageCheck,
+} from './logger';
+export type { CompiledFieldName } from './compiled-line';
 export { accessLogListener, accessLogMiddleware, logAccess } from './access-log';
 export type { AccessLogEntry, AccessLogOptions } from './access-log';
 export {
