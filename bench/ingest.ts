@@ -182,6 +182,8 @@ async function inProcess(url: string, events: AuditEvent[]): Promise<void> {
     database,
     spoolDir,
     schedule: { verify: false, verifyFull: false, gauges: false },
+    // BENCH_HASH_WORKER=0 builds the COPY batches on the event loop (the fallback), for comparison.
+    hashWorker: process.env.BENCH_HASH_WORKER !== '0',
   });
   await collector.started;
   const lat: number[] = [];

@@ -23,9 +23,11 @@ import {
   type AuditRow,
 } from './audit-row';
 import { chainHashHexOfText, GENESIS_HASH } from './canonical-row';
+import { appendCopyLines, CHAIN_COLUMNS, copyBatchText, startCopyBatch } from './copy-batch';
 import type { Database, Transaction } from './database';
 import type { AuditEvent } from './events';
 import { AUDIT_WRITER_ROLE, CHAIN_LOCK, LOCK_NAMESPACE } from './migrations';
+import type { RowHasher } from './row-hasher';
 
 export interface InsertOutcome {
   inserted: number;
@@ -64,7 +66,7 @@ const COLUMNS =
 
 // The audit row's own columns first, so that each COPY line is the row followed by what the chain
 // adds: seq, recorded_at and the two hashes (no per-column work per event).
-const COPY_SQL = `COPY audit_events (${ROW_COLUMNS.join(', ')}, seq, recorded_at, prev_hash, hash) FROM STDIN`;
+const COPY_SQL = `COPY audit_events (${[...ROW_COLUMNS, ...CHAIN_COLUMNS].join(', ')}) FROM STDIN`;
 
 const INSERT_SQL = `
 INSERT INTO audit_events (${COLUMNS})
@@ -103,15 +105,17 @@ export class AuditStore {
     private readonly db: Database,
     /** Whether writes run as `audit_writer` (the connection user is a member or superuser). */
     readonly writesAsWriterRole: boolean,
+    /** Builds COPY batches off the event loop (row-hasher.ts); without it they are built here. */
+    private readonly hasher: RowHasher | null,
   ) {}
 
-  static async open(db: Database): Promise<AuditStore> {
+  static async open(db: Database, opts: { hasher?: RowHasher | null } = {}): Promise<AuditStore> {
     const r = await db.query<{ member: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)
               AND pg_has_role(current_user, $1, 'MEMBER') AS member`,
       [AUDIT_WRITER_ROLE],
     );
-    return new AuditStore(db, r.rows[0]?.member === true);
+    return new AuditStore(db, r.rows[0]?.member === true, opts.hasher ?? null);
   }
 
   /** The head expected after the last commit of this store (a guess: another writer may append). */
@@ -227,14 +231,49 @@ export class AuditStore {
     recordedMs: number,
     asCopy: boolean,
   ): Promise<Rows> {
+    return asCopy ? this.buildCopy(events, base, recordedMs) : this.buildInsert(events, base, recordedMs);
+  }
+
+  /** COPY text chained from `base`: on the hashing worker when there is one, else here in slices. */
+  private async buildCopy(events: readonly AuditRow[], base: ChainLink, recordedMs: number): Promise<Rows> {
+    const baseHex = base.hash.toString('hex');
+    const hasher = this.hasher;
+    if (hasher?.usable()) {
+      const done = await hasher.build(events, base.seq, baseHex, recordedMs);
+      if (done) {
+        return {
+          base,
+          end: { seq: done.endSeq, hash: Buffer.from(done.endHashHex, 'hex') },
+          copy: done.copy,
+          params: null,
+        };
+      }
+    }
+    const b = startCopyBatch(events.length, base.seq, baseHex, recordedMs);
+    for (let i = 0; i < events.length;) {
+      if (i > 0) await yieldToLoop();
+      // One slice: rows until SLICE_MS have passed (checked every CHECK_EVERY rows).
+      const sliceStart = performance.now();
+      do {
+        const to = Math.min(events.length, i + CHECK_EVERY);
+        appendCopyLines(b, events, i, to);
+        i = to;
+      } while (i < events.length && performance.now() - sliceStart < SLICE_MS);
+    }
+    return {
+      base,
+      end: { seq: b.seq, hash: events.length > 0 ? Buffer.from(b.prevHex, 'hex') : base.hash },
+      copy: copyBatchText(b),
+      params: null,
+    };
+  }
+
+  /** PGlite (no COPY): the parameters of one INSERT from unnest'ed arrays, in its column order. */
+  private async buildInsert(events: readonly AuditRow[], base: ChainLink, recordedMs: number): Promise<Rows> {
     let seq = base.seq;
     const recordedIso = new Date(recordedMs).toISOString();
     const n = events.length;
-    // COPY text is written straight into one buffer, line by line (cheaper than joining the lines).
-    let copyBuf = asCopy ? Buffer.allocUnsafe(n * 384) : null;
-    let copyLen = 0;
-    const cols: unknown[][] = asCopy ? [] : Array.from({ length: 16 }, () => new Array<unknown>(n));
-    // The chain is carried in hex (what the COPY text needs): no buffer per hash.
+    const cols: unknown[][] = Array.from({ length: 16 }, () => new Array<unknown>(n));
     let prevHex = base.hash.toString('hex');
     let sliceStart = performance.now();
     for (let i = 0; i < n; i += 1) {
@@ -245,44 +284,33 @@ export class AuditStore {
       const row = events[i] as AuditRow;
       seq += 1;
       const hashHex = chainHashHexOfText(prevHex, canonicalTextOfRow(row, seq, recordedMs));
-      if (copyBuf) {
-        const line = `${row}\t${seq}\t${recordedIso}\t\\\\x${prevHex}\t\\\\x${hashHex}\n`;
-        if (copyLen + line.length * 3 > copyBuf.length) {
-          const grown = Buffer.allocUnsafe(Math.max(copyBuf.length * 2, copyLen + line.length * 3));
-          copyBuf.copy(grown, 0, 0, copyLen);
-          copyBuf = grown;
-        }
-        copyLen += copyBuf.write(line, copyLen, 'utf8');
-      } else {
-        // PGlite (no COPY): one INSERT from unnest'ed arrays, in the INSERT's column order.
-        const f = rowFields(row);
-        const values = [
-          seq,
-          f.event_id,
-          f.schema_version,
-          f.event_type,
-          f.occurred_at,
-          f.source,
-          f.actor_role,
-          f.actor_ref,
-          f.outcome,
-          f.reason,
-          f.resource_type,
-          f.resource_ref,
-          f.amount_minor,
-          f.currency,
-          prevHex,
-          hashHex,
-        ];
-        for (let c = 0; c < 16; c += 1) (cols[c] as unknown[])[i] = values[c];
-      }
+      const f = rowFields(row);
+      const values = [
+        seq,
+        f.event_id,
+        f.schema_version,
+        f.event_type,
+        f.occurred_at,
+        f.source,
+        f.actor_role,
+        f.actor_ref,
+        f.outcome,
+        f.reason,
+        f.resource_type,
+        f.resource_ref,
+        f.amount_minor,
+        f.currency,
+        prevHex,
+        hashHex,
+      ];
+      for (let c = 0; c < 16; c += 1) (cols[c] as unknown[])[i] = values[c];
       prevHex = hashHex;
     }
     return {
       base,
       end: { seq, hash: n > 0 ? Buffer.from(prevHex, 'hex') : base.hash },
-      copy: copyBuf ? copyBuf.subarray(0, copyLen) : null,
-      params: asCopy ? null : [...cols.slice(0, 15), recordedIso, cols[15]],
+      copy: null,
+      params: [...cols.slice(0, 15), recordedIso, cols[15]],
     };
   }
 }

@@ -36,6 +36,7 @@ import { createEventsRouter, type EventsRouterOptions } from './http-router';
 import type { EventClass, EventType } from './metric-names';
 import type { Logger } from './logging';
 import { migrate } from './migrations';
+import { RowHasher } from './row-hasher';
 import { Spool } from './spool';
 
 /** The logger the collector uses: collector/logging's allow-listed ECS logger (or any with its shape). */
@@ -72,6 +73,11 @@ export interface CollectorOptions {
   /** Store retry backoff; default 50 ms doubling to 2 s. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * Build COPY batches (canonical rows, hash chain) on a worker thread (default true; PostgreSQL
+   * only). Off, or when the worker cannot start, the store does it on the event loop in slices.
+   */
+  hashWorker?: boolean;
   /** Run the migrations before the first write (default true). */
   migrate?: boolean;
   logger?: CollectorLogger;
@@ -190,6 +196,7 @@ export function createCollector(opts: CollectorOptions): Collector {
 
   let spool: Spool | null = null;
   let store: AuditStore | null = null;
+  let hasher: RowHasher | null = null;
   const verifier = new ChainVerifier(opts.database);
   let chainBroken = false;
 
@@ -699,6 +706,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         w.reject(new Error('collector closed'));
       }
       await spool?.close();
+      await hasher?.close();
     })();
     return closed;
   }
@@ -731,7 +739,10 @@ export function createCollector(opts: CollectorOptions): Collector {
   async function ensureStore(): Promise<AuditStore> {
     if (!store) {
       if (opts.migrate !== false) await migrate(opts.database);
-      store = await AuditStore.open(opts.database);
+      // PGlite has no COPY (its batches are INSERT parameters, built here).
+      if (opts.hashWorker !== false && opts.database.kind === 'postgres' && !stopped)
+        hasher ??= RowHasher.start();
+      store = await AuditStore.open(opts.database, { hasher });
     }
     return store;
   }
