@@ -12,6 +12,7 @@ export {
   createLogger,
   accessLogListener,
   traceRequestListener,
+  traceServer,
   logCountersFromTelemetry,
   shutdownTracing,
 } from '../collector';

@@ -9,7 +9,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTelemetry, type Telemetry } from '../exporter';
 import { createPasswordHasher } from './auth/passwords';
-import { openDatabase, traceRequestListener, type Collector, type Database } from './collector-api';
+import {
+  openDatabase,
+  traceRequestListener,
+  traceServer,
+  type Collector,
+  type Database,
+} from './collector-api';
 import { loadConfig, type AppConfig } from './config';
 import type { AppContext } from './context';
 import { createPhiCipher } from './crypto/phi-cipher';
@@ -162,11 +168,12 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
     });
     // The instrumentation wraps the request listener rather than occupying Express layers: Express 5's
     // dispatch of one more layer costs more than the measurement itself (BENCHMARKS.md). Outermost,
-    // the trace context, so that the access log and metrics see an unsampled request's trace ids too.
+    // the trace context, so that the access log and metrics see an unsampled request's trace ids too;
+    // traceServer lets unsampled requests skip the http instrumentation altogether.
     let listener: RequestListener = app;
     if (parts.accessLog && obs) listener = obs.accessLog(listener);
     if (parts.metrics) listener = telemetry.httpRequestListener(listener);
-    const server = createServer(traceRequestListener(listener));
+    const server = traceServer(createServer(traceRequestListener(listener)));
     // Slow-loris and idle keep-alive bounds; in-flight requests are drained on close().
     server.headersTimeout = 20_000;
     server.requestTimeout = 60_000;

@@ -5,6 +5,11 @@ export { DEFAULT_TRACE_SAMPLE_RATIO, DEFAULT_TRACE_SAMPLER, SAMPLER_NAMES, sampl
 export type { SamplerChoice, SamplerName } from './sampler';
 export { createInstrumentations, DEFAULT_UNTRACED_PATHS } from './instrumentations';
 export type { InstrumentationOptions } from './instrumentations';
-export { RequestSampler, traceRequestListener, UnsampledAwarePropagator } from './request-sampler';
+export {
+  RequestSampler,
+  traceRequestListener,
+  traceServer,
+  UnsampledAwarePropagator,
+} from './request-sampler';
 export { propagatorsFromEnv } from './propagators';
 export type { PropagatorChoice } from './propagators';

@@ -19,7 +19,8 @@
  * The decision travels from the hook to the SDK's sampler in one field: the http instrumentation
  * calls the hook and then starts the span synchronously, with no other span in between.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import {
   context,
   isSpanContextValid,
@@ -44,8 +45,17 @@ import {
 import { UNSAMPLED_SPAN_CONTEXT_KEY } from '../trace-context';
 
 const REQUEST_CONTEXT = Symbol('telehealth.unsampledRequestContext');
+/** A sampled request's decision, taken by traceServer() before the instrumentation's hook runs. */
+const DECIDED = Symbol('telehealth.sampledRequestDecision');
 
-type MarkedRequest = IncomingMessage & { [REQUEST_CONTEXT]?: Context };
+type MarkedRequest = IncomingMessage & { [REQUEST_CONTEXT]?: Context; [DECIDED]?: SamplingResult };
+
+type Decision =
+  { kind: 'untraced' } | { kind: 'sampled'; result: SamplingResult } | { kind: 'unsampled'; ctx: Context };
+const UNTRACED: Decision = Object.freeze({ kind: 'untraced' });
+
+/** The sampler of the running SDK (startTracing installs it), for traceServer(). */
+let installed: RequestSampler | undefined;
 
 export function pathOf(url: string | undefined): string {
   if (!url) return '/';
@@ -83,34 +93,66 @@ export class RequestSampler {
     };
   }
 
-  /** The http instrumentation's ignoreIncomingRequestHook: true for probes and unsampled requests. */
-  ignoreIncoming(req: IncomingMessage): boolean {
-    this.pending = undefined;
-    if (this.untracedPaths.has(pathOf(req.url))) return true;
-    const extracted = propagation.extract(ROOT_CONTEXT, req.headers);
+  /** Makes this the sampler traceServer() consults (undefined: none, tracing stopped). */
+  static install(sampler: RequestSampler | undefined): void {
+    installed = sampler;
+  }
+
+  /**
+   * The decision for an incoming request: untraced (probes), sampled (with the SDK's result), or
+   * unsampled, with the context the request runs in: only its SpanContext (not-sampled flag, the
+   * caller's trace id when there is one) and the caller's baggage, and no span, which is what makes
+   * the express and pg instrumentations skip it.
+   */
+  decide(req: IncomingMessage): Decision {
+    if (this.untracedPaths.has(pathOf(req.url))) return UNTRACED;
+    const headers = req.headers;
+    // No propagation header (most requests from browsers and probes): nothing to extract.
+    const extracted =
+      headers.traceparent === undefined && headers.baggage === undefined
+        ? ROOT_CONTEXT
+        : propagation.extract(ROOT_CONTEXT, headers);
     const parent = trace.getSpanContext(extracted);
     const hasParent = parent !== undefined && isSpanContextValid(parent);
     const traceId = hasParent ? parent.traceId : this.ids.generateTraceId();
     const result = this.inner.shouldSample(extracted, traceId, req.method ?? 'GET', SpanKind.SERVER, {}, []);
-    if (result.decision !== SamplingDecision.NOT_RECORD) {
-      this.pending = result;
-      return false;
-    }
+    if (result.decision !== SamplingDecision.NOT_RECORD) return { kind: 'sampled', result };
     const sc: SpanContext = {
       traceId,
       spanId: this.ids.generateSpanId(),
       traceFlags: TraceFlags.NONE,
       traceState: result.traceState ?? parent?.traceState,
     };
-    // No span in this context (the remote parent's is removed too): that is what makes the express
-    // and pg instrumentations skip the request. Baggage from the caller stays.
-    const ctx = trace.deleteSpan(extracted).setValue(UNSAMPLED_SPAN_CONTEXT_KEY, sc);
+    const ctx = (extracted === ROOT_CONTEXT ? extracted : trace.deleteSpan(extracted)).setValue(
+      UNSAMPLED_SPAN_CONTEXT_KEY,
+      sc,
+    );
+    return { kind: 'unsampled', ctx };
+  }
+
+  /** The http instrumentation's ignoreIncomingRequestHook: true for probes and unsampled requests. */
+  ignoreIncoming(req: IncomingMessage): boolean {
+    this.pending = undefined;
+    const marked = req as MarkedRequest;
+    const decided = marked[DECIDED];
+    if (decided !== undefined) {
+      // traceServer() already decided: sampled.
+      marked[DECIDED] = undefined;
+      this.pending = decided;
+      return false;
+    }
+    const d = this.decide(req);
+    if (d.kind === 'untraced') return true;
+    if (d.kind === 'sampled') {
+      this.pending = d.result;
+      return false;
+    }
     // Listeners added to the request and response (body parsing, `close`) run in this context; the
     // instrumentation's own binding to its suppressed context is then a no-op (first binding wins).
-    context.bind(ctx, req);
+    context.bind(d.ctx, req);
     const response = responseOf(req);
-    if (response !== undefined) context.bind(ctx, response);
-    (req as MarkedRequest)[REQUEST_CONTEXT] = ctx;
+    if (response !== undefined) context.bind(d.ctx, response);
+    marked[REQUEST_CONTEXT] = d.ctx;
     return true;
   }
 
@@ -145,6 +187,55 @@ export function traceRequestListener(listener: RequestListener): RequestListener
     (req as MarkedRequest)[REQUEST_CONTEXT] = undefined;
     context.with(ctx, listener, undefined, req, response);
   };
+}
+
+const emitInContext = Symbol('telehealth.emitContext');
+type ContextEmitter = EventEmitter & { [emitInContext]?: Context };
+const plainEmit = EventEmitter.prototype.emit;
+
+/**
+ * An emitter's events run in `ctx`: one own `emit` shared by all such emitters, instead of the
+ * context manager's binding, which replaces eight methods per emitter and wraps every listener.
+ */
+function emitIn(ctx: Context, emitter: EventEmitter): void {
+  (emitter as ContextEmitter)[emitInContext] = ctx;
+  emitter.emit = contextEmit;
+}
+function contextEmit(this: ContextEmitter, event: string | symbol, ...args: unknown[]): boolean {
+  const ctx = this[emitInContext];
+  const emit = Object.getPrototypeOf(this).emit as typeof plainEmit;
+  if (ctx === undefined) return emit.call(this, event, ...args);
+  return context.with(ctx, emit, this, event, ...args);
+}
+
+/**
+ * Lets the server's unsampled requests bypass the http instrumentation: the sampler decides as the
+ * server emits `request`, and an unsampled request goes straight to the app's listener in its trace
+ * context (the instrumentation would run its ignore path: a suppressed context, an extra context
+ * switch and a binding of the request and response emitters). Its request and response emit their
+ * events in that context (body parsing, `close`). Sampled requests and probes take the
+ * instrumentation's path, the sampled ones with the decision already taken. Use it with
+ * traceRequestListener(): `traceServer(http.createServer(traceRequestListener(app)))`. Free when
+ * tracing is off.
+ */
+export function traceServer<S extends Server>(server: S): S {
+  type Emit = (this: S, event: string | symbol, ...args: unknown[]) => boolean;
+  const instrumentedEmit = server.emit as Emit;
+  server.emit = function tracedEmit(this: S, event: string | symbol, ...args: unknown[]): boolean {
+    const sampler = installed;
+    if (event !== 'request' || sampler === undefined) return instrumentedEmit.apply(this, [event, ...args]);
+    const req = args[0] as MarkedRequest;
+    const res = args[1] as ServerResponse;
+    const d = sampler.decide(req);
+    if (d.kind === 'unsampled') {
+      emitIn(d.ctx, req);
+      emitIn(d.ctx, res);
+      return context.with(d.ctx, plainEmit as Emit, this, event, req, res);
+    }
+    if (d.kind === 'sampled') req[DECIDED] = d.result;
+    return instrumentedEmit.call(this, event, req, res);
+  } as S['emit'];
+  return server;
 }
 
 /**

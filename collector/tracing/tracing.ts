@@ -59,6 +59,8 @@ export function startTracing(opts: StartTracingOptions): TracingState {
   const choice = samplerFromEnv(env);
   // Incoming requests are sampled before the http instrumentation does any work for them.
   const requests = new RequestSampler(choice.sampler, new Set(opts.untracedPaths ?? DEFAULT_UNTRACED_PATHS));
+  // traceServer() lets unsampled requests bypass the http instrumentation with this decision.
+  RequestSampler.install(requests);
   const propagation = propagatorsFromEnv(env);
   const base: Record<string, string> = { [ATTR_SERVICE_NAME]: opts.serviceName };
   if (opts.serviceVersion) base[ATTR_SERVICE_VERSION] = opts.serviceVersion;
@@ -91,6 +93,7 @@ export function shutdownTracing(timeoutMs = 3000): Promise<void> {
   if (!sdk) return shuttingDown ?? Promise.resolve();
   const current = sdk;
   sdk = undefined;
+  RequestSampler.install(undefined);
   let timer: NodeJS.Timeout | undefined;
   shuttingDown = Promise.race([
     current.shutdown().catch(() => undefined),

@@ -206,118 +206,131 @@ describe('tracing with an in-memory exporter', () => {
   });
 });
 
-describe('head sampling before the http instrumentation', () => {
-  type FixtureSpan = { name: string; traceId: string; spanId: string; kind: number; scope: string };
-  const tp = (traceId: string, sampled: boolean) => `00-${traceId}-00f067aa0ba902b7-${sampled ? '01' : '00'}`;
-  const T_UNSAMPLED = '4bf92f3577b34da6a3ce929d0e0e4736';
-  const T_SAMPLED = '5bf92f3577b34da6a3ce929d0e0e4737';
-  const T_POST = '6bf92f3577b34da6a3ce929d0e0e4738';
-  const T_OUT = '7bf92f3577b34da6a3ce929d0e0e4739';
-  const ROOTS = 200;
+describe.each(['traceRequestListener', 'traceServer'])(
+  'head sampling before the http instrumentation (%s)',
+  (mode) => {
+    type FixtureSpan = { name: string; traceId: string; spanId: string; kind: number; scope: string };
+    const tp = (traceId: string, sampled: boolean) =>
+      `00-${traceId}-00f067aa0ba902b7-${sampled ? '01' : '00'}`;
+    const T_UNSAMPLED = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const T_SAMPLED = '5bf92f3577b34da6a3ce929d0e0e4737';
+    const T_POST = '6bf92f3577b34da6a3ce929d0e0e4738';
+    const T_OUT = '7bf92f3577b34da6a3ce929d0e0e4739';
+    const T_RAW = '8bf92f3577b34da6a3ce929d0e0e473a';
+    const ROOTS = 200;
 
-  async function run(): Promise<{
-    spans: FixtureSpan[];
-    lines: Array<Record<string, unknown>>;
-    stderr: string;
-  }> {
-    const plan: Array<[string, string, string | null, string | null]> = [
-      ...Array.from(
-        { length: ROOTS },
-        (_, i) => ['GET', `/api/things/${i}`, null, null] as [string, string, null, null],
-      ),
-      ['GET', '/api/things/1', tp(T_UNSAMPLED, false), null],
-      ['GET', '/api/things/2', tp(T_SAMPLED, true), null],
-      ['POST', '/api/notes', tp(T_POST, false), JSON.stringify({ text: 'x'.repeat(2000) })],
-      ['GET', '/api/out', tp(T_OUT, false), null],
-    ];
-    const r = await runFixture(MEMORY, {
-      OTEL_TRACES_SAMPLER_ARG: '0.5',
-      FIXTURE_SCENARIO: 'sampling',
-      FIXTURE_PLAN: JSON.stringify(plan),
-    });
-    expect(r.stderr).toContain(
-      `FIXTURE_STATUSES ${JSON.stringify([...Array(ROOTS).fill(200), 200, 200, 201, 200])}`,
-    );
-    const marker = r.stderr.split('\n').find((l) => l.startsWith('FIXTURE_SPANS '))!;
-    return {
-      spans: JSON.parse(marker.slice('FIXTURE_SPANS '.length)) as FixtureSpan[],
-      lines: logLines(r.stdout),
-      stderr: r.stderr,
-    };
-  }
-
-  let result: Awaited<ReturnType<typeof run>>;
-  beforeAll(async () => {
-    result = await run();
-  }, 120_000);
-
-  test('the ratio is applied once: about half of new traces are sampled at 0.5, not a quarter', () => {
-    const rootServerSpans = result.spans.filter(
-      (s) => s.kind === 1 && s.name === 'GET /api/things/:id' && s.traceId !== T_SAMPLED,
-    );
-    // Binomial(200, 0.5): mean 100, sd ~7; applied twice it would be ~50.
-    expect(rootServerSpans.length).toBeGreaterThan(70);
-    expect(rootServerSpans.length).toBeLessThan(130);
-    // Every sampled request is a whole trace: its express and pg spans share the server span's trace.
-    for (const server of rootServerSpans.slice(0, 10)) {
-      const scopes = new Set(result.spans.filter((s) => s.traceId === server.traceId).map((s) => s.scope));
-      expect(scopes).toEqual(
-        new Set([
-          '@opentelemetry/instrumentation-http',
-          '@opentelemetry/instrumentation-express',
-          '@opentelemetry/instrumentation-pg',
-        ]),
+    async function run(): Promise<{
+      spans: FixtureSpan[];
+      lines: Array<Record<string, unknown>>;
+      stderr: string;
+    }> {
+      const plan: Array<[string, string, string | null, string | null]> = [
+        ...Array.from(
+          { length: ROOTS },
+          (_, i) => ['GET', `/api/things/${i}`, null, null] as [string, string, null, null],
+        ),
+        ['GET', '/api/things/1', tp(T_UNSAMPLED, false), null],
+        ['GET', '/api/things/2', tp(T_SAMPLED, true), null],
+        ['POST', '/api/notes', tp(T_POST, false), JSON.stringify({ text: 'x'.repeat(2000) })],
+        ['GET', '/api/out', tp(T_OUT, false), null],
+        ['POST', '/api/raw', tp(T_RAW, false), JSON.stringify({ text: 'y'.repeat(2000) })],
+      ];
+      const r = await runFixture(MEMORY, {
+        OTEL_TRACES_SAMPLER_ARG: '0.5',
+        FIXTURE_SCENARIO: 'sampling',
+        FIXTURE_PLAN: JSON.stringify(plan),
+        FIXTURE_SERVER: mode,
+      });
+      expect(r.stderr).toContain(
+        `FIXTURE_STATUSES ${JSON.stringify([...Array(ROOTS).fill(200), 200, 200, 201, 200, 201])}`,
       );
+      const marker = r.stderr.split('\n').find((l) => l.startsWith('FIXTURE_SPANS '))!;
+      return {
+        spans: JSON.parse(marker.slice('FIXTURE_SPANS '.length)) as FixtureSpan[],
+        lines: logLines(r.stdout),
+        stderr: r.stderr,
+      };
     }
-  });
 
-  test("a caller's decision is honoured both ways, and unsampled requests still log their trace id", () => {
-    expect(result.spans.some((s) => s.traceId === T_SAMPLED && s.kind === 1)).toBe(true);
-    expect(result.spans.some((s) => s.traceId === T_UNSAMPLED)).toBe(false);
-    const reads = result.lines.filter((l) => l['event.action'] === 'thing_read');
-    expect(reads).toHaveLength(ROOTS + 2);
-    expect(
-      reads.every((l) => typeof l['trace.id'] === 'string' && /^[0-9a-f]{32}$/.test(l['trace.id'])),
-    ).toBe(true);
-    expect(reads.some((l) => l['trace.id'] === T_UNSAMPLED)).toBe(true);
-    // Unsampled roots get trace ids of their own, distinct per request.
-    expect(new Set(reads.map((l) => l['trace.id'])).size).toBe(ROOTS + 2);
-    // The access line and the handler's line of one unsampled request share its trace and span ids.
-    const access = result.lines.find(
-      (l) => l['event.action'] === 'http_request' && l['trace.id'] === T_UNSAMPLED,
-    );
-    const read = reads.find((l) => l['trace.id'] === T_UNSAMPLED);
-    expect(access?.['span.id']).toBe(read?.['span.id']);
-    expect(access?.['span.id']).not.toBe('00f067aa0ba902b7');
-  });
+    let result: Awaited<ReturnType<typeof run>>;
+    beforeAll(async () => {
+      result = await run();
+    }, 120_000);
 
-  test("the express instrumentation's per-layer work runs for sampled requests only", () => {
-    const seen = result.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('FIXTURE_LAYER_STORE '))
-      .map((l) => l.slice('FIXTURE_LAYER_STORE '.length));
-    expect(seen).toHaveLength(ROOTS + 2);
-    // Sampled: the instrumentation kept its layer-path store on the request (route, span names).
-    expect(seen.filter((s) => s.startsWith('1 ')).every((s) => s === '1 1')).toBe(true);
-    expect(seen.filter((s) => s.startsWith('1 ')).length).toBeGreaterThan(50);
-    // Unsampled: none of it ran.
-    expect(seen.filter((s) => s.startsWith('0 ')).every((s) => s === '0 0')).toBe(true);
-    expect(seen.filter((s) => s.startsWith('0 ')).length).toBeGreaterThan(50);
-  });
+    test('the ratio is applied once: about half of new traces are sampled at 0.5, not a quarter', () => {
+      const rootServerSpans = result.spans.filter(
+        (s) => s.kind === 1 && s.name === 'GET /api/things/:id' && s.traceId !== T_SAMPLED,
+      );
+      // Binomial(200, 0.5): mean 100, sd ~7; applied twice it would be ~50.
+      expect(rootServerSpans.length).toBeGreaterThan(70);
+      expect(rootServerSpans.length).toBeLessThan(130);
+      // Every sampled request is a whole trace: its express and pg spans share the server span's trace.
+      for (const server of rootServerSpans.slice(0, 10)) {
+        const scopes = new Set(result.spans.filter((s) => s.traceId === server.traceId).map((s) => s.scope));
+        expect(scopes).toEqual(
+          new Set([
+            '@opentelemetry/instrumentation-http',
+            '@opentelemetry/instrumentation-express',
+            '@opentelemetry/instrumentation-pg',
+          ]),
+        );
+      }
+    });
 
-  test('an unsampled request keeps its context after its body was read', () => {
-    const note = result.lines.find((l) => l['event.action'] === 'note_written');
-    expect(note?.['trace.id']).toBe(T_POST);
-    expect(result.spans.some((s) => s.traceId === T_POST)).toBe(false);
-  });
+    test("a caller's decision is honoured both ways, and unsampled requests still log their trace id", () => {
+      expect(result.spans.some((s) => s.traceId === T_SAMPLED && s.kind === 1)).toBe(true);
+      expect(result.spans.some((s) => s.traceId === T_UNSAMPLED)).toBe(false);
+      const reads = result.lines.filter((l) => l['event.action'] === 'thing_read');
+      expect(reads).toHaveLength(ROOTS + 2);
+      expect(
+        reads.every((l) => typeof l['trace.id'] === 'string' && /^[0-9a-f]{32}$/.test(l['trace.id'])),
+      ).toBe(true);
+      expect(reads.some((l) => l['trace.id'] === T_UNSAMPLED)).toBe(true);
+      // Unsampled roots get trace ids of their own, distinct per request.
+      expect(new Set(reads.map((l) => l['trace.id'])).size).toBe(ROOTS + 2);
+      // The access line and the handler's line of one unsampled request share its trace and span ids.
+      const access = result.lines.find(
+        (l) => l['event.action'] === 'http_request' && l['trace.id'] === T_UNSAMPLED,
+      );
+      const read = reads.find((l) => l['trace.id'] === T_UNSAMPLED);
+      expect(access?.['span.id']).toBe(read?.['span.id']);
+      expect(access?.['span.id']).not.toBe('00f067aa0ba902b7');
+    });
 
-  test('an outgoing call of an unsampled request propagates the not-sampled decision', () => {
-    const seen = result.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('FIXTURE_DOWNSTREAM '))
-      .map((l) => l.slice('FIXTURE_DOWNSTREAM '.length));
-    expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatch(new RegExp(`^00-${T_OUT}-[0-9a-f]{16}-00$`));
-    expect(result.spans.some((s) => s.traceId === T_OUT)).toBe(false);
-  });
-});
+    test("the express instrumentation's per-layer work runs for sampled requests only", () => {
+      const seen = result.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('FIXTURE_LAYER_STORE '))
+        .map((l) => l.slice('FIXTURE_LAYER_STORE '.length));
+      expect(seen).toHaveLength(ROOTS + 2);
+      // Sampled: the instrumentation kept its layer-path store on the request (route, span names).
+      expect(seen.filter((s) => s.startsWith('1 ')).every((s) => s === '1 1 1')).toBe(true);
+      expect(seen.filter((s) => s.startsWith('1 ')).length).toBeGreaterThan(50);
+      // Unsampled: none of it ran. With traceServer, not even the http instrumentation's ignore path
+      // (which binds the request's emitter).
+      const unsampled = mode === 'traceServer' ? '0 0 0' : '0 0 1';
+      expect(seen.filter((s) => s.startsWith('0 ')).every((s) => s === unsampled)).toBe(true);
+      expect(seen.filter((s) => s.startsWith('0 ')).length).toBeGreaterThan(50);
+    });
+
+    test('an unsampled request keeps its context after its body was read', () => {
+      const note = result.lines.find((l) => l['event.action'] === 'note_written');
+      expect(note?.['trace.id']).toBe(T_POST);
+      // Read by plain listeners on the request, its second half arriving 50 ms later.
+      const raw = result.lines.find((l) => l['event.action'] === 'raw_read');
+      expect(raw?.['telehealth.bytes']).toBe(2011);
+      expect(raw?.['trace.id']).toBe(T_RAW);
+      expect(result.spans.some((s) => s.traceId === T_POST)).toBe(false);
+    });
+
+    test('an outgoing call of an unsampled request propagates the not-sampled decision', () => {
+      const seen = result.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('FIXTURE_DOWNSTREAM '))
+        .map((l) => l.slice('FIXTURE_DOWNSTREAM '.length));
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatch(new RegExp(`^00-${T_OUT}-[0-9a-f]{16}-00$`));
+      expect(result.spans.some((s) => s.traceId === T_OUT)).toBe(false);
+    });
+  },
+);
