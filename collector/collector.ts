@@ -196,7 +196,10 @@ export function createCollector(opts: CollectorOptions): Collector {
 
   let spool: Spool | null = null;
   let store: AuditStore | null = null;
-  let hasher: RowHasher | null = null;
+  // Started now, so that the worker has booted by the first batch. PGlite has no COPY (its batches
+  // are INSERT parameters, built on the event loop).
+  const hasher: RowHasher | null =
+    opts.hashWorker !== false && opts.database.kind === 'postgres' ? RowHasher.start() : null;
   const verifier = new ChainVerifier(opts.database);
   let chainBroken = false;
 
@@ -532,6 +535,9 @@ export function createCollector(opts: CollectorOptions): Collector {
     updateGauges();
     kickWriter();
     kickStore();
+    // Open the store in the background, so that the first batch does not pay for the migrations;
+    // start-up does not wait for it (events are accepted and spooled while the database is down).
+    ensureStore().catch(() => undefined);
   })();
   started.catch((err: unknown) => {
     startError = err;
@@ -733,18 +739,22 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   /**
-   * Migrates and opens the store on first use (not at start-up: the collector must accept and spool
-   * events while the database is down). The writer and the verifier both need the table.
+   * Migrates and opens the store: tried in the background at start-up and again at each use until it
+   * succeeds (start-up never waits for it: the collector must accept and spool events while the
+   * database is down). The writer and the verifier both need the table.
    */
-  async function ensureStore(): Promise<AuditStore> {
-    if (!store) {
+  let storeOpening: Promise<AuditStore> | null = null;
+  function ensureStore(): Promise<AuditStore> {
+    if (store) return Promise.resolve(store);
+    // One opening at a time (start-up and the first batch may both ask); a failure is retried later.
+    storeOpening ??= (async () => {
       if (opts.migrate !== false) await migrate(opts.database);
-      // PGlite has no COPY (its batches are INSERT parameters, built here).
-      if (opts.hashWorker !== false && opts.database.kind === 'postgres' && !stopped)
-        hasher ??= RowHasher.start();
       store = await AuditStore.open(opts.database, { hasher });
-    }
-    return store;
+      return store;
+    })().finally(() => {
+      storeOpening = null;
+    });
+    return storeOpening;
   }
 
   let verifying: Promise<unknown> = Promise.resolve();
