@@ -31,7 +31,7 @@ import { createTelemetry } from '../exporter';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
-/** BENCH_ONLY=copy,unnest,inprocess,http,paced runs a subset (for profiling); default: all. */
+/** BENCH_ONLY=copy,unnest,inprocess,http,single,paced runs a subset (for profiling); default: all. */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,unnest,inprocess,http,paced').split(','));
 const API_KEY = randomBytes(24).toString('hex');
 const REF_KEY = randomBytes(32);
@@ -454,7 +454,7 @@ async function main(): Promise<void> {
     if (ONLY.has('copy')) await ceilingCopy(url, makeEvents(N));
     if (ONLY.has('unnest')) await ceilingUnnest(url, makeEvents(N));
     if (ONLY.has('inprocess')) await inProcess(url, makeEvents(N));
-    if (!ONLY.has('http') && !ONLY.has('paced')) return;
+    if (!ONLY.has('http') && !ONLY.has('single') && !ONLY.has('paced')) return;
 
     const started = await startCollectorProcess(url, dir);
     child = started.child;
@@ -475,6 +475,8 @@ async function main(): Promise<void> {
     if (ONLY.has('http')) {
       await httpRun('HTTP batches of 1000', started.port, makeEvents(N), 1000, 8, db);
       await httpRun('HTTP batches of 100', started.port, makeEvents(N), 100, 16, db);
+    }
+    if (ONLY.has('http') || ONLY.has('single')) {
       await httpRun('HTTP single events', started.port, makeEvents(Math.min(N, 30_000)), 1, 32, db);
     }
     if (ONLY.has('paced')) {
