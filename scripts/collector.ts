@@ -17,6 +17,7 @@
  * contract tests and scripts wait for); everything else is ECS JSON from collector/logging.
  */
 import express from 'express';
+import * as http from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createCollector, createLogger, openDatabase, type EventSource } from '../collector';
@@ -75,14 +76,16 @@ async function main(): Promise<void> {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(telemetry.httpMiddleware());
   app.use(telemetry.healthRouter());
   app.use(collector.router({ sources }));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });
   });
 
-  const server = app.listen(intEnv('COLLECTOR_PORT', 8088), host);
+  // RED metrics wrap the request listener, as in the service: an Express layer for them would cost
+  // every request a layer dispatch (BENCHMARKS.md, exporter).
+  const server = http.createServer(telemetry.httpRequestListener(app));
+  server.listen(intEnv('COLLECTOR_PORT', 8088), host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
