@@ -88,12 +88,10 @@ export function chainHash(prev: Buffer, row: CanonicalRow): Buffer {
   return hash('sha256', buf.subarray(0, len), 'buffer');
 }
 
-/** chainHash with the hashes as lowercase hex, as the writer keeps the chain for the COPY text. */
-export function chainHashHex(prevHex: string, row: CanonicalRow): string {
-  return chainHashHexOfText(prevHex, canonicalRow(row));
-}
-
-/** chainHashHex of a canonical text already made (the writer derives it from the audit row). */
+/**
+ * chainHash of a canonical text already made, with the hashes as lowercase hex: the writer derives
+ * the text from the audit row (audit-row.ts) and keeps the chain in hex for the COPY text.
+ */
 export function chainHashHexOfText(prevHex: string, text: string): string {
   const buf = scratchFor(prevHex.length >> 1, text);
   const prevLen = buf.write(prevHex, 0, 'hex');
