@@ -490,7 +490,11 @@ async function main(): Promise<void> {
     };
     const copy = rate('ceiling: bare COPY');
     const inproc = rate('collector in-process');
-    const paced = results.find((x) => x.name.startsWith('HTTP paced'));
+    // The goal is judged on the open-loop run: evenly spaced requests at 5,000 events/s, latency from
+    // each request's due time. autocannon's "paced" run sends each connection's requests of a second
+    // back to back (a burst of 32 at the start of every second): shown, not judged.
+    const paced = results.find((x) => x.name.startsWith('HTTP open-loop'));
+    const burst = results.find((x) => x.name.startsWith('HTTP paced'));
     const batched = Math.max(rate('HTTP batches of 1000'), rate('HTTP batches of 100'));
     const batchedErrors = results
       .filter((x) => x.name.startsWith('HTTP batches'))
@@ -511,8 +515,9 @@ async function main(): Promise<void> {
     );
     console.log(`  single events / GET baseline    ${fmt((single / rate('baseline: GET')) * 100, 1)} %`);
     console.log(
-      `  p99 ack at 5,000 events/s       ${fmt(paced?.p99ms ?? NaN, 1)} ms   goal <= 50 ms   ${(paced?.p99ms ?? Infinity) <= 50 ? 'MET' : 'NOT MET'}`,
+      `  p99 ack at 5,000 events/s       ${fmt(paced?.p99ms ?? NaN, 1)} ms (open loop)   goal <= 50 ms   ${(paced?.p99ms ?? Infinity) <= 50 ? 'MET' : 'NOT MET'}`,
     );
+    console.log(`  p99 of autocannon's bursts      ${fmt(burst?.p99ms ?? NaN, 1)} ms`);
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) {
       const c = child;
