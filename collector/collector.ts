@@ -133,18 +133,19 @@ export interface Collector {
   stats(): CollectorStats;
 }
 
-/** An event in the store queue: its audit row (audit-row.ts), all the store needs of it. */
+/**
+ * An event in the store queue: its audit row (audit-row.ts), all the store needs of it. The row is
+ * also the spool record, hence the field's name (the spool's input shape).
+ */
 interface Queued {
   seq: number;
-  row: AuditRow;
+  payload: AuditRow;
 }
 
 /** An accepted event: in the write buffer until spooled, then (the same object) in the store queue. */
 interface Pending extends Queued {
   ord: number;
   cls: EventClass;
-  /** The spool record: the row itself (Queued.row), as the spool's input. */
-  payload: AuditRow;
   bytes: number;
 }
 
@@ -199,7 +200,12 @@ export function createCollector(opts: CollectorOptions): Collector {
   // Started now, so that the worker has booted by the first batch. PGlite has no COPY (its batches
   // are INSERT parameters, built on the event loop).
   const hasher: RowHasher | null =
-    opts.hashWorker !== false && opts.database.kind === 'postgres' ? RowHasher.start() : null;
+    opts.hashWorker !== false && opts.database.kind === 'postgres'
+      ? RowHasher.start({
+          onFailure: () =>
+            logger?.warn({}, 'hashing worker stopped; audit batches are hashed on the event loop'),
+        })
+      : null;
   const verifier = new ChainVerifier(opts.database);
   let chainBroken = false;
 
@@ -345,7 +351,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     const room = storeQueueCapacity - storeQueue.length;
     if (room <= 0) return;
     const records = await spool.read(loadFromSeq, durableSeq, room);
-    for (const r of records) storeQueue.push({ seq: r.seq, row: rowOfSpoolPayload(r.payload) });
+    for (const r of records) storeQueue.push({ seq: r.seq, payload: rowOfSpoolPayload(r.payload) });
     if (records.length > 0) loadFromSeq = (records[records.length - 1] as { seq: number }).seq + 1;
     // Nothing left on disk up to the durable point: back to the in-memory path. (An empty read with
     // room to spare means the records are gone, e.g. cut as corrupt at recovery: do not spin on them.)
@@ -426,7 +432,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         next = null;
         const n = ahead ? ahead.n : singleMode > 0 ? 1 : Math.min(batchSize, storeQueue.length);
         const batch = storeQueue.slice(0, n);
-        const events = batch.map((q) => q.row);
+        const events = batch.map((q) => q.payload);
         const t0 = process.hrtime.bigint();
         try {
           const auditStore = await ensureStore();
@@ -453,7 +459,7 @@ export function createCollector(opts: CollectorOptions): Collector {
                 first: following[0] as Queued,
                 n: m,
                 prepared: await auditStore.prepare(
-                  following.map((q) => q.row),
+                  following.map((q) => q.payload),
                   prepared.end,
                 ),
               };
@@ -555,7 +561,6 @@ export function createCollector(opts: CollectorOptions): Collector {
       ord: -1,
       seq: -1,
       cls: eventClass(event.event_type),
-      row,
       payload: row,
       bytes: Buffer.byteLength(row, 'utf8'),
     };

@@ -54,7 +54,11 @@ export class RowHasher {
   private nextId = 1;
   private failed = false;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    /** Told once when the worker fails (not when it is closed): batches are hashed inline from then on. */
+    onFailure: (() => void) | undefined,
+  ) {
     worker.on('message', (m: HashResponse) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
@@ -70,6 +74,8 @@ export class RowHasher {
       );
     });
     const fail = () => {
+      // close() sets `failed` before it terminates the worker: a closed hasher tells nothing.
+      if (!this.failed) onFailure?.();
       this.failed = true;
       for (const w of this.waiting.values()) w.resolve(null);
       this.waiting.clear();
@@ -81,11 +87,11 @@ export class RowHasher {
   }
 
   /** A hasher on a new worker thread, or null when none can be started here. */
-  static start(): RowHasher | null {
+  static start(opts: { onFailure?: () => void } = {}): RowHasher | null {
     const w = workerSource();
     if (!w) return null;
     try {
-      return new RowHasher(new Worker(w.code, { eval: w.eval }));
+      return new RowHasher(new Worker(w.code, { eval: w.eval }), opts.onFailure);
     } catch {
       return null;
     }

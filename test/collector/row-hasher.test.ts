@@ -56,6 +56,22 @@ describe('RowHasher (COPY batches on a worker thread)', () => {
     await expect(h.build(rows(1), 0, '00'.repeat(32), 1000)).resolves.toBeNull();
   });
 
+  it('tells once when its worker dies (not when closed), and hands batches back to the event loop', async () => {
+    const failures: string[] = [];
+    const h = RowHasher.start({ onFailure: () => failures.push('failed') }) as RowHasher;
+    expect(await h.build(rows(2), 0, '00'.repeat(32), 1000)).not.toBeNull();
+    // The worker thread goes away under the hasher (as a crash would).
+    await (h as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(h.build(rows(1), 0, '00'.repeat(32), 1000)).resolves.toBeNull();
+    expect(h.usable()).toBe(false);
+    await h.close();
+    expect(failures).toEqual(['failed']);
+    const closedOnly: string[] = [];
+    const quiet = RowHasher.start({ onFailure: () => closedOnly.push('failed') }) as RowHasher;
+    await quiet.close();
+    expect(closedOnly).toEqual([]);
+  });
+
   describe('in the audit store (postgres)', () => {
     let testDb: TestDatabase;
     let db: Database;
