@@ -4,7 +4,7 @@
  * row changed behind the triggers before the last incremental run is only caught that way, or by
  * comparing an anchored head hash kept outside the database).
  */
-import { chainHash, GENESIS_HASH } from './canonical-row';
+import { canonicalText, chainHashHexOfText, GENESIS_HASH } from './canonical-row';
 import type { Queryable } from './database';
 
 const PAGE_ROWS = 5000;
@@ -29,13 +29,18 @@ export interface VerifyResult {
   broken?: { seq: number; kind: BreakKind };
 }
 
+/**
+ * A stored row as the chain reads it, in the types the canonical form uses, converted by PostgreSQL:
+ * times as epoch milliseconds (floored, as a JavaScript Date of the value would hold them), hashes as
+ * hex. No Date or Buffer per row: the verifier reads every row the store writes.
+ */
 interface Row {
   seq: string;
   event_id: string;
   schema_version: number;
   event_type: string;
-  occurred_at: Date;
-  recorded_at: Date;
+  occurred_ms: string;
+  recorded_ms: string;
   source: string;
   actor_role: string;
   actor_ref: string | null;
@@ -45,24 +50,31 @@ interface Row {
   resource_ref: string | null;
   amount_minor: string | null;
   currency: string | null;
-  prev_hash: Buffer;
-  hash: Buffer;
+  prev_hash: string;
+  hash: string;
 }
 
 const SELECT_SQL = `
-SELECT seq, event_id::text AS event_id, schema_version, event_type, occurred_at, recorded_at, source, actor_role,
-       actor_ref, outcome, reason, resource_type, resource_ref, amount_minor, currency, prev_hash, hash
+SELECT seq, event_id::text AS event_id, schema_version, event_type,
+       floor(extract(epoch FROM occurred_at) * 1000)::int8 AS occurred_ms,
+       floor(extract(epoch FROM recorded_at) * 1000)::int8 AS recorded_ms,
+       source, actor_role, actor_ref, outcome, reason, resource_type, resource_ref,
+       amount_minor::text AS amount_minor, currency,
+       encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`;
+
+const GENESIS_HEX = GENESIS_HASH.toString('hex');
 
 export class ChainVerifier {
   private seq = 0;
-  private hash: Buffer = GENESIS_HASH;
+  /** Hex of the last verified row's hash. */
+  private hash = GENESIS_HEX;
 
   constructor(private readonly db: Queryable) {}
 
   /** The last verified head: export it (log, object store, ticket) to anchor the chain. */
   head(): ChainHead {
-    return { seq: this.seq, hash: this.hash.toString('hex') };
+    return { seq: this.seq, hash: this.hash };
   }
 
   /** Verifies rows added since the last run. */
@@ -77,7 +89,7 @@ export class ChainVerifier {
         const kind = this.check(row, seq);
         if (kind) return { ok: false, verified, head: this.head(), broken: { seq, kind } };
         this.seq = seq;
-        this.hash = Buffer.from(row.hash);
+        this.hash = row.hash;
         verified += 1;
       }
       if (page.rows.length < PAGE_ROWS) break;
@@ -88,12 +100,12 @@ export class ChainVerifier {
   /** Verifies from genesis; with `anchor`, also that the row at `anchor.seq` still has that hash. */
   async full(opts: { anchor?: ChainHead } = {}): Promise<VerifyResult> {
     this.seq = 0;
-    this.hash = GENESIS_HASH;
+    this.hash = GENESIS_HEX;
     const anchor = opts.anchor;
     if (!anchor) return this.incremental();
     const upTo = await this.incremental({ maxRows: anchor.seq });
     if (!upTo.ok) return upTo;
-    if (this.seq !== anchor.seq || this.hash.toString('hex') !== anchor.hash.toLowerCase()) {
+    if (this.seq !== anchor.seq || this.hash !== anchor.hash.toLowerCase()) {
       return {
         ok: false,
         verified: upTo.verified,
@@ -107,14 +119,14 @@ export class ChainVerifier {
 
   private check(row: Row, seq: number): BreakKind | null {
     if (seq !== this.seq + 1) return 'seq_gap';
-    if (!Buffer.from(row.prev_hash).equals(this.hash)) return 'prev_hash_mismatch';
-    const expected = chainHash(this.hash, {
+    if (row.prev_hash !== this.hash) return 'prev_hash_mismatch';
+    const text = canonicalText({
       seq,
       event_id: row.event_id,
       schema_version: Number(row.schema_version),
       event_type: row.event_type,
-      occurred_at_ms: new Date(row.occurred_at).getTime(),
-      recorded_at_ms: new Date(row.recorded_at).getTime(),
+      occurred_at_ms: Number(row.occurred_ms),
+      recorded_at_ms: Number(row.recorded_ms),
       source: row.source,
       actor_role: row.actor_role,
       actor_ref: row.actor_ref,
@@ -122,9 +134,9 @@ export class ChainVerifier {
       reason: row.reason,
       resource_type: row.resource_type,
       resource_ref: row.resource_ref,
-      amount_minor: row.amount_minor === null ? null : String(row.amount_minor),
+      amount_minor: row.amount_minor,
       currency: row.currency,
     });
-    return expected.equals(Buffer.from(row.hash)) ? null : 'hash_mismatch';
+    return chainHashHexOfText(this.hash, text) === row.hash ? null : 'hash_mismatch';
   }
 }

@@ -10,6 +10,7 @@
  * Replays are exactly-once per event_id because the store skips ids it already has.
  */
 import { AsyncResource } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Router } from 'express';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Telemetry } from '../exporter';
@@ -32,7 +33,7 @@ import {
 } from './collector-metrics';
 import type { Database } from './database';
 import { CURRENCY_MINOR_EXPONENT, eventClass, parseEvent, type AuditEvent, type EventIssue } from './events';
-import { createEventsRouter, type EventsRouterOptions } from './http-router';
+import { createEventsListener, createEventsRouter, type EventsRouterOptions } from './http-router';
 import type { EventClass, EventType } from './metric-names';
 import type { Logger } from './logging';
 import { migrate } from './migrations';
@@ -117,8 +118,17 @@ export interface Collector {
   close(opts?: { drainTimeoutMs?: number }): Promise<void>;
   /** Throws when the collector cannot accept events (closed, spool failing, spool or buffer full). */
   readinessCheck(): Promise<void>;
-  /** `POST /v1/events`. */
+  /** `POST /v1/events` as an Express router, for an app that serves ingest beside other routes. */
   router(opts: EventsRouterOptions): Router;
+  /**
+   * `POST /v1/events` as a plain request listener that passes every other request to `next` (an
+   * Express app, say): for a server whose main job is ingest, where Express would cost each event
+   * request several times what its handling does.
+   */
+  listener(
+    opts: EventsRouterOptions,
+    next: (req: IncomingMessage, res: ServerResponse) => void,
+  ): (req: IncomingMessage, res: ServerResponse) => void;
   /** Admits already-validated events; `durable` resolves once they are fsynced to the spool. */
   admit(events: readonly AuditEvent[]): AdmitResult;
   /** A business gauge refreshed by the scheduled job: SQL returning one row with a `value` column, or a function. */
@@ -876,6 +886,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     readinessCheck,
     admit,
     router: (ropts) => createEventsRouter(collector, opts.telemetry, ropts),
+    listener: (ropts, next) => createEventsListener(collector, opts.telemetry, ropts, next),
     registerGauge(name, query) {
       if (!(name in metrics.businessGauges)) throw new Error(`unknown business gauge "${name}"`);
       gauges.set(name, query);

@@ -73,6 +73,19 @@ interface RouteLike {
 const NO_NEXT: NextFunction = () => undefined;
 
 /**
+ * For a handler served outside Express (a plain `http` listener): returns a function that names the
+ * request's route for the RED metrics, as Express's `req.route` does. One route object per template,
+ * so its label is cached once like Express's. Give a template from a closed set, never a raw path.
+ */
+export function routeNamer(template: string): (req: IncomingMessage) => void {
+  const route: RouteLike = { path: template };
+  return (req) => {
+    const r = req as { route?: RouteLike };
+    if (r.route === undefined) r.route = route;
+  };
+}
+
+/**
  * The one listener: `close`, which a response emits last, after `finish` when it was sent (Node >= 12)
  * or alone when the client went away first (then `writableFinished` is false: 499). One listener and
  * no removal: a `finish` listener would share the server's own and make every emit copy the list, and

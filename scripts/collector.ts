@@ -77,14 +77,14 @@ async function main(): Promise<void> {
   const app = express();
   app.disable('x-powered-by');
   app.use(telemetry.healthRouter());
-  app.use(collector.router({ sources }));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });
   });
 
+  // POST /v1/events is served without Express (collector/http-router.ts); the app gets the rest.
   // RED metrics wrap the request listener, as in the service: an Express layer for them would cost
   // every request a layer dispatch (BENCHMARKS.md, exporter).
-  const server = http.createServer(telemetry.httpRequestListener(app));
+  const server = http.createServer(telemetry.httpRequestListener(collector.listener({ sources }, app)));
   server.listen(intEnv('COLLECTOR_PORT', 8088), host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

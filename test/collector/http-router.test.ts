@@ -6,7 +6,7 @@ import { sha256Hex, signBody } from '../../collector/source-auth';
 import { createTelemetry, type Telemetry } from '../../exporter';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { makeEvent, ref, tempDir } from './helpers';
-import { startIngest, type IngestServer } from './http-server';
+import { INGEST_MOUNTS, startIngest, type IngestMount, type IngestServer } from './http-server';
 import { switchable } from './switchable-database';
 
 const NO_JOBS = { verify: false, verifyFull: false, gauges: false } as const;
@@ -34,9 +34,10 @@ afterAll(async () => {
   await tdb.drop();
 });
 
-async function setup(
+async function setupMounted(
   opts: Partial<Parameters<typeof createCollector>[0]> = {},
   routerOpts: { bodyLimitBytes?: number } = {},
+  mount: IngestMount = 'listener',
 ): Promise<{ collector: Collector; telemetry: Telemetry; server: IngestServer }> {
   const tmp = tempDir('spool-http');
   const telemetry = createTelemetry({ defaultMetrics: false });
@@ -47,15 +48,15 @@ async function setup(
     schedule: NO_JOBS,
     ...opts,
   });
-  const server = await startIngest(collector, { sources: SOURCES, ...routerOpts });
+  const server = await startIngest(collector, { sources: SOURCES, ...routerOpts }, mount, telemetry);
   cleanups.push(() => tmp.remove());
   cleanups.push(() => collector.close());
   cleanups.push(() => server.close());
   return { collector, telemetry, server };
 }
 
-function post(server: IngestServer, body: string | Buffer, headers: Record<string, string> = {}) {
-  return fetch(`${server.url}/v1/events`, {
+function post(server: IngestServer, body: string | Buffer, headers: Record<string, string> = {}, query = '') {
+  return fetch(`${server.url}/v1/events${query}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}`, ...headers },
     body,
@@ -70,9 +71,14 @@ async function rows(ids: string[]): Promise<number> {
   return Number(r.rows[0]?.n);
 }
 
-describe('POST /v1/events', () => {
+describe.each(INGEST_MOUNTS)('POST /v1/events (%s)', (mount) => {
+  const setup = (
+    opts: Partial<Parameters<typeof createCollector>[0]> = {},
+    routerOpts: { bodyLimitBytes?: number } = {},
+  ) => setupMounted(opts, routerOpts, mount);
+
   it('accepts one event or a batch with 202 once durable, and stores them', async () => {
-    const { collector, server } = await setup();
+    const { collector, server, telemetry } = await setup();
     const one = makeEvent('authn_login_fail');
     const r1 = await post(server, JSON.stringify(one));
     expect(r1.status).toBe(202);
@@ -83,6 +89,27 @@ describe('POST /v1/events', () => {
     expect(await r2.json()).toEqual({ accepted: 1000 });
     await collector.flush();
     expect(await rows([one.event_id, ...batch.map((e) => e.event_id)])).toBe(1001);
+    expect(r1.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(r1.headers.get('cache-control')).toBe('no-store');
+    // The RED metrics name the route by its template, mounted either way.
+    expect(await telemetry.render()).toMatch(
+      /telehealth_http_requests_total\{method="POST",route="\/v1\/events",status_code="202"\} 2\n/,
+    );
+  });
+
+  it('leaves every other request to the app behind it', async () => {
+    const { server } = await setup();
+    for (const [method, path] of [
+      ['GET', '/v1/events'],
+      ['POST', '/v1/eventsx'],
+      ['POST', '/v1/events/1'],
+      ['POST', '/v2/events'],
+    ] as const) {
+      const r = await fetch(`${server.url}${path}`, { method, body: method === 'POST' ? '{}' : undefined });
+      expect([method, path, r.status]).toEqual([method, path, 404]);
+    }
+    const query = await post(server, JSON.stringify(makeEvent('authn_login_fail')), {}, '?trace=1');
+    expect(query.status).toBe(202);
   });
 
   it('answers 400 with per-item errors, without echoing values, and accepts nothing of that batch', async () => {
@@ -242,7 +269,7 @@ describe('fuzz: malformed bodies over HTTP', () => {
   );
 
   it('answers 10,000 malformed bodies with no 5xx and no crash', async () => {
-    const { server, collector } = await setup({}, { bodyLimitBytes: 1024 * 1024 });
+    const { server, collector } = await setupMounted({}, { bodyLimitBytes: 1024 * 1024 });
     const samples = fc.sample(body, { numRuns: 10_000, seed: 4242 });
     const statuses = new Map<number, number>();
     let next = 0;
