@@ -70,7 +70,16 @@ export class ChainVerifier {
   /** Hex of the last verified row's hash. */
   private hash = GENESIS_HEX;
 
-  constructor(private readonly db: Queryable) {}
+  /** `from`: a head verified before (by another verifier of this chain), to go on from. */
+  constructor(
+    private readonly db: Queryable,
+    from?: ChainHead,
+  ) {
+    if (from) {
+      this.seq = from.seq;
+      this.hash = from.hash.toLowerCase();
+    }
+  }
 
   /** The last verified head: export it (log, object store, ticket) to anchor the chain. */
   head(): ChainHead {

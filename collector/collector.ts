@@ -23,7 +23,7 @@ import {
   type AuditRow,
 } from './audit-row';
 import { AuditStore, type PreparedBatch } from './audit-store';
-import { ChainVerifier, type ChainHead, type VerifyResult } from './chain-verifier';
+import type { ChainHead, VerifyResult } from './chain-verifier';
 import {
   collectorMetrics,
   AMOUNT_EVENT_TYPES,
@@ -39,6 +39,7 @@ import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { RowHasher } from './row-hasher';
 import { Spool } from './spool';
+import { inlineVerifier, VerifierThread, type ChainVerification } from './verifier-thread';
 
 /** The logger the collector uses: collector/logging's allow-listed ECS logger (or any with its shape). */
 export type CollectorLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -79,6 +80,11 @@ export interface CollectorOptions {
    * only). Off, or when the worker cannot start, the store does it on the event loop in slices.
    */
   hashWorker?: boolean;
+  /**
+   * Verify the hash chain on a worker thread with a connection of its own (default true; PostgreSQL
+   * only), started at the first verification. Off, the verifier reads and hashes on the event loop.
+   */
+  verifyWorker?: boolean;
   /** Run the migrations before the first write (default true). */
   migrate?: boolean;
   logger?: CollectorLogger;
@@ -216,7 +222,16 @@ export function createCollector(opts: CollectorOptions): Collector {
             logger?.warn({}, 'hashing worker stopped; audit batches are hashed on the event loop'),
         })
       : null;
-  const verifier = new ChainVerifier(opts.database);
+  // Started at the first verification (most collectors in tests never verify).
+  let verifierInstance: ChainVerification | null = null;
+  const verifier = (): ChainVerification =>
+    (verifierInstance ??=
+      opts.verifyWorker === false
+        ? inlineVerifier(opts.database)
+        : VerifierThread.start(opts.database, {
+            onFailure: () =>
+              logger?.warn({}, 'chain verifier thread stopped; the chain is verified on the event loop'),
+          }));
   let chainBroken = false;
 
   let closing = false;
@@ -728,6 +743,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       }
       await spool?.close();
       await hasher?.close();
+      await verifierInstance?.close();
     })();
     return closed;
   }
@@ -780,9 +796,12 @@ export function createCollector(opts: CollectorOptions): Collector {
    * request (and its acknowledgement) meanwhile.
    */
   async function verifyInSlices(): Promise<VerifyResult> {
+    const v = verifier();
+    // On its own thread the run needs no slicing: it holds nothing here.
+    if (v.offThread) return v.incremental();
     let verified = 0;
     for (;;) {
-      const r = await verifier.incremental({ maxRows: VERIFY_SLICE_ROWS });
+      const r = await v.incremental({ maxRows: VERIFY_SLICE_ROWS });
       verified += r.verified;
       if (!r.ok || r.verified < VERIFY_SLICE_ROWS) return { ...r, verified };
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -794,7 +813,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     await ensureStore();
     // One verification at a time: the verifier remembers where it stopped.
     const run = verifying.then(() =>
-      vopts.full || vopts.anchor ? verifier.full({ anchor: vopts.anchor }) : verifyInSlices(),
+      vopts.full || vopts.anchor ? verifier().full({ anchor: vopts.anchor }) : verifyInSlices(),
     );
     verifying = run.catch(() => undefined);
     const r = await run;
@@ -893,7 +912,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     },
     refreshGauges,
     verifyChain,
-    chainHead: () => verifier.head(),
+    chainHead: () => verifier().head(),
     started,
     stats: () => ({
       accepted: nextOrd,

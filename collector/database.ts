@@ -42,6 +42,11 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   poolStats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
+  /**
+   * PostgreSQL only: options that open this database again, for a worker thread's own connection
+   * (PGlite lives in this thread's memory and cannot be shared).
+   */
+  connectOptions?(): OpenDatabaseOptions;
 }
 
 export interface OpenDatabaseOptions {
@@ -130,6 +135,12 @@ function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
       }
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    connectOptions: () => ({
+      url,
+      poolMax: 1,
+      connectionTimeoutMillis: opts.connectionTimeoutMillis,
+      statementTimeoutMillis: opts.statementTimeoutMillis,
+    }),
     async close() {
       await pool.end();
     },

@@ -5,10 +5,9 @@
  * other core has room beside PostgreSQL. The chain is the same either way (one builder,
  * copy-batch.ts); when the worker cannot start or fails, the store hashes on its own thread.
  */
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { AuditRow } from './audit-row';
+import { workerSource } from './worker-source';
 
 export interface HashRequest {
   id: number;
@@ -29,24 +28,6 @@ export interface HashedBatch {
 
 interface Waiting {
   resolve(r: HashedBatch | null): void;
-}
-
-/**
- * The worker's code: the built file next to this one, or, run from source (tsx, jest), the .ts file
- * through tsx's require hook (a development dependency; `--import tsx` in a worker's execArgv does
- * not reach its entry file on Node 20).
- */
-function workerSource(): { code: string; eval: boolean } | null {
-  const js = path.join(__dirname, 'row-hasher-worker.js');
-  if (existsSync(js)) return { code: js, eval: false };
-  const ts = path.join(__dirname, 'row-hasher-worker.ts');
-  if (!existsSync(ts)) return null;
-  try {
-    const tsx = require.resolve('tsx/cjs');
-    return { code: `require(${JSON.stringify(tsx)}); require(${JSON.stringify(ts)});`, eval: true };
-  } catch {
-    return null;
-  }
 }
 
 export class RowHasher {
@@ -88,7 +69,7 @@ export class RowHasher {
 
   /** A hasher on a new worker thread, or null when none can be started here. */
   static start(opts: { onFailure?: () => void } = {}): RowHasher | null {
-    const w = workerSource();
+    const w = workerSource('row-hasher-worker');
     if (!w) return null;
     try {
       return new RowHasher(new Worker(w.code, { eval: w.eval }), opts.onFailure);

@@ -1,0 +1,41 @@
+/**
+ * The chain verifier's thread (started by verifier-thread.ts): reads and hashes the audit rows on
+ * a connection of its own, so that catching up after a busy minute (hundreds of thousands of rows)
+ * never holds the collector's event loop, which acknowledges events.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ChainVerifier, type ChainHead } from './chain-verifier';
+import { openDatabase, type OpenDatabaseOptions } from './database';
+import type { VerifierRequest, VerifierResponse } from './verifier-thread';
+
+const data = workerData as { options: OpenDatabaseOptions; from: ChainHead };
+const database = openDatabase(data.options);
+let verifier: ChainVerifier | null = null;
+
+async function run(m: VerifierRequest): Promise<VerifierResponse> {
+  try {
+    verifier ??= new ChainVerifier(await database, data.from);
+    const result =
+      m.op === 'full'
+        ? await verifier.full({ anchor: m.anchor })
+        : await verifier.incremental({ maxRows: m.maxRows });
+    return { id: m.id, ok: true, result };
+  } catch (err) {
+    // Only the code crosses: a driver's message may quote a value.
+    const code = (err as { code?: unknown }).code;
+    return { id: m.id, ok: false, code: typeof code === 'string' ? code : 'VERIFY_FAILED' };
+  }
+}
+
+// One request at a time, in order: the verifier remembers where it stopped.
+let queue: Promise<void> = Promise.resolve();
+parentPort?.on('message', (m: VerifierRequest | 'close') => {
+  if (m === 'close') {
+    queue = queue.then(async () => {
+      await (await database).close().catch(() => undefined);
+      parentPort?.close();
+    });
+    return;
+  }
+  queue = queue.then(async () => parentPort?.postMessage(await run(m)));
+});
