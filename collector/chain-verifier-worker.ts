@@ -3,10 +3,21 @@
  * a connection of its own, so that catching up after a busy minute (hundreds of thousands of rows)
  * never holds the collector's event loop, which acknowledges events.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ChainVerifier, type ChainHead } from './chain-verifier';
 import { openDatabase, type OpenDatabaseOptions } from './database';
 import type { VerifierRequest, VerifierResponse } from './verifier-thread';
+
+// The lowest CPU priority, for this thread only (Linux keeps the nice value per thread): the
+// verifier is a background check, and on a busy machine the event loop that acknowledges events
+// must win every contest for a core. Catching up then waits for idle time; its lag is exported
+// (the last-verified timestamp). Not permitted everywhere: then it runs at normal priority.
+try {
+  setPriority(19);
+} catch {
+  // keep the inherited priority
+}
 
 const data = workerData as { options: OpenDatabaseOptions; from: ChainHead };
 const database = openDatabase(data.options);

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { createCollector } from '../../collector/collector';
 import { ChainVerifier } from '../../collector/chain-verifier';
@@ -32,6 +33,18 @@ async function store(n: number): Promise<string[]> {
   return ids;
 }
 
+/** The nice value of each thread of this process (Linux), this one first. */
+function niceValues(): number[] {
+  const tasks = readdirSync('/proc/self/task').sort((a, b) =>
+    a === String(process.pid) ? -1 : Number(a) - Number(b),
+  );
+  // Field 19 of stat, counted after the command name (which may hold spaces) ends with ')'.
+  return tasks.map((t) => {
+    const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 const workerOf = (v: ChainVerification) => (v as unknown as { worker: Worker }).worker;
 
 beforeAll(async () => {
@@ -56,6 +69,9 @@ describe('chain verifier on a worker thread', () => {
       const rest = await v.incremental();
       expect(rest).toEqual({ ...inline, verified: inline.verified - 500 });
       expect(v.head()).toEqual(inline.head);
+      // The thread runs at the lowest CPU priority (a background check); this thread does not.
+      expect(niceValues()).toContain(19);
+      expect(niceValues()[0]).toBe(0);
       await store(10);
       expect(await v.incremental()).toMatchObject({
         ok: true,
