@@ -32,6 +32,7 @@ const CAPACITY_SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
 const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 4);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 6);
 // Many short alternating rounds rather than a few long ones: the machine's speed drifts by tens of
 // per cent over a minute, and a ratio per round (B and A back to back) cancels most of that drift.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -102,9 +103,16 @@ async function startTarget(name: string, parts: Part[], dataDir: string, otlpUrl
     : undefined;
   const logFile = join(dataDir, `${name}.log`);
   const out = openSync(logFile, 'a');
+  // BENCH_NODE_ARGS: node options for both services alike (investigations, e.g. GC settings).
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const args = tracing
-    ? ['--require', join(DIST, 'collector', 'tracing-preload.js'), join(DIST, 'bench', 'stack-server.js')]
-    : [join(DIST, 'bench', 'stack-server.js')];
+    ? [
+        ...nodeArgs,
+        '--require',
+        join(DIST, 'collector', 'tracing-preload.js'),
+        join(DIST, 'bench', 'stack-server.js'),
+      ]
+    : [...nodeArgs, join(DIST, 'bench', 'stack-server.js')];
   const child = spawnServer(args, {
     cwd: ROOT,
     stdio: ['ignore', out, 'inherit', 'ipc'],
@@ -143,6 +151,8 @@ async function stopTarget(t: Target): Promise<void> {
 
 interface Run {
   rps: number;
+  /** CPU seconds the server process used during the run (all its threads), per request. */
+  cpuPerRequest: number;
   p50: number;
   p99: number;
   requests: number;
@@ -150,7 +160,19 @@ interface Run {
   errors: number;
 }
 
+/** CPU time of a process, all threads (Linux /proc; NaN elsewhere). Ticks are 10 ms. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (fields 14, 15)
+  } catch {
+    return NaN;
+  }
+}
+
 async function load(t: Target, path: string, opts: { seconds: number; rate?: number }): Promise<Run> {
+  const cpu0 = cpuSeconds(t.child.pid);
   const r = await autocannon({
     url: t.apiUrl + path.replace(':patientId', t.patientId),
     connections: opts.rate ? Math.max(8, Math.min(CONNECTIONS, Math.ceil(opts.rate / 100))) : CONNECTIONS,
@@ -160,6 +182,7 @@ async function load(t: Target, path: string, opts: { seconds: number; rate?: num
   });
   return {
     rps: r.requests.average,
+    cpuPerRequest: (cpuSeconds(t.child.pid) - cpu0) / Math.max(1, r.requests.total),
     p50: r.latency.p50,
     p99: r.latency.p99,
     requests: r.requests.total,
@@ -202,9 +225,10 @@ async function main(): Promise<void> {
     const results: string[] = [];
     let failed = 0;
     for (const route of routes) {
-      // Warm-up: JIT, pools, first spans.
-      await load(inst, route.path, { seconds: 2 });
-      await load(base, route.path, { seconds: 2 });
+      // Warm-up: JIT, pools, first spans, young-generation sizing. 2 s was short: the first round
+      // after it was often the run's lowest (0.48-0.74 against 0.8-0.9 later, docs/benchmarks/app.md).
+      await load(inst, route.path, { seconds: WARMUP_SECONDS });
+      await load(base, route.path, { seconds: WARMUP_SECONDS });
       const cap = { instrumented: [] as Run[], baseline: [] as Run[] };
       const perRound: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
@@ -251,12 +275,19 @@ async function main(): Promise<void> {
       const ratio = roundRatio;
       const p99ok = li.p99 <= lb.p99 + 10;
       const ok = ratio >= route.goal && p99ok && bad === 0;
+      // CPU per request at capacity, each process's own (its threads included): what the ratio of
+      // throughputs estimates, without the share of CPU 0 that PostgreSQL or the other process took.
+      const cpuOf = (runs: Run[]) =>
+        runs.reduce((a, r) => a + r.cpuPerRequest * r.requests, 0) / runs.reduce((a, r) => a + r.requests, 0);
+      const cpuBase = cpuOf(cap.baseline);
+      const cpuInst = cpuOf(cap.instrumented);
       if (!ok) failed += 1;
       results.push(
         [
           `${route.name}`,
           `  capacity req/s   baseline ${fmt(baseRps)}   instrumented ${fmt(instRps)}   ratio of means ${(instRps / baseRps).toFixed(2)}`,
           `  ratio per round  ${perRound.map((r) => r.toFixed(2)).join(' ')}   median ${ratio.toFixed(2)} (goal >= ${route.goal})`,
+          `  CPU per request  baseline ${fmt(cpuBase * 1e6)} us   instrumented ${fmt(cpuInst * 1e6)} us   ratio ${(cpuBase / cpuInst).toFixed(2)} (over all capacity rounds; not judged)`,
           `  at ${half.toFixed(0)} req/s (median of ${LATENCY_ROUNDS} rounds)   p50 baseline ${fmt(lb.p50, 1)} ms  instrumented ${fmt(li.p50, 1)} ms`,
           `                  p99 baseline ${fmt(lb.p99, 1)} ms  instrumented ${fmt(li.p99, 1)} ms   (goal <= baseline + 10 ms: ${p99ok ? 'met' : 'NOT met'})`,
           `  non-2xx/errors ${bad}   ${ok ? 'GOALS MET' : 'GOALS NOT MET'}`,
