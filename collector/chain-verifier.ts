@@ -70,10 +70,14 @@ export class ChainVerifier {
   /** Hex of the last verified row's hash. */
   private hash = GENESIS_HEX;
 
-  /** `from`: a head verified before (by another verifier of this chain), to go on from. */
+  /**
+   * `from`: a head verified before (by another verifier of this chain), to go on from.
+   * `afterPage`: awaited after each full page with the milliseconds it took (pacing a catch-up).
+   */
   constructor(
     private readonly db: Queryable,
     from?: ChainHead,
+    private readonly afterPage?: (pageMs: number) => Promise<void>,
   ) {
     if (from) {
       this.seq = from.seq;
@@ -91,6 +95,7 @@ export class ChainVerifier {
     const maxRows = opts.maxRows ?? Number.POSITIVE_INFINITY;
     let verified = 0;
     while (verified < maxRows) {
+      const started = performance.now();
       const page = await this.db.query<Row>(SELECT_SQL, [this.seq, Math.min(PAGE_ROWS, maxRows - verified)]);
       for (const row of page.rows) {
         if (verified > 0 && verified % YIELD_EVERY_ROWS === 0) await yieldToLoop();
@@ -102,6 +107,7 @@ export class ChainVerifier {
         verified += 1;
       }
       if (page.rows.length < PAGE_ROWS) break;
+      if (this.afterPage && verified < maxRows) await this.afterPage(performance.now() - started);
     }
     return { ok: true, verified, head: this.head() };
   }

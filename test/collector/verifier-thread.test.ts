@@ -161,6 +161,28 @@ describe('chain verifier on a worker thread', () => {
     expect(await connections()).toBe(before);
   });
 
+  it('pauses after each full page for as long as the page took (a paced catch-up)', async () => {
+    const total = async () =>
+      Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]?.n);
+    if ((await total()) < 10_001) await store(10_001 - (await total()));
+    const n = await total();
+    const pauses: number[] = [];
+    const v = new ChainVerifier(db, undefined, async (ms) => {
+      pauses.push(ms);
+    });
+    const r = await v.incremental();
+    expect(r).toMatchObject({ ok: true, verified: n });
+    // Pages of 5,000: one pause after each full page (more rows may follow it).
+    expect(pauses).toHaveLength(Math.floor(n / 5000));
+    expect(pauses.every((ms) => ms > 0)).toBe(true);
+    // A bounded run does not pause after its last page.
+    const bounded: number[] = [];
+    await new ChainVerifier(db, undefined, async (ms) => {
+      bounded.push(ms);
+    }).incremental({ maxRows: 5000 });
+    expect(bounded).toEqual([]);
+  }, 60_000);
+
   it('stays in this thread on an embedded database (PGlite cannot be opened from another thread)', async () => {
     const lite = await openDatabase({});
     try {
