@@ -72,10 +72,17 @@ export class VerifierThread implements ChainVerification {
     });
     const fail = () => {
       if (this.fallback) return;
-      if (!this.closed) this.onFailure?.();
       this.fallback = inlineVerifier(this.db, this.lastHead);
       const inFlight = [...this.pending.values()];
       this.pending.clear();
+      if (this.closed) {
+        // Closing (a run still in flight when the thread was stopped): not a failure, and not a
+        // reason to start the run again on the event loop of a process that is shutting down.
+        for (const p of inFlight)
+          p.reject(Object.assign(new Error('chain verifier closed'), { code: 'CLOSED' }));
+        return;
+      }
+      this.onFailure?.();
       for (const p of inFlight) this.runInline(p);
     };
     worker.on('error', fail);

@@ -131,6 +131,21 @@ describe('chain verifier on a worker thread', () => {
     }
   });
 
+  it('rejects a run still in flight when it is closed, without running it again in this thread', async () => {
+    const failures: string[] = [];
+    const v = VerifierThread.start(db, { onFailure: () => failures.push('failed') });
+    const run = v.full();
+    run.catch(() => undefined);
+    // Closing, and the thread gone before its run could answer (as when close() terminates a
+    // thread that did not exit within 2 s).
+    const closing = v.close();
+    await workerOf(v).terminate();
+    await closing;
+    await expect(run).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(failures).toEqual([]);
+    expect(v.offThread).toBe(false);
+  });
+
   it('answers a database error with its code only, and closes its connection on close()', async () => {
     const badUrl = new URL(tdb.url);
     badUrl.pathname = '/no_such_database_for_the_verifier';
