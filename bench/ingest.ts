@@ -241,7 +241,7 @@ async function inProcess(url: string, events: AuditEvent[]): Promise<void> {
 async function startCollectorProcess(
   url: string,
   dir: string,
-): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
+): Promise<{ child: ChildProcessWithoutNullStreams; port: number; metricsPort: number }> {
   const sources = path.join(dir, 'sources.json');
   writeFileSync(sources, JSON.stringify([{ id: 'bench', apiKeySha256: sha256Hex(API_KEY) }]));
   const child = spawn(
@@ -271,10 +271,10 @@ async function startCollectorProcess(
       // After the ready line the child logs one ECS line per stored event: read and discard.
       if (ready) return;
       out += d.toString();
-      const m = /"port":(\d+)/.exec(out);
+      const m = /"port":(\d+),"metrics_port":(\d+)/.exec(out);
       if (m) {
         ready = true;
-        resolve({ child, port: Number(m[1]) });
+        resolve({ child, port: Number(m[1]), metricsPort: Number(m[2]) });
       }
     });
     child.stderr.on('data', (d: Buffer) => {
@@ -378,7 +378,39 @@ async function pacedRun(port: number, perSecond: number, batch: number, seconds:
  * start of each second, i.e. bursts of `connections` concurrent requests). Latency is measured from
  * the time a request was DUE, so a stalled client or server is not hidden (coordinated omission).
  */
-async function pacedOpenLoop(port: number, perSecond: number, batch: number, seconds: number): Promise<void> {
+/** The collector's spool-write histogram buckets (cumulative count per `le`), from its /metrics. */
+async function spoolWriteBuckets(metricsPort: number): Promise<Map<number, number>> {
+  const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(
+    /^telehealth_collector_spool_write_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/gm,
+  )) {
+    out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  }
+  return out;
+}
+
+/** "n writes, p50 <= x ms, p99 <= y ms" of the spool writes between two scrapes (bucket bounds). */
+function spoolWritesBetween(before: Map<number, number>, after: Map<number, number>): string {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const diff = les.map((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0));
+  const total = diff.at(-1) ?? 0;
+  const bound = (q: number) => {
+    const i = diff.findIndex((c) => c >= q * total);
+    const le = les[i] ?? Infinity;
+    return le === Infinity ? '> 1 s' : `<= ${fmt(le * 1000, 1)} ms`;
+  };
+  return `spool writes meanwhile: ${total}, p50 ${bound(0.5)}, p99 ${bound(0.99)}`;
+}
+
+async function pacedOpenLoop(
+  port: number,
+  metricsPort: number,
+  perSecond: number,
+  batch: number,
+  seconds: number,
+): Promise<void> {
+  const writesBefore = await spoolWriteBuckets(metricsPort);
   const bodies = bodiesOf(makeEvents(perSecond * seconds), batch);
   const intervalMs = (batch / perSecond) * 1000;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -430,6 +462,7 @@ async function pacedOpenLoop(port: number, perSecond: number, batch: number, sec
   });
   const s = (performance.now() - t0) / 1000;
   agent.destroy();
+  const writes = spoolWritesBetween(writesBefore, await spoolWriteBuckets(metricsPort));
   lat.sort((a, b) => a - b);
   report({
     name: `HTTP open-loop ${fmt(perSecond)} events/s (batches of ${batch})`,
@@ -438,7 +471,7 @@ async function pacedOpenLoop(port: number, perSecond: number, batch: number, sec
     p50ms: pct(lat, 50),
     p99ms: pct(lat, 99),
     errors,
-    note: `one request every ${fmt(intervalMs, 1)} ms, latency from the due time`,
+    note: `one request every ${fmt(intervalMs, 1)} ms, latency from the due time; ${writes}`,
   });
 }
 
@@ -495,7 +528,7 @@ async function main(): Promise<void> {
     }
     if (ONLY.has('paced')) {
       await pacedRun(started.port, 5000, 10, 10);
-      await pacedOpenLoop(started.port, 5000, 10, 10);
+      await pacedOpenLoop(started.port, started.metricsPort, 5000, 10, 10);
     }
 
     const rate = (n: string) => {

@@ -331,9 +331,12 @@ export function createCollector(opts: CollectorOptions): Collector {
     while (writeBuffer.length > 0 && !stopped && spool) {
       const group = writeBuffer.slice(0, MAX_GROUP);
       for (const p of group) p.seq = p.ord + offset;
+      const t0 = process.hrtime.bigint();
       try {
         await spool.append(group);
+        metrics.spoolWriteDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       } catch (err) {
+        metrics.spoolWriteDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
         spoolError = err;
         logger?.error({ 'error.code': errorCode(err) }, 'spool write failed; retrying');
         await sleep(backoff);

@@ -86,6 +86,8 @@ export const COLLECTOR_METRICS = {
   backlogEvents: 'collector_backlog_events',
   spoolCapacityBytes: 'collector_spool_capacity_bytes',
   storeBatchDurationSeconds: 'collector_store_batch_duration_seconds',
+  /** One group of records written to the spool and fdatasync'ed: what an HTTP 202 waits for. */
+  spoolWriteDurationSeconds: 'collector_spool_write_duration_seconds',
   eventsStoredTotal: 'collector_events_stored_total',
   /** {reason}: refused at ingest (REJECT_REASONS). */
   eventsRejectedTotal: 'collector_events_rejected_total',

@@ -87,6 +87,11 @@ describe('collector pipeline on PostgreSQL', () => {
     );
     expect(text).toMatch(/telehealth_collector_events_stored_total \d+/);
     expect(sample(text, 'telehealth_audit_chain_broken')).toBe(0);
+    // Every spool write (append + fdatasync) is timed: what an HTTP acknowledgement waits for.
+    const writes = sample(text, 'telehealth_collector_spool_write_duration_seconds_count') ?? 0;
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(writes).toBeLessThanOrEqual(events.length);
+    expect(sample(text, 'telehealth_collector_spool_write_duration_seconds_sum')).toBeGreaterThan(0);
   });
 
   it('verifies a long incremental stretch in slices, one run at a time, and counts every row once', async () => {
