@@ -65,6 +65,9 @@ FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`;
 
 const GENESIS_HEX = GENESIS_HASH.toString('hex');
 
+/** The head before any row: where a verifier with nothing verified yet stands. */
+export const GENESIS_HEAD: Readonly<ChainHead> = Object.freeze({ seq: 0, hash: GENESIS_HEX });
+
 export class ChainVerifier {
   private seq = 0;
   /** Hex of the last verified row's hash. */

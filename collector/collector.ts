@@ -23,7 +23,7 @@ import {
   type AuditRow,
 } from './audit-row';
 import { AuditStore, type PreparedBatch } from './audit-store';
-import type { ChainHead, VerifyResult } from './chain-verifier';
+import { GENESIS_HEAD, type ChainHead, type VerifyResult } from './chain-verifier';
 import {
   collectorMetrics,
   AMOUNT_EVENT_TYPES,
@@ -333,10 +333,12 @@ export function createCollector(opts: CollectorOptions): Collector {
       for (const p of group) p.seq = p.ord + offset;
       const t0 = process.hrtime.bigint();
       try {
-        await spool.append(group);
-        metrics.spoolWriteDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        await spool
+          .append(group)
+          .finally(() =>
+            metrics.spoolWriteDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9),
+          );
       } catch (err) {
-        metrics.spoolWriteDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
         spoolError = err;
         logger?.error({ 'error.code': errorCode(err) }, 'spool write failed; retrying');
         await sleep(backoff);
@@ -915,7 +917,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     },
     refreshGauges,
     verifyChain,
-    chainHead: () => verifier().head(),
+    // Asking for the head does not start a verifier thread: before the first run it is genesis.
+    chainHead: () => verifierInstance?.head() ?? { ...GENESIS_HEAD },
     started,
     stats: () => ({
       accepted: nextOrd,

@@ -6,7 +6,7 @@
  * thread fails, verification goes on in this thread from there (the request in flight included).
  */
 import { Worker } from 'node:worker_threads';
-import { ChainVerifier, type ChainHead, type VerifyResult } from './chain-verifier';
+import { ChainVerifier, GENESIS_HEAD, type ChainHead, type VerifyResult } from './chain-verifier';
 import type { Database } from './database';
 import { workerSource } from './worker-source';
 
@@ -96,7 +96,7 @@ export class VerifierThread implements ChainVerification {
    * in this thread. `from`: a head already verified.
    */
   static start(db: Database, opts: { from?: ChainHead; onFailure?: () => void } = {}): ChainVerification {
-    const from = opts.from ?? { seq: 0, hash: '0'.repeat(64) };
+    const from = opts.from ?? GENESIS_HEAD;
     const src = workerSource('chain-verifier-worker');
     const options = db.connectOptions?.();
     if (!src || !options) return inlineVerifier(db, opts.from);

@@ -198,6 +198,29 @@ describe('chain verifier on a worker thread', () => {
     expect(bounded).toEqual([]);
   }, 60_000);
 
+  it("is not started by a collector's chainHead() before the first verification", async () => {
+    const tmp = tempDir('spool-head');
+    const collector = createCollector({
+      telemetry: createTelemetry({ defaultMetrics: false }),
+      database: db,
+      spoolDir: tmp.dir,
+      schedule: { verify: false, verifyFull: false, gauges: false },
+    });
+    try {
+      await collector.started;
+      const threads = niceValues().length;
+      expect(collector.chainHead()).toEqual({ seq: 0, hash: '0'.repeat(64) });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(niceValues().length).toBe(threads);
+      const r = await collector.verifyChain();
+      expect(collector.chainHead()).toEqual(r.head);
+      expect(niceValues()).toContain(19);
+    } finally {
+      await collector.close();
+      tmp.remove();
+    }
+  });
+
   it('stays in this thread on an embedded database (PGlite cannot be opened from another thread)', async () => {
     const lite = await openDatabase({});
     try {
