@@ -230,13 +230,20 @@ export function createEventsHandler(
   };
 }
 
-/** Whether a plain `http` request is `POST /v1/events` (with or without a query string). */
+/**
+ * Whether a plain `http` request is `POST /v1/events` (with or without a query string), matched as
+ * the Express router mount matches it (case-insensitive, one trailing slash allowed), so a client
+ * gets the same answer whichever way the collector is mounted.
+ */
 export function isEventsRequest(req: IncomingMessage): boolean {
   if (req.method !== 'POST') return false;
   const url = req.url ?? '';
-  return (
-    url.startsWith(EVENTS_PATH) && (url.length === EVENTS_PATH.length || url[EVENTS_PATH.length] === '?')
-  );
+  const end = url.indexOf('?');
+  let length = end === -1 ? url.length : end;
+  // The exact path is what clients send: checked without allocating.
+  if (length === EVENTS_PATH.length && url.startsWith(EVENTS_PATH)) return true;
+  if (length === EVENTS_PATH.length + 1 && url[EVENTS_PATH.length] === '/') length -= 1;
+  return length === EVENTS_PATH.length && url.slice(0, length).toLowerCase() === EVENTS_PATH;
 }
 
 /**

@@ -204,7 +204,9 @@ function emitIn(ctx: Context, emitter: EventEmitter): void {
 function contextEmit(this: ContextEmitter, event: string | symbol, ...args: unknown[]): boolean {
   const ctx = this[emitInContext];
   const emit = Object.getPrototypeOf(this).emit as typeof plainEmit;
-  if (ctx === undefined) return emit.call(this, event, ...args);
+  // Most events of a request have no listener (`prefinish`, `finish`, `end` of a bodyless GET…):
+  // nothing runs, so no context switch (an AsyncLocalStorage run) is needed for them.
+  if (ctx === undefined || this.listenerCount(event) === 0) return emit.call(this, event, ...args);
   return context.with(ctx, emit, this, event, ...args);
 }
 

@@ -1,3 +1,5 @@
+import { createHook } from 'node:async_hooks';
+import { Pool } from 'pg';
 import { openDatabase, type Database } from '../../collector/database';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 
@@ -107,6 +109,52 @@ describe.each(['postgres', 'pglite'] as const)('openDatabase (%s)', (kind) => {
     const s = db.poolStats();
     expect(s.total).toBeGreaterThanOrEqual(0);
     expect(s.waiting).toBe(0);
+  });
+});
+
+describe('a query on the pool (postgres only)', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    testDb = await createTestDatabase('db_promises');
+    db = await openDatabase({ url: testDb.url, poolMax: 2 });
+    await db.query('SELECT 1');
+  });
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  // Every promise on the request path is paid again by the async hooks of tracing's context
+  // propagation: through pg-pool's and pg's promise APIs one query made about six.
+  it("makes fewer promises than pg-pool's promise API (one of its own), and still rejects on errors", async () => {
+    let promises = 0;
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises += 1;
+      },
+    });
+    const counted = async (run: () => Promise<unknown>): Promise<number> => {
+      promises = 0;
+      hook.enable();
+      try {
+        await run();
+      } finally {
+        hook.disable();
+      }
+      return promises;
+    };
+    // The same query through pg-pool's promise API, as the service used to run it.
+    const pool = new Pool({ connectionString: testDb.url, max: 1 });
+    try {
+      await pool.query('SELECT 1');
+      const viaPromiseApi = await counted(() => pool.query('SELECT $1::int AS v', [1]));
+      const ours = await counted(() => db.query('SELECT $1::int AS v', [1]));
+      expect(ours).toBeLessThan(viaPromiseApi);
+    } finally {
+      await pool.end();
+    }
+    await expect(db.query('SELECT * FROM no_such_table')).rejects.toThrow(/no_such_table/);
   });
 });
 

@@ -112,6 +112,22 @@ describe.each(INGEST_MOUNTS)('POST /v1/events (%s)', (mount) => {
     expect(query.status).toBe(202);
   });
 
+  it('matches the path as the router mount does: any case, one trailing slash, a query string', async () => {
+    const { server } = await setup();
+    for (const path of ['/v1/events/', '/V1/Events', '/v1/EVENTS/?trace=1']) {
+      const r = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+        body: JSON.stringify(makeEvent('authn_login_fail')),
+      });
+      expect([path, r.status]).toEqual([path, 202]);
+    }
+    for (const path of ['/v1/events//', '/v1/event', '/v1/eventsX/']) {
+      const r = await fetch(`${server.url}${path}`, { method: 'POST', body: '{}' });
+      expect([path, r.status]).toEqual([path, 404]);
+    }
+  });
+
   it('answers 400 with per-item errors, without echoing values, and accepts nothing of that batch', async () => {
     const { server } = await setup();
     const good = makeEvent('authn_login_fail');
