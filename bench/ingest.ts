@@ -38,35 +38,38 @@ const API_KEY = randomBytes(24).toString('hex');
 const REF_KEY = randomBytes(32);
 const TYPES = ['authn_login_fail', 'phi_access', 'order_created', 'payment_captured'] as const;
 
+/** Outcome and reason of each benchmarked type. */
+const OUTCOMES: Record<(typeof TYPES)[number], { outcome: string; reason: string }> = {
+  authn_login_fail: { outcome: 'failure', reason: 'bad_password' },
+  phi_access: { outcome: 'success', reason: 'own_record' },
+  order_created: { outcome: 'success', reason: 'none' },
+  payment_captured: { outcome: 'success', reason: 'none' },
+};
+
+/**
+ * Events built as the service's event reporter builds them (app/events/event-reporter.ts: one
+ * literal, then `resource` and `amount` added), so that the in-process run validates objects of the
+ * shapes a service hands to record(). (Built with object spread, as this bench did until 2026-12-02,
+ * they took the validator 3.4 us each against 1.6 us for the reporter's and 2.3 us for JSON.parse's.)
+ */
 function makeEvents(n: number): AuditEvent[] {
   const now = new Date().toISOString();
   return Array.from({ length: n }, (_, i) => {
     const type = TYPES[i % TYPES.length] as (typeof TYPES)[number];
-    const base = {
-      schema_version: 1 as const,
+    const event: Record<string, unknown> = {
+      schema_version: 1,
       event_id: randomUUID(),
+      event_type: type,
       occurred_at: now,
       source: 'bench',
-      actor: { role: 'patient' as const, ref: pseudonymousRef(REF_KEY, `user-${i % 5000}`) },
-      resource: { type: 'patient_record' as const, ref: pseudonymousRef(REF_KEY, `patient-${i % 20000}`) },
+      actor: { role: 'patient', ref: pseudonymousRef(REF_KEY, `user-${i % 5000}`) },
+      outcome: OUTCOMES[type].outcome,
+      reason: OUTCOMES[type].reason,
     };
-    switch (type) {
-      case 'authn_login_fail':
-        return { ...base, event_type: type, outcome: 'failure', reason: 'bad_password' };
-      case 'phi_access':
-        return { ...base, event_type: type, outcome: 'success', reason: 'own_record' };
-      case 'order_created':
-        return { ...base, event_type: type, outcome: 'success', reason: 'none' };
-      default:
-        return {
-          ...base,
-          event_type: 'payment_captured',
-          outcome: 'success',
-          reason: 'none',
-          amount: { minor_units: 1000 + (i % 9000), currency: 'USD' },
-        };
-    }
-  }) as AuditEvent[];
+    event.resource = { type: 'patient_record', ref: pseudonymousRef(REF_KEY, `patient-${i % 20000}`) };
+    if (type === 'payment_captured') event.amount = { minor_units: 1000 + (i % 9000), currency: 'USD' };
+    return event;
+  }) as unknown as AuditEvent[];
 }
 
 function pct(sorted: number[], p: number): number {

@@ -45,9 +45,11 @@ export const MAX_MINOR_UNITS = 1_000_000_000_000;
 
 /**
  * A pseudonymous reference: 32 lowercase hex characters (128 bits of an HMAC). Not all digits, so
- * that a zero-padded SSN, phone number or date of birth does not fit either.
+ * that a zero-padded SSN, phone number or date of birth does not fit either. (The lookahead skips
+ * leading digits to the first letter: `[0-9a-f]*[a-f]` said the same but backtracked from the end,
+ * and took twice as long on every event's two references.)
  */
-export const PSEUDONYMOUS_REF_PATTERN = /^(?=[0-9a-f]*[a-f])[0-9a-f]{32}$/;
+export const PSEUDONYMOUS_REF_PATTERN = /^(?=[0-9]*[a-f])[0-9a-f]{32}$/;
 
 /** Source ids are configured service names (and, over HTTP, the authenticated source). */
 export const SOURCE_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { parseEvent, PSEUDONYMOUS_REF_PATTERN } from '../../collector/events';
 import { EVENT_TYPES, EVENT_TYPE_NAMES } from '../../collector/metric-names';
 import { pseudonymousRef } from '../../collector/pseudonymous-ref';
@@ -141,6 +142,26 @@ describe('pseudonymousRef', () => {
     expect(pseudonymousRef(`${REF_KEY}-other`, 'patient-42')).not.toBe(a);
     for (let i = 0; i < 2000; i += 1)
       expect(pseudonymousRef(REF_KEY, `id-${i}`)).toMatch(PSEUDONYMOUS_REF_PATTERN);
+  });
+
+  it('pattern: exactly 32 lowercase hex characters with at least one letter', () => {
+    const chars = fc.constantFrom(...'0123456789abcdefABFgx-'.split(''));
+    const candidates = fc.oneof(
+      fc.array(chars, { minLength: 30, maxLength: 34 }).map((c) => c.join('')),
+      // Mostly digits, a letter (or none) anywhere: where a backtracking mistake would show.
+      fc
+        .tuple(fc.nat(31), fc.constantFrom('a', 'f', '0', 'A', 'g'), fc.stringMatching(/^[0-9]{32}$/))
+        .map(([at, c, digits]) => digits.slice(0, at) + c + digits.slice(at + 1)),
+    );
+    fc.assert(
+      fc.property(candidates, (s) => {
+        const expected = /^[0-9a-f]{32}$/.test(s) && /[a-f]/.test(s);
+        expect(PSEUDONYMOUS_REF_PATTERN.test(s)).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(PSEUDONYMOUS_REF_PATTERN.test('0'.repeat(32))).toBe(false);
+    expect(PSEUDONYMOUS_REF_PATTERN.test(`${'0'.repeat(31)}a`)).toBe(true);
   });
 
   it('refuses short keys and empty ids', () => {
