@@ -15,6 +15,11 @@ const HEADER_BYTES = 16;
 /** Larger than any valid event (the HTTP body limit is per batch, events are < 2 KiB). */
 const MAX_PAYLOAD_BYTES = 64 * 1024;
 const SEGMENT_PATTERN = /^seg-(\d{16})\.spool$/;
+/**
+ * Bytes read and decoded per step of `read`. Decoding (a CRC per record) runs on the event loop: a
+ * whole 8 MiB segment at once held it for tens of milliseconds, and every acknowledgement with it.
+ */
+const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 
 export interface SpoolRecord {
   seq: number;
@@ -85,6 +90,13 @@ function decodeRecords(
   return { end: off, clean: off === buf.length };
 }
 
+/** Whether decoding stopped at `end` because the record there runs past the buffer (not corrupt). */
+function isPartial(buf: Buffer, end: number): boolean {
+  if (buf.length - end < HEADER_BYTES) return true;
+  const len = buf.readUInt32BE(end);
+  return len <= MAX_PAYLOAD_BYTES && end + HEADER_BYTES + len > buf.length;
+}
+
 export class Spool {
   private segments: Segment[] = [];
   private current: { seg: Segment; fh: fsp.FileHandle } | null = null;
@@ -95,15 +107,18 @@ export class Spool {
   private constructor(
     readonly dir: string,
     private readonly segmentBytes: number,
+    private readonly readChunkBytes: number,
   ) {}
 
   /** Opens (and creates) the spool folder and recovers what a previous process left. */
   static async open(
     dir: string,
-    opts: { segmentBytes: number },
+    opts: { segmentBytes: number; readChunkBytes?: number },
   ): Promise<{ spool: Spool; recovery: SpoolRecovery }> {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-    const spool = new Spool(dir, opts.segmentBytes);
+    // Never smaller than one record: a chunk must always hold the next one whole.
+    const chunk = Math.max(opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES, HEADER_BYTES + MAX_PAYLOAD_BYTES);
+    const spool = new Spool(dir, opts.segmentBytes, chunk);
     const recovery = await spool.recover();
     return { spool, recovery };
   }
@@ -181,7 +196,8 @@ export class Spool {
   /**
    * Reads up to `maxCount` records with `fromSeq <= seq <= maxSeq`, in order. Only records made
    * durable by `append` are within `maxSeq`, so a write in progress is never read half-done.
-   * Payloads are views of one read buffer (decode them, do not keep them: they hold it all).
+   * Segments are read and decoded in chunks, with the event loop free between two. Payloads are
+   * views of a chunk's buffer (decode them, do not keep them: they hold it all).
    */
   async read(fromSeq: number, maxSeq: number, maxCount: number): Promise<SpoolRecord[]> {
     const out: SpoolRecord[] = [];
@@ -190,33 +206,39 @@ export class Spool {
       if (out.length >= maxCount || nextSeq > maxSeq) break;
       if (seg.lastSeq < nextSeq) continue;
       const cursor = this.readCursor;
-      const offset = cursor && cursor.name === seg.name && cursor.nextSeq === nextSeq ? cursor.offset : 0;
+      let offset = cursor && cursor.name === seg.name && cursor.nextSeq === nextSeq ? cursor.offset : 0;
       const fh = await fsp.open(path.join(this.dir, seg.name), 'r');
-      let buf: Buffer;
       try {
-        const size = Math.min(seg.bytes, (await fh.stat()).size) - offset;
-        buf = Buffer.allocUnsafe(Math.max(0, size));
-        let got = 0;
-        while (got < buf.length) {
-          const { bytesRead } = await fh.read(buf, got, buf.length - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
+        const limit = Math.min(seg.bytes, (await fh.stat()).size);
+        while (offset < limit && out.length < maxCount && nextSeq <= maxSeq) {
+          const buf = Buffer.allocUnsafe(Math.min(this.readChunkBytes, limit - offset));
+          let got = 0;
+          while (got < buf.length) {
+            const { bytesRead } = await fh.read(buf, got, buf.length - got, offset + got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+          const chunk = buf.subarray(0, got);
+          const chunkStart = offset;
+          const { end, clean } = decodeRecords(chunk, (seq, payload, recordEnd) => {
+            if (seq > maxSeq || out.length >= maxCount) return false;
+            if (seq >= nextSeq) {
+              out.push({ seq, payload }); // a view of this chunk: the caller decodes it at once
+              nextSeq = seq + 1;
+              this.readCursor = { name: seg.name, offset: chunkStart + recordEnd, nextSeq };
+            }
+            return true;
+          });
+          // A record cut by the chunk's end is read whole with the next chunk; one cut by the
+          // segment's end (or a corrupt one) ends this segment, as recovery would have cut it.
+          const cutByChunk = !clean && chunkStart + got < limit && isPartial(chunk, end);
+          if (clean && end === got) offset += got;
+          else if (cutByChunk && end > 0) offset += end;
+          else break;
         }
-        buf = buf.subarray(0, got);
       } finally {
         await fh.close();
       }
-      let lastEnd = 0;
-      decodeRecords(buf, (seq, payload, end) => {
-        if (seq > maxSeq || out.length >= maxCount) return false;
-        if (seq >= nextSeq) {
-          out.push({ seq, payload }); // a view of this read's buffer: the caller decodes it at once
-          nextSeq = seq + 1;
-          lastEnd = end;
-        }
-        return true;
-      });
-      if (lastEnd > 0) this.readCursor = { name: seg.name, offset: offset + lastEnd, nextSeq };
     }
     return out;
   }
