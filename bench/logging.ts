@@ -11,7 +11,7 @@
  *     Shutdown: from the end of logging to process exit (ours: close() then a natural exit;
  *     stock: the natural exit, during which pino flushes the transport).
  *
- * Run: npx tsx bench/logging.ts   (BENCH_LOG_SECONDS=5 BENCH_LOG_LINES=200000 to tune)
+ * Run: npm run bench:logging   (BENCH_LOG_SECONDS=5 BENCH_LOG_LINES=200000 to tune)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
