@@ -29,6 +29,7 @@ import {
   type AuditEvent,
 } from '../collector';
 import { canonicalRowOf, chainHash, GENESIS_HASH } from '../collector/canonical-row';
+import { EVENT_TYPES } from '../collector/metric-names';
 import { createTelemetry } from '../exporter';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -40,14 +41,6 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,unnest,inprocess,http,pace
 const API_KEY = randomBytes(24).toString('hex');
 const REF_KEY = randomBytes(32);
 const TYPES = ['authn_login_fail', 'phi_access', 'order_created', 'payment_captured'] as const;
-
-/** Outcome and reason of each benchmarked type. */
-const OUTCOMES: Record<(typeof TYPES)[number], { outcome: string; reason: string }> = {
-  authn_login_fail: { outcome: 'failure', reason: 'bad_password' },
-  phi_access: { outcome: 'success', reason: 'own_record' },
-  order_created: { outcome: 'success', reason: 'none' },
-  payment_captured: { outcome: 'success', reason: 'none' },
-};
 
 /**
  * Events built as the service's event reporter builds them (app/events/event-reporter.ts: one
@@ -66,8 +59,9 @@ function makeEvents(n: number): AuditEvent[] {
       occurred_at: now,
       source: 'bench',
       actor: { role: 'patient', ref: pseudonymousRef(REF_KEY, `user-${i % 5000}`) },
-      outcome: OUTCOMES[type].outcome,
-      reason: OUTCOMES[type].reason,
+      // The type's outcome and its first reason, from the catalogue the schema is built from.
+      outcome: EVENT_TYPES[type].outcome,
+      reason: EVENT_TYPES[type].reasons[0],
     };
     event.resource = { type: 'patient_record', ref: pseudonymousRef(REF_KEY, `patient-${i % 20000}`) };
     if (type === 'payment_captured') event.amount = { minor_units: 1000 + (i % 9000), currency: 'USD' };

@@ -80,8 +80,8 @@ function openPostgres(url: string, opts: OpenDatabaseOptions): Database {
   pool.on('error', () => undefined);
   // One promise per query. Through their promise APIs, pg-pool (a promisify and its catch) and pg
   // (its own promise) plus an async wrapper made about six, and with tracing on every promise also
-  // runs the async hooks of its context propagation (bench:stack counts ~85 promises per PHI read).
-  // With callbacks neither library makes any.
+  // runs the async hooks of its context propagation (a PHI read made 87 promises, now 63:
+  // docs/benchmarks/app.md). With callbacks neither library makes any.
   const query = <R>(text: string, params?: unknown[]): Promise<QueryResult<R>> =>
     new Promise((resolve, reject) => {
       pool.query(text, params as unknown[], (err: Error | undefined, r) => {

@@ -2,11 +2,9 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { createCollector } from '../../collector/collector';
 import { openDatabase, type Database } from '../../collector/database';
-import { createTelemetry } from '../../exporter';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { makeEvent, tempDir } from './helpers';
+import { makeEvent, quietCollector } from './helpers';
 
 const run = promisify(execFile);
 const SCRIPT = path.join(__dirname, '../../scripts/audit-verify.ts');
@@ -36,20 +34,13 @@ async function verify(args: string[] = []): Promise<{ code: number; out: Record<
 }
 
 it('verifies the chain, prints the head for anchoring, and exits 2 on tampering', async () => {
-  const tmp = tempDir('spool-cli');
-  const collector = createCollector({
-    telemetry: createTelemetry({ defaultMetrics: false }),
-    database: db,
-    spoolDir: tmp.dir,
-    schedule: { verify: false, verifyFull: false, gauges: false },
-  });
+  const { collector, close } = quietCollector(db, 'spool-cli');
   const events = Array.from({ length: 50 }, () => makeEvent('phi_access'));
   for (const e of events) collector.record(e);
   await collector.flush();
   const inProcess = await collector.verifyChain({ full: true });
   const head = collector.chainHead();
-  await collector.close();
-  tmp.remove();
+  await close();
 
   const ok = await verify();
   expect(ok.code).toBe(0);

@@ -1,8 +1,6 @@
-import { createCollector } from '../../collector/collector';
 import { openDatabase, type Database } from '../../collector/database';
-import { createTelemetry } from '../../exporter';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { tempDir } from './helpers';
+import { quietCollector } from './helpers';
 
 // A service started on an empty database has stored no event yet when the first scheduled
 // verification runs: that run must succeed (and create the store), not count as a failed job.
@@ -19,13 +17,7 @@ describe('collector on a database that has never stored an event', () => {
   });
 
   it('verifies an empty chain instead of failing on the missing table', async () => {
-    const tmp = tempDir('spool');
-    const collector = createCollector({
-      telemetry: createTelemetry({ defaultMetrics: false }),
-      database: db,
-      spoolDir: tmp.dir,
-      schedule: { verify: false, verifyFull: false, gauges: false },
-    });
+    const { collector, close } = quietCollector(db, 'spool');
     try {
       await collector.started;
       const result = await collector.verifyChain();
@@ -34,8 +26,7 @@ describe('collector on a database that has never stored an event', () => {
       const t = await db.query<{ t: string | null }>("SELECT to_regclass('audit_events')::text AS t");
       expect(t.rows[0]?.t).toBe('audit_events');
     } finally {
-      await collector.close();
-      tmp.remove();
+      await close();
     }
   });
 });

@@ -1,10 +1,13 @@
-/** Shared builders for the collector tests: valid events of every type and temp folders. */
+/** Shared builders for the collector tests: valid events of every type, temp folders, a quiet collector. */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { createCollector, type Collector } from '../../collector/collector';
+import type { Database } from '../../collector/database';
 import { EVENT_TYPES, EVENT_TYPE_NAMES, type EventType } from '../../collector/metric-names';
 import { pseudonymousRef } from '../../collector/pseudonymous-ref';
+import { createTelemetry } from '../../exporter';
 
 export const REF_KEY = 'test-pseudonymisation-key-0123456789';
 
@@ -42,4 +45,31 @@ export function allTypes(): EventType[] {
 export function tempDir(prefix: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A collector on `database` with a spool in a temp folder and no scheduled jobs (verification and
+ * gauges run only when a test asks); `close()` closes it and removes the folder.
+ */
+export function quietCollector(
+  database: Database,
+  prefix: string,
+): { collector: Collector; close(): Promise<void> } {
+  const tmp = tempDir(prefix);
+  const collector = createCollector({
+    telemetry: createTelemetry({ defaultMetrics: false }),
+    database,
+    spoolDir: tmp.dir,
+    schedule: { verify: false, verifyFull: false, gauges: false },
+  });
+  return {
+    collector,
+    async close() {
+      try {
+        await collector.close();
+      } finally {
+        tmp.remove();
+      }
+    },
+  };
 }

@@ -1,26 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
-import { createCollector } from '../../collector/collector';
 import { ChainVerifier } from '../../collector/chain-verifier';
 import { openDatabase, type Database } from '../../collector/database';
 import { migrate } from '../../collector/migrations';
 import { VerifierThread, type ChainVerification } from '../../collector/verifier-thread';
-import { createTelemetry } from '../../exporter';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { makeEvent, tempDir } from './helpers';
+import { makeEvent, quietCollector } from './helpers';
 
 let tdb: TestDatabase;
 let db: Database;
 
 /** Stores `n` events through a collector (the real writer, so the rows carry a real chain). */
 async function store(n: number): Promise<string[]> {
-  const tmp = tempDir('spool-verifier');
-  const collector = createCollector({
-    telemetry: createTelemetry({ defaultMetrics: false }),
-    database: db,
-    spoolDir: tmp.dir,
-    schedule: { verify: false, verifyFull: false, gauges: false },
-  });
+  const { collector, close } = quietCollector(db, 'spool-verifier');
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const e = makeEvent(i % 3 ? 'phi_access' : 'payment_captured');
@@ -28,8 +20,7 @@ async function store(n: number): Promise<string[]> {
     collector.record(e);
   }
   await collector.flush();
-  await collector.close();
-  tmp.remove();
+  await close();
   return ids;
 }
 
@@ -199,13 +190,7 @@ describe('chain verifier on a worker thread', () => {
   }, 60_000);
 
   it("is not started by a collector's chainHead() before the first verification", async () => {
-    const tmp = tempDir('spool-head');
-    const collector = createCollector({
-      telemetry: createTelemetry({ defaultMetrics: false }),
-      database: db,
-      spoolDir: tmp.dir,
-      schedule: { verify: false, verifyFull: false, gauges: false },
-    });
+    const { collector, close } = quietCollector(db, 'spool-head');
     try {
       await collector.started;
       const threads = niceValues().length;
@@ -216,8 +201,7 @@ describe('chain verifier on a worker thread', () => {
       expect(collector.chainHead()).toEqual(r.head);
       expect(niceValues()).toContain(19);
     } finally {
-      await collector.close();
-      tmp.remove();
+      await close();
     }
   });
 
