@@ -16,6 +16,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
@@ -378,9 +379,13 @@ async function pacedRun(port: number, perSecond: number, batch: number, seconds:
  * start of each second, i.e. bursts of `connections` concurrent requests). Latency is measured from
  * the time a request was DUE, so a stalled client or server is not hidden (coordinated omission).
  */
-/** The collector's spool-write histogram buckets (cumulative count per `le`), from its /metrics. */
-async function spoolWriteBuckets(metricsPort: number): Promise<Map<number, number>> {
-  const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+/** The collector's /metrics text. */
+async function scrape(metricsPort: number): Promise<string> {
+  return fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+}
+
+/** The collector's spool-write histogram buckets (cumulative count per `le`), from a scrape. */
+function spoolWriteBuckets(text: string): Map<number, number> {
   const out = new Map<number, number>();
   for (const m of text.matchAll(
     /^telehealth_collector_spool_write_duration_seconds_bucket\{le="([^"]+)"\} (\d+)/gm,
@@ -388,6 +393,12 @@ async function spoolWriteBuckets(metricsPort: number): Promise<Map<number, numbe
     out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
   }
   return out;
+}
+
+/** Rows the collector's chain verifier has checked, from a scrape (its minutely job shares the machine). */
+function verifiedRows(text: string): number {
+  const m = /^telehealth_audit_chain_verified_events_total (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 /** "n writes, p50 <= x ms, p99 <= y ms" of the spool writes between two scrapes (bucket bounds). */
@@ -410,7 +421,7 @@ async function pacedOpenLoop(
   batch: number,
   seconds: number,
 ): Promise<void> {
-  const writesBefore = await spoolWriteBuckets(metricsPort);
+  const before = await scrape(metricsPort);
   // The same schedule starts OPEN_LOOP_WARMUP_SECONDS before the measured window, whose latencies
   // alone count: this process's own set-up (the events and bodies made just now) left garbage whose
   // collection paused it for 16-39 ms at the start of the window, delaying sends the server never
@@ -421,12 +432,18 @@ async function pacedOpenLoop(
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const lat: number[] = [];
   let errors = 0;
+  /** What the errors were (status or socket error code): a refused ack and a reset socket differ. */
+  const errorKinds = new Map<string, number>();
   let sent = 0;
   let done = 0;
+  // This process's own event-loop delay: a late send counts against the collector (latency is from
+  // the due time), so what the load generator itself lost is shown beside the result.
+  const clientDelay = monitorEventLoopDelay({ resolution: 5 });
   const t0 = performance.now();
   await new Promise<void>((resolve) => {
     const send = (i: number) => {
       const due = t0 + i * intervalMs;
+      if (i === warm) clientDelay.enable();
       const body = bodies[i] as string;
       const req = request(
         {
@@ -445,14 +462,19 @@ async function pacedOpenLoop(
           res.resume();
           res.on('end', () => {
             if (i >= warm) lat.push(performance.now() - due);
-            if (res.statusCode !== 202) errors += 1;
+            if (res.statusCode !== 202) {
+              errors += 1;
+              errorKinds.set(`HTTP ${res.statusCode}`, (errorKinds.get(`HTTP ${res.statusCode}`) ?? 0) + 1);
+            }
             done += 1;
             if (done === bodies.length) resolve();
           });
         },
       );
-      req.on('error', () => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
         errors += 1;
+        const kind = err.code ?? 'error';
+        errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
         done += 1;
         if (done === bodies.length) resolve();
       });
@@ -467,7 +489,10 @@ async function pacedOpenLoop(
   });
   const s = (performance.now() - t0 - warm * intervalMs) / 1000;
   agent.destroy();
-  const writes = spoolWritesBetween(writesBefore, await spoolWriteBuckets(metricsPort));
+  clientDelay.disable();
+  const after = await scrape(metricsPort);
+  const writes = spoolWritesBetween(spoolWriteBuckets(before), spoolWriteBuckets(after));
+  const verified = verifiedRows(after) - verifiedRows(before);
   lat.sort((a, b) => a - b);
   report({
     name: `HTTP open-loop ${fmt(perSecond)} events/s (batches of ${batch})`,
@@ -476,7 +501,10 @@ async function pacedOpenLoop(
     p50ms: pct(lat, 50),
     p99ms: pct(lat, 99),
     errors,
-    note: `one request every ${fmt(intervalMs, 1)} ms, latency from the due time, after ${fmt(OPEN_LOOP_WARMUP_SECONDS)} s at the same rate not counted; ${writes} (warm-up included)`,
+    note:
+      `one request every ${fmt(intervalMs, 1)} ms, latency from the due time, after ${fmt(OPEN_LOOP_WARMUP_SECONDS)} s at the same rate not counted; ${writes} (warm-up included); ` +
+      (errors > 0 ? `errors: ${[...errorKinds].map(([k, n]) => `${k} x${n}`).join(', ')}; ` : '') +
+      `chain verifier meanwhile: ${fmt(verified)} rows; load generator's own event-loop delay p99 ${fmt(clientDelay.percentile(99) / 1e6, 1)} ms, max ${fmt(clientDelay.max / 1e6, 1)} ms`,
   });
 }
 
