@@ -111,24 +111,41 @@ export function rowFields(row: AuditRow): AuditRowFields {
   return out;
 }
 
-/** Characters JSON would escape (quote, control characters but the tab separator, surrogates). */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
-const JSON_ESCAPED = /["\x00-\x08\x0a-\x1f\ud800-\udfff]/;
-const N = 78;
 const TAB = 9;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const N = 0x4e;
+const FIELDS = ROW_COLUMNS.length;
+/** Where each field of the row being read ends (its tab, or the row's length for the last). */
+const fieldEnds = new Int32Array(FIELDS);
 
 /**
- * Whether the row's fields are their own JSON string contents: nothing escaped for COPY (every
- * backslash is a whole `\N` field: an escaped one is followed by another backslash or t, n, r) and
- * nothing JSON would escape. True for every row of a validated event.
+ * Finds the fields of a plain row in one pass, without an array of substrings: true when the row has
+ * exactly its columns and its fields are their own JSON string contents, i.e. nothing escaped for
+ * COPY (every backslash is a whole `\N` field: an escaped one is followed by another backslash or t,
+ * n, r) and nothing JSON would escape (quote, control characters, surrogates). True for every row
+ * of a validated event. (The regex and `split` this replaces were half of a batch's hashing time.)
  */
-function isPlainRow(row: AuditRow): boolean {
-  if (JSON_ESCAPED.test(row)) return false;
-  for (let i = row.indexOf('\\'); i >= 0; i = row.indexOf('\\', i + 2)) {
-    if (row.charCodeAt(i + 1) !== N) return false;
-    const after = row.charCodeAt(i + 2);
-    if (!Number.isNaN(after) && after !== TAB) return false; // NaN: the row's end
+function readPlainFields(row: AuditRow): boolean {
+  let field = 0;
+  const n = row.length;
+  for (let i = 0; i < n; i += 1) {
+    const c = row.charCodeAt(i);
+    if (c === TAB) {
+      if (field === FIELDS - 1) return false;
+      fieldEnds[field] = i;
+      field += 1;
+    } else if (c < 0x20 || c === QUOTE || (c >= 0xd800 && c <= 0xdfff)) {
+      return false;
+    } else if (c === BACKSLASH) {
+      if (row.charCodeAt(i + 1) !== N) return false;
+      const after = row.charCodeAt(i + 2);
+      if (!Number.isNaN(after) && after !== TAB) return false; // NaN: the row's end
+      i += 1;
+    }
   }
+  if (field !== FIELDS - 1) return false;
+  fieldEnds[field] = n;
   return true;
 }
 
@@ -138,12 +155,20 @@ const PLAIN_VERSION = /^(?:0|[1-9]\d{0,8})$/;
 let lastOccurredText = '';
 let lastOccurredMs = NaN;
 
+/** Field `k` of the row readPlainFields() last read, as JSON: `null` for `\N`, else in quotes. */
+function jsonField(row: AuditRow, k: number): string {
+  const from = k === 0 ? 0 : (fieldEnds[k - 1] as number) + 1;
+  const to = fieldEnds[k] as number;
+  if (to - from === 2 && row.charCodeAt(from) === BACKSLASH) return 'null';
+  return `"${row.slice(from, to)}"`;
+}
+
 /** The canonical text of the row committed at `seq`, recorded at `recordedMs` (canonical-row.ts). */
 export function canonicalTextOfRow(row: AuditRow, seq: number, recordedMs: number): string {
-  const f = row.split('\t');
-  if (f.length !== ROW_COLUMNS.length || !isPlainRow(row) || !PLAIN_VERSION.test(f[1] as string))
-    return canonicalRow(canonicalOfFields(row, seq, recordedMs));
-  const occurred = f[3] as string;
+  if (!readPlainFields(row)) return canonicalRow(canonicalOfFields(row, seq, recordedMs));
+  const version = row.slice((fieldEnds[0] as number) + 1, fieldEnds[1]);
+  if (!PLAIN_VERSION.test(version)) return canonicalRow(canonicalOfFields(row, seq, recordedMs));
+  const occurred = row.slice((fieldEnds[2] as number) + 1, fieldEnds[3]);
   if (occurred !== lastOccurredText) {
     lastOccurredMs = Date.parse(occurred);
     lastOccurredText = occurred;
@@ -152,13 +177,11 @@ export function canonicalTextOfRow(row: AuditRow, seq: number, recordedMs: numbe
   // type, occurred ms, recorded ms, source, role, actor ref, outcome, reason, resource type, resource
   // ref, amount (string), currency]. A test holds the two equal on every kind of row.
   return (
-    `["${seq}",${str(f[0])},${f[1] as string},${str(f[2])},${Number.isNaN(lastOccurredMs) ? 'null' : lastOccurredMs},` +
-    `${recordedMs},${str(f[4])},${str(f[5])},${str(f[6])},${str(f[7])},${str(f[8])},${str(f[9])},${str(f[10])},` +
-    `${str(f[11])},${str(f[12])}]`
+    `["${seq}",${jsonField(row, 0)},${version},${jsonField(row, 2)},${Number.isNaN(lastOccurredMs) ? 'null' : lastOccurredMs},` +
+    `${recordedMs},${jsonField(row, 4)},${jsonField(row, 5)},${jsonField(row, 6)},${jsonField(row, 7)},${jsonField(row, 8)},` +
+    `${jsonField(row, 9)},${jsonField(row, 10)},${jsonField(row, 11)},${jsonField(row, 12)}]`
   );
 }
-
-const str = (v: string | undefined): string => (v === NULL || v === undefined ? 'null' : `"${v}"`);
 
 /** The canonical row of a row's decoded fields (the general path). */
 export function canonicalOfFields(row: AuditRow, seq: number, recordedMs: number): CanonicalRow {
