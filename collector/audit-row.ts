@@ -124,7 +124,8 @@ const fieldEnds = new Int32Array(FIELDS);
  * exactly its columns and its fields are their own JSON string contents, i.e. nothing escaped for
  * COPY (every backslash is a whole `\N` field: an escaped one is followed by another backslash or t,
  * n, r) and nothing JSON would escape (quote, control characters, surrogates). True for every row
- * of a validated event. (The regex and `split` this replaces were half of a batch's hashing time.)
+ * of a validated event. (With a regex over the row and a `split`, the canonical text took 1.3-1.6
+ * times as long.)
  */
 function readPlainFields(row: AuditRow): boolean {
   let field = 0;
