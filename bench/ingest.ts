@@ -443,8 +443,7 @@ async function pacedOpenLoop(
   const bodies = bodiesOf(makeEvents(perSecond * seconds + warm * batch), batch);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const lat: number[] = [];
-  let errors = 0;
-  /** What the errors were (status or socket error code): a refused ack and a reset socket differ. */
+  /** Failed requests by what failed (status or socket error code): a refused ack and a reset socket differ. */
   const errorKinds = new Map<string, number>();
   let sent = 0;
   let done = 0;
@@ -453,6 +452,11 @@ async function pacedOpenLoop(
   const clientDelay = monitorEventLoopDelay({ resolution: 5 });
   const t0 = performance.now();
   await new Promise<void>((resolve) => {
+    const finish = (failure?: string) => {
+      if (failure !== undefined) errorKinds.set(failure, (errorKinds.get(failure) ?? 0) + 1);
+      done += 1;
+      if (done === bodies.length) resolve();
+    };
     const send = (i: number) => {
       const due = t0 + i * intervalMs;
       if (i === warm) clientDelay.enable();
@@ -474,22 +478,11 @@ async function pacedOpenLoop(
           res.resume();
           res.on('end', () => {
             if (i >= warm) lat.push(performance.now() - due);
-            if (res.statusCode !== 202) {
-              errors += 1;
-              errorKinds.set(`HTTP ${res.statusCode}`, (errorKinds.get(`HTTP ${res.statusCode}`) ?? 0) + 1);
-            }
-            done += 1;
-            if (done === bodies.length) resolve();
+            finish(res.statusCode === 202 ? undefined : `HTTP ${res.statusCode}`);
           });
         },
       );
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        errors += 1;
-        const kind = err.code ?? 'error';
-        errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
-        done += 1;
-        if (done === bodies.length) resolve();
-      });
+      req.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? 'error'));
       req.end(body);
     };
     const tick = () => {
@@ -505,6 +498,7 @@ async function pacedOpenLoop(
   const after = await scrape(metricsPort);
   const writes = spoolWritesBetween(spoolWriteBuckets(before), spoolWriteBuckets(after));
   const verified = verifiedRows(after) - verifiedRows(before);
+  const errors = [...errorKinds.values()].reduce((a, n) => a + n, 0);
   lat.sort((a, b) => a - b);
   report({
     name: `HTTP open-loop ${fmt(perSecond)} events/s (batches of ${batch})`,

@@ -219,19 +219,20 @@ export class Spool {
             got += bytesRead;
           }
           const chunk = buf.subarray(0, got);
-          const chunkStart = offset;
+          let lastEnd = 0;
           const { end, clean } = decodeRecords(chunk, (seq, payload, recordEnd) => {
             if (seq > maxSeq || out.length >= maxCount) return false;
             if (seq >= nextSeq) {
               out.push({ seq, payload }); // a view of this chunk: the caller decodes it at once
               nextSeq = seq + 1;
-              this.readCursor = { name: seg.name, offset: chunkStart + recordEnd, nextSeq };
+              lastEnd = recordEnd;
             }
             return true;
           });
+          if (lastEnd > 0) this.readCursor = { name: seg.name, offset: offset + lastEnd, nextSeq };
           // A record cut by the chunk's end is read whole with the next chunk; one cut by the
           // segment's end (or a corrupt one) ends this segment, as recovery would have cut it.
-          const cutByChunk = !clean && chunkStart + got < limit && isPartial(chunk, end);
+          const cutByChunk = !clean && offset + got < limit && isPartial(chunk, end);
           if (clean && end === got) offset += got;
           else if (cutByChunk && end > 0) offset += end;
           else break;

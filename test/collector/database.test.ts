@@ -112,14 +112,17 @@ describe.each(['postgres', 'pglite'] as const)('openDatabase (%s)', (kind) => {
   });
 });
 
-describe('a query on the pool (postgres only)', () => {
+// What only the PostgreSQL back-end does: its pool's queries and COPY, on one database.
+describe('on PostgreSQL (postgres only)', () => {
   let testDb: TestDatabase;
   let db: Database;
+
   beforeAll(async () => {
-    testDb = await createTestDatabase('db_promises');
+    testDb = await createTestDatabase('db_pg');
     db = await openDatabase({ url: testDb.url, poolMax: 2 });
-    await db.query('SELECT 1');
+    await db.exec('CREATE TABLE copied (id int8 PRIMARY KEY, label text)');
   });
+
   afterAll(async () => {
     await db.close();
     await testDb.drop();
@@ -156,24 +159,8 @@ describe('a query on the pool (postgres only)', () => {
     }
     await expect(db.query('SELECT * FROM no_such_table')).rejects.toThrow(/no_such_table/);
   });
-});
 
-describe('COPY FROM STDIN inside a transaction (postgres only)', () => {
-  let testDb: TestDatabase;
-  let db: Database;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase('copy');
-    db = await openDatabase({ url: testDb.url, poolMax: 2 });
-    await db.exec('CREATE TABLE copied (id int8 PRIMARY KEY, label text)');
-  });
-
-  afterAll(async () => {
-    await db.close();
-    await testDb.drop();
-  });
-
-  it('copies rows, commits them with the transaction and rolls them back on a server error', async () => {
+  it('COPY FROM STDIN copies rows, commits them with the transaction and rolls them back on a server error', async () => {
     const n = await db.transaction(async (tx) => {
       if (!tx.copyFrom) throw new Error('no copyFrom on a postgres transaction');
       return tx.copyFrom('COPY copied (id, label) FROM STDIN', Buffer.from('1\tone\n2\t\\N\n'));
@@ -195,7 +182,7 @@ describe('COPY FROM STDIN inside a transaction (postgres only)', () => {
     expect((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
   });
 
-  it('is absent on PGlite, whose callers use INSERT instead', async () => {
+  it('has no COPY on PGlite, whose callers use INSERT instead', async () => {
     const lite = await openDatabase({});
     try {
       const has = await lite.transaction(async (tx) => tx.copyFrom !== undefined);
