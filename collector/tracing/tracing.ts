@@ -8,6 +8,8 @@
  *   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
  *   OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG (default parentbased_traceidratio at 0.1), applied to
  *     incoming requests before the http instrumentation runs (request-sampler.ts)
+ *   TRACE_SAMPLING_MAX_PER_SECOND        the ratio samplers' cap on new traces a second (default 10;
+ *                                        0: none; rate-limited-sampler.ts)
  *   OTEL_PROPAGATORS                     tracecontext,baggage (default) | none
  *   OTEL_BSP_* batch span processor settings
  */
@@ -46,7 +48,7 @@ export interface TracingState {
   started: boolean;
   /** Why it is not running, when it is not. */
   reason?: 'disabled' | 'already_started';
-  sampler?: Pick<SamplerChoice, 'name' | 'ratio' | 'warning'>;
+  sampler?: Pick<SamplerChoice, 'name' | 'ratio' | 'maxPerSecond' | 'warning'>;
 }
 
 let sdk: { shutdown(): Promise<void> } | undefined;
@@ -84,7 +86,12 @@ export function startTracing(opts: StartTracingOptions): TracingState {
   const warning = [choice.warning, propagation.warning].filter((w) => w !== undefined).join('; ');
   return {
     started: true,
-    sampler: { name: choice.name, ratio: choice.ratio, warning: warning.length > 0 ? warning : undefined },
+    sampler: {
+      name: choice.name,
+      ratio: choice.ratio,
+      maxPerSecond: choice.maxPerSecond,
+      warning: warning.length > 0 ? warning : undefined,
+    },
   };
 }
 
