@@ -9,8 +9,7 @@ import { RateLimitedSampler, samplerFromEnv } from '../../../collector/tracing';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const sampled = (s: Sampler, ctx: Context = ROOT_CONTEXT): boolean =>
-  s.shouldSample(ctx, TRACE, 'GET', SpanKind.SERVER, {}, []).decision ===
-  SamplingDecision.RECORD_AND_SAMPLED;
+  s.shouldSample(ctx, TRACE, 'GET', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED;
 const count = (s: Sampler, n: number, ctx?: Context): number =>
   Array.from({ length: n }).filter(() => sampled(s, ctx)).length;
 

@@ -22,7 +22,10 @@ describe('samplerFromEnv', () => {
     const choice = samplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' });
     expect(choice.sampler.toString()).toBe('RateLimited{10/s, TraceIdRatioBased{0.25}}');
     expect(choice.ratio).toBe(0.25);
-    const uncapped = samplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', TRACE_SAMPLING_MAX_PER_SECOND: '0' });
+    const uncapped = samplerFromEnv({
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      TRACE_SAMPLING_MAX_PER_SECOND: '0',
+    });
     expect(uncapped.sampler).toBeInstanceOf(TraceIdRatioBasedSampler);
     expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' }).sampler).toBeInstanceOf(AlwaysOffSampler);
   });
