@@ -13,6 +13,7 @@ export {
   accessLogListener,
   traceRequestListener,
   traceServer,
+  registerTraceSamplingMetrics,
   logCountersFromTelemetry,
   shutdownTracing,
 } from '../collector';

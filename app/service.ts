@@ -11,6 +11,7 @@ import { createTelemetry, type Telemetry } from '../exporter';
 import { createPasswordHasher } from './auth/passwords';
 import {
   openDatabase,
+  registerTraceSamplingMetrics,
   traceRequestListener,
   traceServer,
   type Collector,
@@ -102,7 +103,11 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
   let obs: Observability | undefined;
   try {
     await migrate(database);
-    if (parts.metrics) telemetry.instrumentPgPool(() => database.poolStats());
+    if (parts.metrics) {
+      telemetry.instrumentPgPool(() => database.poolStats());
+      // Only while the tracing preload runs: how many requests were sampled, and whether the cap binds.
+      registerTraceSamplingMetrics(telemetry);
+    }
     obs = await createObservability({ config, telemetry, database, logging: parts.accessLog });
     const sink = obs.collector;
     cleanups.unshift(() => obs!.close());

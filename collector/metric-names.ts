@@ -101,6 +101,8 @@ export const COLLECTOR_METRICS = {
   /** {reason}: log lines not shipped (LOG_DROP_REASONS). */
   logLinesDroppedTotal: 'log_lines_dropped_total',
   logShippingErrorsTotal: 'log_shipping_errors_total',
+  /** {decision}: incoming requests' head-sampling decisions (TRACE_SAMPLING_DECISIONS). */
+  traceSamplingDecisionsTotal: 'trace_sampling_decisions_total',
   /** {task, outcome}: node-cron job runs (`task`, not `job`: Prometheus owns the `job` label). */
   scheduledJobRunsTotal: 'scheduled_job_runs_total',
   // Business gauges refreshed from the database by a scheduled job:
@@ -124,6 +126,8 @@ export const JOB_OUTCOMES = ['success', 'failure'] as const;
 export const PAYMENT_AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;
 export const DROP_REASONS = ['spool_full', 'store_rejected'] as const;
 export const LOG_DROP_REASONS = ['buffer_full', 'sink_error'] as const;
+/** `decision` label: rate_limited = chosen by the ratio, refused by the per-second cap. */
+export const TRACE_SAMPLING_DECISIONS = ['sampled', 'not_sampled', 'rate_limited'] as const;
 
 export type CollectorMetricKey = keyof typeof COLLECTOR_METRICS;
 

@@ -45,6 +45,8 @@ export interface CounterDefinition<L extends string> {
   labels?: Record<L, LabelSpec>;
   zeroInit?: boolean;
   seriesCap?: number;
+  /** Called before each scrape: for totals counted elsewhere, it adds their increase since the last. */
+  collect?: () => void | Promise<void>;
 }
 
 export interface GaugeDefinition<L extends string> extends CounterDefinition<L> {

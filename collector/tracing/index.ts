@@ -10,6 +10,8 @@ export {
   samplerFromEnv,
 } from './sampler';
 export { RateLimitedSampler } from './rate-limited-sampler';
+export { registerTraceSamplingMetrics } from './sampling-metrics';
+export type { CollectedCounterFactory } from './sampling-metrics';
 export type { SamplerChoice, SamplerName } from './sampler';
 export { createInstrumentations, DEFAULT_UNTRACED_PATHS } from './instrumentations';
 export type { InstrumentationOptions } from './instrumentations';
@@ -19,5 +21,6 @@ export {
   traceServer,
   UnsampledAwarePropagator,
 } from './request-sampler';
+export type { TraceSamplingCounts, TraceSamplingDecision } from './request-sampler';
 export { propagatorsFromEnv } from './propagators';
 export type { PropagatorChoice } from './propagators';

@@ -12,6 +12,10 @@
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
 
+/** Set on a "no" that the cap gave (the inner sampler had said yes), so that it can be counted. */
+export const RATE_LIMITED = Symbol('telehealth.rateLimited');
+export type RateLimitedResult = SamplingResult & { [RATE_LIMITED]?: true };
+
 export class RateLimitedSampler implements Sampler {
   private readonly capacity: number;
   private tokens: number;
@@ -46,7 +50,14 @@ export class RateLimitedSampler implements Sampler {
     const t = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.perSecond);
     this.last = t;
-    if (this.tokens < 1) return { decision: SamplingDecision.NOT_RECORD, traceState: result.traceState };
+    if (this.tokens < 1) {
+      const refused: RateLimitedResult = {
+        decision: SamplingDecision.NOT_RECORD,
+        traceState: result.traceState,
+        [RATE_LIMITED]: true,
+      };
+      return refused;
+    }
     this.tokens -= 1;
     return result;
   }

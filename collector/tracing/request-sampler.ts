@@ -42,7 +42,13 @@ import {
   type Sampler,
   type SamplingResult,
 } from '@opentelemetry/sdk-trace';
+import { TRACE_SAMPLING_DECISIONS } from '../metric-names';
 import { UNSAMPLED_SPAN_CONTEXT_KEY } from '../trace-context';
+import { RATE_LIMITED, type RateLimitedResult } from './rate-limited-sampler';
+
+export type TraceSamplingDecision = (typeof TRACE_SAMPLING_DECISIONS)[number];
+/** Incoming requests by head-sampling decision since start (probes and scrapes are not counted). */
+export type TraceSamplingCounts = Readonly<Record<TraceSamplingDecision, number>>;
 
 const REQUEST_CONTEXT = Symbol('telehealth.unsampledRequestContext');
 /** A sampled request's decision, taken by traceServer() before the instrumentation's hook runs. */
@@ -65,6 +71,11 @@ export function pathOf(url: string | undefined): string {
 
 export class RequestSampler {
   private pending: SamplingResult | undefined;
+  private readonly counts: Record<TraceSamplingDecision, number> = {
+    sampled: 0,
+    not_sampled: 0,
+    rate_limited: 0,
+  };
   private readonly ids = new RandomIdGenerator();
   /** The sampler the SDK is given: the pre-taken decision for a request's server span, else `inner`. */
   readonly sdkSampler: Sampler;
@@ -98,6 +109,11 @@ export class RequestSampler {
     installed = sampler;
   }
 
+  /** The running sampler's decisions so far (undefined when tracing is not running). */
+  static installedCounts(): TraceSamplingCounts | undefined {
+    return installed === undefined ? undefined : { ...installed.counts };
+  }
+
   /**
    * The decision for an incoming request: untraced (probes), sampled (with the SDK's result), or
    * unsampled, with the context the request runs in: only its SpanContext (not-sampled flag, the
@@ -116,7 +132,12 @@ export class RequestSampler {
     const hasParent = parent !== undefined && isSpanContextValid(parent);
     const traceId = hasParent ? parent.traceId : this.ids.generateTraceId();
     const result = this.inner.shouldSample(extracted, traceId, req.method ?? 'GET', SpanKind.SERVER, {}, []);
-    if (result.decision !== SamplingDecision.NOT_RECORD) return { kind: 'sampled', result };
+    if (result.decision !== SamplingDecision.NOT_RECORD) {
+      this.counts.sampled += 1;
+      return { kind: 'sampled', result };
+    }
+    if ((result as RateLimitedResult)[RATE_LIMITED] === true) this.counts.rate_limited += 1;
+    else this.counts.not_sampled += 1;
     const sc: SpanContext = {
       traceId,
       spanId: this.ids.generateSpanId(),
