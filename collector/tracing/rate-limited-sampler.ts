@@ -9,7 +9,6 @@
  * reservoir and Jaeger's rate-limiting sampler do. Only roots are limited: under ParentBasedSampler
  * a caller's decision is honoured, so a trace stays whole across services.
  */
-import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
 
 /** Set on a "no" that the cap gave (the inner sampler had said yes), so that it can be counted. */
@@ -36,15 +35,9 @@ export class RateLimitedSampler implements Sampler {
     this.last = now();
   }
 
-  shouldSample(
-    ctx: Context,
-    traceId: string,
-    name: string,
-    kind: SpanKind,
-    attributes: Attributes,
-    links: Link[],
-  ): SamplingResult {
-    const result = this.inner.shouldSample(ctx, traceId, name, kind, attributes, links);
+  /** The inner sampler's arguments, passed through unchanged. */
+  shouldSample(...args: Parameters<Sampler['shouldSample']>): SamplingResult {
+    const result = this.inner.shouldSample(...args);
     // The inner sampler's "no" costs no token (and, at a ratio, is most requests: no clock read).
     if (result.decision === SamplingDecision.NOT_RECORD) return result;
     const t = this.now();
