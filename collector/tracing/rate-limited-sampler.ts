@@ -6,9 +6,10 @@
  * OTLP serialisation; docs/benchmarks/app.md), so a fixed ratio makes tracing's cost grow with load,
  * and most during a traffic spike, when the service can least afford it. With the cap, low traffic
  * is sampled at the full ratio and a busy process exports a steady number of traces, as X-Ray's
- * reservoir and Jaeger's rate-limiting sampler do. Only roots are limited: under ParentBasedSampler
- * a caller's decision is honoured, so a trace stays whole across services.
+ * reservoir and Jaeger's rate-limiting sampler do. Only new traces are limited: a span with a parent
+ * (a caller's, or its own trace's) takes no token, so a trace stays whole within and across services.
  */
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
 
 /** Set on a "no" that the cap gave (the inner sampler had said yes), so that it can be counted. */
@@ -40,6 +41,10 @@ export class RateLimitedSampler implements Sampler {
     const result = this.inner.shouldSample(...args);
     // The inner sampler's "no" costs no token (and, at a ratio, is most requests: no clock read).
     if (result.decision === SamplingDecision.NOT_RECORD) return result;
+    // Only new traces are limited: a span under a parent (a caller's, or this trace's own spans when
+    // the sampler is used without ParentBasedSampler) takes no token, or a trace would lose spans.
+    const parent = trace.getSpanContext(args[0]);
+    if (parent !== undefined && isSpanContextValid(parent)) return result;
     const t = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.perSecond);
     this.last = t;

@@ -62,6 +62,11 @@ const UNTRACED: Decision = Object.freeze({ kind: 'untraced' });
 
 /** The sampler of the running SDK (startTracing installs it), for traceServer(). */
 let installed: RequestSampler | undefined;
+/**
+ * Decisions of every RequestSampler in this process since it started: one total that a restarted
+ * tracer continues, so a counter built on it neither goes down nor misses a sampler's last counts.
+ */
+const decisions: Record<TraceSamplingDecision, number> = { sampled: 0, not_sampled: 0, rate_limited: 0 };
 
 export function pathOf(url: string | undefined): string {
   if (!url) return '/';
@@ -71,11 +76,6 @@ export function pathOf(url: string | undefined): string {
 
 export class RequestSampler {
   private pending: SamplingResult | undefined;
-  private readonly counts: Record<TraceSamplingDecision, number> = {
-    sampled: 0,
-    not_sampled: 0,
-    rate_limited: 0,
-  };
   private readonly ids = new RandomIdGenerator();
   /** The sampler the SDK is given: the pre-taken decision for a request's server span, else `inner`. */
   readonly sdkSampler: Sampler;
@@ -109,9 +109,14 @@ export class RequestSampler {
     installed = sampler;
   }
 
-  /** The running sampler's decisions so far (undefined when tracing is not running). */
-  static installedCounts(): TraceSamplingCounts | undefined {
-    return installed === undefined ? undefined : { ...installed.counts };
+  /** True while a tracer's sampler is installed (tracing runs). */
+  static isInstalled(): boolean {
+    return installed !== undefined;
+  }
+
+  /** Incoming requests' decisions in this process so far, all samplers it has run. */
+  static decisionCounts(): TraceSamplingCounts {
+    return { ...decisions };
   }
 
   /**
@@ -133,11 +138,11 @@ export class RequestSampler {
     const traceId = hasParent ? parent.traceId : this.ids.generateTraceId();
     const result = this.inner.shouldSample(extracted, traceId, req.method ?? 'GET', SpanKind.SERVER, {}, []);
     if (result.decision !== SamplingDecision.NOT_RECORD) {
-      this.counts.sampled += 1;
+      decisions.sampled += 1;
       return { kind: 'sampled', result };
     }
-    if ((result as RateLimitedResult)[RATE_LIMITED] === true) this.counts.rate_limited += 1;
-    else this.counts.not_sampled += 1;
+    if ((result as RateLimitedResult)[RATE_LIMITED] === true) decisions.rate_limited += 1;
+    else decisions.not_sampled += 1;
     const sc: SpanContext = {
       traceId,
       spanId: this.ids.generateSpanId(),

@@ -23,14 +23,17 @@ const HELP =
 
 /**
  * Registers the counter when tracing runs (returns false, registering nothing, when it does not).
- * `read` is the running sampler's counts (tests pass their own).
+ * `read` gives the process's cumulative decisions (tests pass their own).
  */
 export function registerTraceSamplingMetrics(
   telemetry: CollectedCounterFactory,
-  read: () => TraceSamplingCounts | undefined = () => RequestSampler.installedCounts(),
+  opts: { running?: () => boolean; read?: () => TraceSamplingCounts } = {},
 ): boolean {
-  if (read() === undefined) return false;
-  let last: TraceSamplingCounts = { sampled: 0, not_sampled: 0, rate_limited: 0 };
+  const running = opts.running ?? (() => RequestSampler.isInstalled());
+  const read = opts.read ?? (() => RequestSampler.decisionCounts());
+  if (!running()) return false;
+  // Counted from registration on (the preload's requests before it are not HTTP traffic yet).
+  let last = read();
   const counter = telemetry.counter<'decision'>({
     name: COLLECTOR_METRICS.traceSamplingDecisionsTotal,
     help: HELP,
@@ -38,9 +41,7 @@ export function registerTraceSamplingMetrics(
     zeroInit: true,
     collect: () => {
       const now = read();
-      if (now === undefined) return;
       for (const d of TRACE_SAMPLING_DECISIONS as readonly TraceSamplingDecision[]) {
-        // A restarted tracer counts from 0 again: the counter never goes down.
         const delta = now[d] - last[d];
         if (delta > 0) counter.inc({ decision: d }, delta);
       }

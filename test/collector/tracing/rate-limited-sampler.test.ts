@@ -58,6 +58,18 @@ describe('RateLimitedSampler', () => {
     expect(count(s, 3)).toBe(1);
   });
 
+  test("spans with a parent take no token: without ParentBasedSampler a trace's own spans are not cut", () => {
+    const s = new RateLimitedSampler(new AlwaysOnSampler(), 1, () => 0);
+    expect(sampled(s)).toBe(true); // the root takes the only token
+    const child = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: TRACE,
+      spanId: '00f067aa0ba902b7',
+      traceFlags: TraceFlags.SAMPLED,
+    });
+    expect(count(s, 10, child)).toBe(10);
+    expect(sampled(s)).toBe(false); // the next root finds the bucket empty
+  });
+
   test('refuses a limit that is not a positive number', () => {
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new RateLimitedSampler(new AlwaysOnSampler(), bad)).toThrow(/perSecond/);
@@ -80,8 +92,10 @@ describe('the cap as configured from the environment', () => {
       TRACE_SAMPLING_MAX_PER_SECOND: '2',
     });
     expect(maxPerSecond).toBe(2);
-    // Within a few milliseconds the bucket refills by ~0.01 token: two roots, not more.
-    expect(count(sampler, 20)).toBe(2);
+    // The real clock: two tokens, plus one more only if this took half a second (a loaded host).
+    const roots = count(sampler, 20);
+    expect(roots).toBeGreaterThanOrEqual(2);
+    expect(roots).toBeLessThanOrEqual(3);
     expect(count(sampler, 20, parent(TraceFlags.SAMPLED))).toBe(20);
     expect(count(sampler, 20, parent(TraceFlags.NONE))).toBe(0);
   });

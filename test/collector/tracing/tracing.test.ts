@@ -279,6 +279,19 @@ describe.each(['traceRequestListener', 'traceServer'])(
       }
     });
 
+    test('each incoming request is decided and counted once: sampled ones are the server spans', () => {
+      const marker = result.stderr.split('\n').find((l) => l.startsWith('FIXTURE_DECISIONS '))!;
+      const counts = JSON.parse(marker.slice('FIXTURE_DECISIONS '.length)) as Record<string, number>;
+      const serverSpans = result.spans.filter((s) => s.kind === 1);
+      expect(counts.sampled).toBe(serverSpans.length);
+      // The plan's requests, and the one the downstream server got from /api/out; the cap is off here.
+      expect(counts).toEqual({
+        sampled: serverSpans.length,
+        not_sampled: ROOTS + 5 + 1 - serverSpans.length,
+        rate_limited: 0,
+      });
+    });
+
     test("a caller's decision is honoured both ways, and unsampled requests still log their trace id", () => {
       expect(result.spans.some((s) => s.traceId === T_SAMPLED && s.kind === 1)).toBe(true);
       expect(result.spans.some((s) => s.traceId === T_UNSAMPLED)).toBe(false);
