@@ -33,6 +33,7 @@ import {
 import { canonicalRowOf, chainHash, GENESIS_HASH } from '../collector/canonical-row';
 import { EVENT_TYPES } from '../collector/metric-names';
 import { createTelemetry } from '../exporter';
+import { median } from './stats';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -85,13 +86,6 @@ function makeEvents(n: number): AuditEvent[] {
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 const fmt = (n: number, d = 0) =>
@@ -390,11 +384,16 @@ async function storedCount(db: Client): Promise<number> {
   return Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
 }
 
-/** Events the collector has committed to PostgreSQL (its own counter, incremented after each commit). */
-function storedRows(text: string): number {
-  const m = /^telehealth_collector_events_stored_total (\d+)/m.exec(text);
-  return m ? Number(m[1]) : 0;
+/** An unlabelled sample's value in a scrape (0 when absent). */
+function sampleOf(text: string, name: string): number {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `)) return Number(line.slice(name.length + 1));
+  }
+  return 0;
 }
+
+/** Events the collector has committed to PostgreSQL (its own counter, incremented after each commit). */
+const storedRows = (text: string): number => sampleOf(text, 'telehealth_collector_events_stored_total');
 
 async function httpRun(
   name: string,
@@ -480,10 +479,7 @@ function spoolWriteBuckets(text: string): Map<number, number> {
 }
 
 /** Rows the collector's chain verifier has checked, from a scrape (its minutely job shares the machine). */
-function verifiedRows(text: string): number {
-  const m = /^telehealth_audit_chain_verified_events_total (\d+)/m.exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const verifiedRows = (text: string): number => sampleOf(text, 'telehealth_audit_chain_verified_events_total');
 
 /** "n writes, p50 <= x ms, p99 <= y ms" of the spool writes between two scrapes (bucket bounds). */
 function spoolWritesBetween(before: Map<number, number>, after: Map<number, number>): string {
@@ -667,9 +663,9 @@ async function main(): Promise<void> {
       .reduce((a, x) => a + (x.errors ?? 0), 0);
     console.log('\nGoals (issue 4):');
     console.log(inProcessGoalLine(copyRates, inProcessRates));
-    console.log(
-      `  in-process / bare unnest INSERT ${fmt((inproc / rate('ceiling: bare INSERT')) * 100, 1)} %`,
-    );
+    const unnest = rate('ceiling: bare INSERT');
+    if (!Number.isNaN(unnest))
+      console.log(`  in-process / bare unnest INSERT ${fmt((inproc / unnest) * 100, 1)} %`);
     console.log(
       `  HTTP batched sustained          ${fmt(batched)} events/s, ${batchedErrors} errors   goal >= 20,000 and 0 errors   ${batched >= 20_000 && batchedErrors === 0 ? 'MET' : 'NOT MET'}`,
     );

@@ -21,6 +21,7 @@ import autocannon from 'autocannon';
 import express from 'express';
 import { Counter as PcCounter, Histogram as PcHistogram, Registry as PcRegistry } from 'prom-client';
 import { describePinning, pinning, spawnServer } from './pinning';
+import { median } from './stats';
 import { ACTOR_ROLES, EVENT_TYPES, type EventType } from '../collector/metric-names';
 import { createTelemetry, HTTP_DURATION_BUCKETS_SECONDS, HTTP_METHODS, type Telemetry } from '../exporter';
 
@@ -96,12 +97,6 @@ async function load(port: number, seconds: number): Promise<Figures> {
     p99: r.latency.p99,
     cpuUs: (cpu1 - cpu0) / Math.max(1, r.requests.total),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 async function timeRender(

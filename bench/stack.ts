@@ -18,6 +18,7 @@ import { loadavg, tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { describePinning, pinning, spawnServer } from './pinning';
+import { median } from './stats';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../test/support/postgres';
 
 const ROOT = resolve(__dirname, '..');
@@ -192,11 +193,6 @@ async function load(t: Target, path: string, opts: { seconds: number; rate?: num
 }
 
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 async function main(): Promise<void> {
   build();

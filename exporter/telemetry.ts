@@ -49,10 +49,8 @@ export interface CounterDefinition<L extends string> {
   collect?: () => void | Promise<void>;
 }
 
-export interface GaugeDefinition<L extends string> extends CounterDefinition<L> {
-  /** Called before each scrape (for values read from elsewhere, such as a queue length). */
-  collect?: () => void | Promise<void>;
-}
+/** A gauge's `collect` usually reads a value kept elsewhere, such as a queue length. */
+export type GaugeDefinition<L extends string> = CounterDefinition<L>;
 
 export interface PoolStats {
   total: number;

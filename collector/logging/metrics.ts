@@ -47,6 +47,8 @@ export interface CounterFactory {
     help: string;
     labels?: Record<L, readonly string[] | { cap?: number }>;
     zeroInit?: boolean;
+    /** Called before each scrape (totals counted elsewhere). */
+    collect?: () => void;
   }): { inc(labels: Record<L, string>, value?: number): void };
 }
 

@@ -5,13 +5,11 @@ export {
   DEFAULT_TRACE_MAX_PER_SECOND,
   DEFAULT_TRACE_SAMPLE_RATIO,
   DEFAULT_TRACE_SAMPLER,
-  MAX_PER_SECOND_VARIABLE,
   SAMPLER_NAMES,
   samplerFromEnv,
 } from './sampler';
 export { RateLimitedSampler } from './rate-limited-sampler';
 export { registerTraceSamplingMetrics } from './sampling-metrics';
-export type { CollectedCounterFactory } from './sampling-metrics';
 export type { SamplerChoice, SamplerName } from './sampler';
 export { createInstrumentations, DEFAULT_UNTRACED_PATHS } from './instrumentations';
 export type { InstrumentationOptions } from './instrumentations';

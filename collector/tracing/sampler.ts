@@ -22,7 +22,7 @@ export const DEFAULT_TRACE_SAMPLER = 'parentbased_traceidratio';
  * ~0.5 ms more than an unsampled one), ~860,000 traces a day, and the full ratio below 100 req/s.
  */
 export const DEFAULT_TRACE_MAX_PER_SECOND = 10;
-export const MAX_PER_SECOND_VARIABLE = 'TRACE_SAMPLING_MAX_PER_SECOND';
+const MAX_PER_SECOND_VARIABLE = 'TRACE_SAMPLING_MAX_PER_SECOND';
 
 export const SAMPLER_NAMES = [
   'always_on',

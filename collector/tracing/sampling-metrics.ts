@@ -4,19 +4,9 @@
  * non-zero rate_limited rate says the cap binds, i.e. why there are fewer traces than the ratio gives.
  * The request path only increments a field (request-sampler.ts); the counter catches up per scrape.
  */
+import type { CounterFactory } from '../logging/metrics';
 import { COLLECTOR_METRICS, TRACE_SAMPLING_DECISIONS } from '../metric-names';
 import { RequestSampler, type TraceSamplingCounts, type TraceSamplingDecision } from './request-sampler';
-
-/** The part of the exporter's Telemetry this needs (structural, so no import cycle). */
-export interface CollectedCounterFactory {
-  counter<L extends string>(def: {
-    name: string;
-    help: string;
-    labels?: Record<L, readonly string[]>;
-    zeroInit?: boolean;
-    collect?: () => void;
-  }): { inc(labels: Record<L, string>, value?: number): void };
-}
 
 const HELP =
   'Incoming requests by head-sampling decision (probes and scrapes excluded); rate_limited: chosen by the ratio, refused by the per-second cap.';
@@ -26,7 +16,7 @@ const HELP =
  * `read` gives the process's cumulative decisions (tests pass their own).
  */
 export function registerTraceSamplingMetrics(
-  telemetry: CollectedCounterFactory,
+  telemetry: CounterFactory,
   opts: { running?: () => boolean; read?: () => TraceSamplingCounts } = {},
 ): boolean {
   const running = opts.running ?? (() => RequestSampler.isInstalled());
