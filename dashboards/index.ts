@@ -56,6 +56,7 @@ export function infrastructure(): dashboard.Dashboard {
         title: 'Database and collector',
         panels: [
           infra.databasePool(),
+          infra.dependencies(),
           infra.collectorQueue(),
           infra.collectorSpool(),
           infra.collectorBacklog(),
@@ -70,7 +71,7 @@ export function securityDashboard(): dashboard.Dashboard {
   return buildDashboard({
     key: 'security',
     description:
-      'Authentication, lockouts, MFA, token revocations and PHI access, with their alert thresholds.',
+      'Authentication, lockouts, MFA, token revocations, PHI access and the audit log hash chain, with their alert thresholds.',
     variables: ['job', 'instance', 'logsDatasource'],
     rows: [
       { title: 'Authentication', panels: [security.loginsByOutcome(), security.failedLogins()] },
@@ -79,6 +80,10 @@ export function securityDashboard(): dashboard.Dashboard {
         panels: [security.lockouts(), security.mfaFailures(), security.tokenRevocations()],
       },
       { title: 'PHI access', panels: [security.phiAccess(), security.phiDenialRate()] },
+      {
+        title: 'Audit log integrity',
+        panels: [security.auditChainState(), security.auditChainVerification(), security.auditRowsVerified()],
+      },
       { title: 'Authentication events', panels: [security.authenticationLogs()] },
     ],
   });

@@ -224,11 +224,30 @@ export function collectorBacklog() {
   });
 }
 
+export function dependencies() {
+  const down = alert('DependencyDown');
+  return timeseriesPanel({
+    title: 'Dependencies up',
+    description: `Each readiness dependency (database, collector), checked at every scrape: 1 up, 0 down. ${down.name} fires on 0 (no threshold line: it is a boolean below 1).`,
+    unit: down.grafanaUnit,
+    series: [
+      {
+        expr: `min by (job, dependency) (${m.dependencyUp}{${MATCH.service}})`,
+        legend: '{{dependency}} {{job}}',
+      },
+    ],
+    related: [down],
+    min: 0,
+    max: 1,
+  });
+}
+
 export function collectorThroughput() {
   const dropped = alert('CollectorEventsDropped');
+  const storeErrors = alert('CollectorStoreErrors');
   return timeseriesPanel({
     title: 'Collector events stored, rejected and dropped',
-    description: `Events per second written to the audit store, refused at ingest (by reason) and lost after acceptance (${COLLECTOR_METRICS.eventsDroppedTotal}, should stay 0).`,
+    description: `Events per second written to the audit store, refused at ingest (by reason) and lost after acceptance (${COLLECTOR_METRICS.eventsDroppedTotal}, should stay 0), and failed store batch writes per second (${storeErrors.name} fires above 0; the events wait in the spool and are retried).`,
     unit: 'ops',
     series: [
       {
@@ -243,8 +262,12 @@ export function collectorThroughput() {
         expr: `sum by (job, reason) (rate(${c.eventsDroppedTotal}{${MATCH.service}}[${RATE}]))`,
         legend: 'dropped {{reason}} {{job}}',
       },
+      {
+        expr: `sum by (job) (rate(${c.storeErrorsTotal}{${MATCH.service}}[${RATE}]))`,
+        legend: 'failed store batches {{job}}',
+      },
     ],
-    related: [dropped],
+    related: [dropped, storeErrors],
     min: 0,
   });
 }

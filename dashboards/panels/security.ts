@@ -1,6 +1,7 @@
 /**
- * Security panels: authentication outcomes, lockouts, MFA failures, token revocations and PHI access,
- * from the collector's event counters, plus the authentication events themselves from Elasticsearch.
+ * Security panels: authentication outcomes, lockouts, MFA failures, token revocations and PHI access
+ * from the collector's event counters, the audit log's hash-chain verification, and the
+ * authentication events themselves from Elasticsearch.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
@@ -9,7 +10,7 @@ import * as logs from '@grafana/grafana-foundation-sdk/logs';
 import { collectorMetricNames, EVENT_TYPE_NAMES, type EventType } from '../../collector/metric-names';
 import { LOG_TIME_FIELD } from '../datasources';
 import { alert } from './alert-catalogue';
-import { ELASTICSEARCH_REF, MATCH, RATE, runbookLinks, timeseriesPanel } from './shared';
+import { ELASTICSEARCH_REF, MATCH, RANGE, RATE, runbookLinks, statPanel, timeseriesPanel } from './shared';
 
 const c = collectorMetricNames();
 /** Counters are per second; the catalogue's security thresholds are per minute. */
@@ -115,6 +116,53 @@ export const AUTH_EVENT_TYPES = EVENT_TYPE_NAMES.filter(
 export const LOG_EVENT_FIELD = 'event.action';
 
 /** The SDK's logs metric builder emits `type: "unknown"`: Grafana's Elasticsearch logs query needs "logs". */
+/** 1 while the last verification found a broken link of the audit table's hash chain, else 0. */
+export function auditChainState() {
+  const broken = alert('AuditChainBroken');
+  return statPanel({
+    title: 'Audit log hash chain',
+    description: `0: every audit row verified links to the one before it; 1: a row was altered or removed behind the append-only triggers (${broken.name}, ${broken.severity}). Verified every minute by the collector's scheduled job.`,
+    unit: broken.grafanaUnit,
+    series: [{ expr: `max by (job) (${c.auditChainBroken}{${MATCH.service}})`, legend: '{{job}}' }],
+    // A boolean alerting above 0: a threshold step at 0 would colour the healthy 0 red.
+    related: [broken],
+    min: 0,
+    max: 1,
+  });
+}
+
+export function auditChainVerification() {
+  const stale = alert('AuditChainVerificationStale');
+  return timeseriesPanel({
+    title: 'Time since the audit chain was verified',
+    description: `Seconds since the last successful verification of the audit hash chain, and rows verified over the range. Dashed line: ${stale.name} (tampering would go unnoticed).`,
+    unit: stale.grafanaUnit,
+    series: [
+      {
+        expr: `time() - max by (job) (${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}} > 0)`,
+        legend: 'since last verification {{job}}',
+      },
+    ],
+    alerts: [stale],
+    min: 0,
+  });
+}
+
+export function auditRowsVerified() {
+  return statPanel({
+    title: 'Audit rows verified',
+    description: 'Audit rows whose hash-chain link was checked over the selected range.',
+    unit: 'short',
+    series: [
+      {
+        expr: `sum by (job) (increase(${c.auditChainVerifiedEventsTotal}{${MATCH.service}}[${RANGE}]))`,
+        legend: '{{job}}',
+      },
+    ],
+    min: 0,
+  });
+}
+
 const logsMetric: cog.Builder<elasticsearch.MetricAggregation> = {
   build: () => ({ type: 'logs', id: '1', settings: { limit: '500' } }),
 };

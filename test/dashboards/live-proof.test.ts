@@ -88,6 +88,11 @@ const dashboards: DashboardJson[] = generatedFiles()
         });
         expect(summary.requests).toBeGreaterThan(0);
       }
+      // What the collector's scheduled job does every minute, done now: the audit-integrity panels
+      // read its result (its first tick may fall outside this window).
+      await service.collector.flush();
+      const verified = await service.collector.verifyChain();
+      expect(verified.ok).toBe(true);
       // Three more scrapes and rule evaluations, so the last requests and events are in Prometheus.
       await new Promise((r) => setTimeout(r, 3500));
     }, 180_000);
@@ -183,6 +188,8 @@ const MOVED: Record<string, string[]> = {
     'Failed logins per minute',
     'PHI access granted and denied, by role and reason',
     'PHI access denied per minute',
+    'Audit rows verified',
+    'Time since the audit chain was verified',
   ],
   'telehealth-business': [
     'Orders in range',
