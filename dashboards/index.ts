@@ -61,6 +61,7 @@ export function infrastructure(): dashboard.Dashboard {
           infra.collectorSpool(),
           infra.collectorBacklog(),
           infra.collectorThroughput(),
+          infra.logPipeline(),
         ],
       },
     ],

@@ -242,6 +242,28 @@ export function dependencies() {
   });
 }
 
+export function logPipeline() {
+  const dropping = alert('LogShippingDropping');
+  return timeseriesPanel({
+    title: 'Log lines dropped and shipping errors',
+    description: `Log lines not written or not shipped per second, by reason (buffer_full: a sink too slow for the service; sink_error: it failed or timed out), and failed shipping requests to the log store. Should stay 0; ${dropping.name} fires above 0.`,
+    unit: dropping.grafanaUnit,
+    series: [
+      {
+        expr: `sum by (job, reason) (rate(${c.logLinesDroppedTotal}{${MATCH.service}}[${RATE}]))`,
+        legend: 'dropped {{reason}} {{job}}',
+      },
+      {
+        expr: `sum by (job) (rate(${c.logShippingErrorsTotal}{${MATCH.service}}[${RATE}]))`,
+        legend: 'shipping errors {{job}}',
+      },
+    ],
+    // Alerting above 0: a threshold step at 0 would colour the healthy 0 as failing.
+    related: [dropping],
+    min: 0,
+  });
+}
+
 export function collectorThroughput() {
   const dropped = alert('CollectorEventsDropped');
   const storeErrors = alert('CollectorStoreErrors');
