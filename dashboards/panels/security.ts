@@ -119,12 +119,13 @@ export const LOG_EVENT_FIELD = 'event.action';
 /** 1 while the last verification found a broken link of the audit table's hash chain, else 0. */
 export function auditChainState() {
   const broken = alert('AuditChainBroken');
-  return statPanel({
-    title: 'Audit log hash chain',
-    description: `0: every audit row verified links to the one before it; 1: a row was altered or removed behind the append-only triggers (${broken.name}, ${broken.severity}). Verified every minute by the collector's scheduled job.`,
+  // A time series, not a coloured stat: the alert fires above 0, and a threshold step at 0 would
+  // colour the healthy 0 red (the steps are the catalogue's thresholds, never a literal).
+  return timeseriesPanel({
+    title: 'Audit log hash chain broken',
+    description: `False: every audit row verified links to the one before it. True: a row was altered or removed behind the append-only triggers (${broken.name}, ${broken.severity}). Verified every minute by the collector's scheduled job.`,
     unit: broken.grafanaUnit,
     series: [{ expr: `max by (job) (${c.auditChainBroken}{${MATCH.service}})`, legend: '{{job}}' }],
-    // A boolean alerting above 0: a threshold step at 0 would colour the healthy 0 red.
     related: [broken],
     min: 0,
     max: 1,
