@@ -232,8 +232,8 @@ export function dependencies() {
     unit: down.grafanaUnit,
     series: [
       {
-        expr: `min by (job, dependency) (${m.dependencyUp}{${MATCH.service}})`,
-        legend: '{{dependency}} {{job}}',
+        expr: `min by (job, instance, dependency) (${m.dependencyUp}{${MATCH.service}})`,
+        legend: '{{dependency}} {{job}} {{instance}}',
       },
     ],
     related: [down],
@@ -247,7 +247,8 @@ export function logPipeline() {
   return timeseriesPanel({
     title: 'Log lines dropped and shipping errors',
     description: `Log lines not written or not shipped per second, by reason (buffer_full: a sink too slow for the service; sink_error: it failed or timed out), and failed shipping requests to the log store. Should stay 0; ${dropping.name} fires above 0.`,
-    unit: dropping.grafanaUnit,
+    // Lines and requests per second (the alert's own unit reads "req/s"); no threshold is drawn.
+    unit: 'ops',
     series: [
       {
         expr: `sum by (job, reason) (rate(${c.logLinesDroppedTotal}{${MATCH.service}}[${RATE}]))`,

@@ -115,7 +115,6 @@ export const AUTH_EVENT_TYPES = EVENT_TYPE_NAMES.filter(
 /** ECS field the collector's log lines carry the event type in. */
 export const LOG_EVENT_FIELD = 'event.action';
 
-/** The SDK's logs metric builder emits `type: "unknown"`: Grafana's Elasticsearch logs query needs "logs". */
 /** 1 while the last verification found a broken link of the audit table's hash chain, else 0. */
 export function auditChainState() {
   const broken = alert('AuditChainBroken');
@@ -136,7 +135,7 @@ export function auditChainVerification() {
   const stale = alert('AuditChainVerificationStale');
   return timeseriesPanel({
     title: 'Time since the audit chain was verified',
-    description: `Seconds since the last successful verification of the audit hash chain, and rows verified over the range. Dashed line: ${stale.name} (tampering would go unnoticed).`,
+    description: `Seconds since the last successful verification of the audit hash chain. Dashed line: ${stale.name} (tampering would go unnoticed).`,
     unit: stale.grafanaUnit,
     series: [
       {
@@ -164,6 +163,7 @@ export function auditRowsVerified() {
   });
 }
 
+/** The SDK's logs metric builder emits `type: "unknown"`: Grafana's Elasticsearch logs query needs "logs". */
 const logsMetric: cog.Builder<elasticsearch.MetricAggregation> = {
   build: () => ({ type: 'logs', id: '1', settings: { limit: '500' } }),
 };

@@ -314,16 +314,25 @@ describe('thresholds and runbooks come from the alert catalogue (alerts/threshol
     'PrometheusNotConnectedToAlertmanagers',
     'PrometheusRuleEvaluationFailures',
   ]);
-  it('every alert has a panel (not only the firing-alerts table) on the dashboard its runbook names, linking that runbook', () => {
+  /** Metric and recording-rule names in a PromQL expression. */
+  const metricsIn = (expr: string): string[] => [
+    ...new Set(
+      expr.match(/\b(?:telehealth|node|process|nodejs|alertmanager|prometheus)_\w+|\b[a-z_]+:[\w:]+/g) ?? [],
+    ),
+  ];
+  it('every alert has a panel on the dashboard its runbook names that queries its metric and links its runbook', () => {
     const uncovered = [
       ...new Set(
         rules
-          .filter(
-            (r) =>
-              !panelsOf(byUid.get(r.dashboardUid)!).some(
-                (p) => p.type !== 'table' && (p.links ?? []).some((l) => l.url === r.runbookUrl),
-              ),
-          )
+          .filter((r) => {
+            const metrics = metricsIn(r.expr);
+            expect({ rule: r.id, metrics: metrics.length > 0 }).toEqual({ rule: r.id, metrics: true });
+            return !panelsOf(byUid.get(r.dashboardUid)!).some(
+              (p) =>
+                (p.links ?? []).some((l) => l.url === r.runbookUrl) &&
+                (p.targets ?? []).some((t) => metrics.some((m) => (t.expr ?? '').includes(m))),
+            );
+          })
           .map((r) => r.name),
       ),
     ].sort();
