@@ -228,7 +228,7 @@ export function dependencies() {
   const down = alert('DependencyDown');
   return timeseriesPanel({
     title: 'Dependencies up',
-    description: `Each readiness dependency (database, collector), checked at every scrape: 1 up, 0 down. ${down.name} fires on 0 (no threshold line: it is a boolean below 1).`,
+    description: `Each readiness dependency, checked at every scrape: 1 up, 0 down. ${down.name} fires on 0 (no threshold line: it is a boolean below 1).`,
     unit: down.grafanaUnit,
     series: [
       {
@@ -247,7 +247,7 @@ export function logPipeline() {
   return timeseriesPanel({
     title: 'Log lines dropped and shipping errors',
     description: `Log lines not written or not shipped per second, by reason (buffer_full: a sink too slow for the service; sink_error: it failed or timed out), and failed shipping requests to the log store. Should stay 0; ${dropping.name} fires above 0.`,
-    // Lines and requests per second (the alert's own unit reads "req/s"); no threshold is drawn.
+    // Lines and requests per second: the alert's unit reads "req/s", so the alert is linked, not drawn.
     unit: 'ops',
     series: [
       {
@@ -259,7 +259,6 @@ export function logPipeline() {
         legend: 'shipping errors {{job}}',
       },
     ],
-    // Alerting above 0: a threshold step at 0 would colour the healthy 0 as failing.
     related: [dropping],
     min: 0,
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { EVENT_TYPE_NAMES } from '../../collector/metric-names';
+import { DEFAULT_NAMESPACE } from '../../exporter/metric-names';
 import { DASHBOARD_UIDS, DATASOURCES, GENERATED_MARKER, generatedFiles } from '../../dashboards';
 import {
   ALERT_THRESHOLDS,
@@ -314,12 +315,12 @@ describe('thresholds and runbooks come from the alert catalogue (alerts/threshol
     'PrometheusNotConnectedToAlertmanagers',
     'PrometheusRuleEvaluationFailures',
   ]);
-  /** Metric and recording-rule names in a PromQL expression. */
-  const metricsIn = (expr: string): string[] => [
-    ...new Set(
-      expr.match(/\b(?:telehealth|node|process|nodejs|alertmanager|prometheus)_\w+|\b[a-z_]+:[\w:]+/g) ?? [],
-    ),
-  ];
+  /** Metric and recording-rule names in a PromQL expression (ours, node_exporter's, the meta jobs'). */
+  const METRIC_NAME = new RegExp(
+    `\\b(?:${DEFAULT_NAMESPACE}|node|alertmanager|prometheus)_\\w+|\\b[a-z_]+:[\\w:]+`,
+    'g',
+  );
+  const metricsIn = (expr: string): string[] => [...new Set(expr.match(METRIC_NAME) ?? [])];
   it('every alert has a panel on the dashboard its runbook names that queries its metric and links its runbook', () => {
     const uncovered = [
       ...new Set(

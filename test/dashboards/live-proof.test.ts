@@ -189,7 +189,6 @@ const MOVED: Record<string, string[]> = {
     'PHI access granted and denied, by role and reason',
     'PHI access denied per minute',
     'Audit rows verified',
-    'Time since the audit chain was verified',
   ],
   'telehealth-business': [
     'Orders in range',
