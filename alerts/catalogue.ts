@@ -1111,7 +1111,9 @@ const collector: AlertDefinition[] = [
     family: 'audit',
     service: '{{ $labels.job }}',
     group: 'collector',
-    expr: `time() - max by (job) (${COLLECTOR.auditChainLastVerifiedTimestampSeconds} > 0)`,
+    // The gauge is 0 until a verification succeeds; a collector that never manages one would have no
+    // series at all, so an instance without a success counts from its process start instead.
+    expr: `(time() - max by (job) ((${COLLECTOR.auditChainLastVerifiedTimestampSeconds} > 0) or (${EXPORTER.processStartTimeSeconds} and on (job, instance) ${COLLECTOR.auditChainLastVerifiedTimestampSeconds})))`,
     threshold: {
       value: 3600,
       comparison: '>',
@@ -1123,7 +1125,8 @@ const collector: AlertDefinition[] = [
     description:
       'The last successful verification of the audit hash chain is older than [[threshold]]: a tampered audit row would not be detected.',
     runbook: {
-      meaning: 'The scheduled audit chain verification has not succeeded for more than [[threshold]].',
+      meaning:
+        'The scheduled audit chain verification has not succeeded for more than [[threshold]], or has not succeeded once in the [[threshold]] since the collector started.',
       impact: 'Tampering with the audit trail would go undetected until verification runs again.',
       steps: [
         `Check the collector's scheduled jobs: \`${COLLECTOR.scheduledJobRunsTotal}\` by outcome for the verify job.`,

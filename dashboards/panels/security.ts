@@ -8,11 +8,13 @@ import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import * as elasticsearch from '@grafana/grafana-foundation-sdk/elasticsearch';
 import * as logs from '@grafana/grafana-foundation-sdk/logs';
 import { collectorMetricNames, EVENT_TYPE_NAMES, type EventType } from '../../collector/metric-names';
+import { exporterMetricNames } from '../../exporter/metric-names';
 import { LOG_TIME_FIELD } from '../datasources';
 import { alert } from './alert-catalogue';
 import { ELASTICSEARCH_REF, MATCH, RANGE, RATE, runbookLinks, statPanel, timeseriesPanel } from './shared';
 
 const c = collectorMetricNames();
+const e = exporterMetricNames();
 /** Counters are per second; the catalogue's security thresholds are per minute. */
 const PER_MINUTE = 60;
 
@@ -135,11 +137,12 @@ export function auditChainVerification() {
   const stale = alert('AuditChainVerificationStale');
   return timeseriesPanel({
     title: 'Time since the audit chain was verified',
-    description: `Seconds since the last successful verification of the audit hash chain. Dashed line: ${stale.name} (tampering would go unnoticed).`,
+    description: `Seconds since the last successful verification of the audit hash chain (since the collector started, while none has succeeded yet). Dashed line: ${stale.name} (tampering would go unnoticed).`,
     unit: stale.grafanaUnit,
     series: [
       {
-        expr: `time() - max by (job) (${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}} > 0)`,
+        // As the alert counts it: an instance with no success yet counts from its process start.
+        expr: `time() - max by (job) ((${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}} > 0) or (${e.processStartTimeSeconds}{${MATCH.service}} and on (job, instance) ${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}}))`,
         legend: 'since last verification {{job}}',
       },
     ],
