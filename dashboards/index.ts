@@ -17,7 +17,7 @@ export function applicationOverview(): dashboard.Dashboard {
   return buildDashboard({
     key: 'appOverview',
     description:
-      'Request rate, errors and latency by route, the SLOs and their error budgets, firing alerts.',
+      'Request rate, errors and latency by route, the SLOs and their error budgets, firing alerts, metric label overflow.',
     variables: ['job', 'instance', 'route'],
     rows: [
       { title: 'Traffic and errors', panels: [app.requestRate(), app.errorRatioPanel()] },
@@ -28,6 +28,7 @@ export function applicationOverview(): dashboard.Dashboard {
       },
       { title: 'Worst routes', panels: [app.slowestRoutes(), app.mostFailingRoutes()] },
       { title: 'Alerts', panels: [app.firingAlerts()] },
+      { title: 'Telemetry', panels: [app.labelOverflow()] },
     ],
   });
 }

@@ -1,6 +1,7 @@
 /**
  * Application Overview panels: the service's RED metrics by route, its two SLOs (availability and p95
- * latency) as error budget and burn rate, the worst routes, and the alerts firing now.
+ * latency) as error budget and burn rate, the worst routes, the alerts firing now, and the metrics'
+ * own label overflow.
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { exporterMetricNames } from '../../exporter/metric-names';
@@ -171,4 +172,25 @@ export function firingAlerts() {
     width: 24,
     height: 7,
   }).dataLinks([new dashboard.DashboardLinkBuilder('Runbook').url(runbookTemplate).targetBlank(true)]);
+}
+
+export function labelOverflow() {
+  const overflow = alert('MetricLabelOverflow');
+  // Every labelled metric starts with an overflow count of 0, so the table lists what is guarded and
+  // sorts an overflowing metric to the top. The catalogue's step at 0 would colour the healthy 0:
+  // the alert is linked, not drawn.
+  return tablePanel({
+    title: 'Metric label values folded into "other" (range)',
+    description: `Label values each metric replaced by "other" over the selected range, because they were outside a closed set or past a series cap. Above 0: ${overflow.name} (a dashboard lost detail; the label or its cap needs a look).`,
+    unit: 'short',
+    series: [
+      {
+        expr: `sort_desc(sum by (job, metric) (increase(${m.labelOverflowTotal}{${MATCH.service}}[${RANGE}])))`,
+      },
+    ],
+    related: [overflow],
+    sortBy: 'Value',
+    width: 24,
+    height: 6,
+  });
 }
