@@ -4,6 +4,7 @@
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboard, dashboardJson, DASHBOARD_UIDS, type DashboardKey } from './layout';
+import * as alerting from './panels/alerting';
 import * as app from './panels/application';
 import * as business from './panels/business';
 import * as infra from './panels/infrastructure';
@@ -17,7 +18,7 @@ export function applicationOverview(): dashboard.Dashboard {
   return buildDashboard({
     key: 'appOverview',
     description:
-      'Request rate, errors and latency by route, the SLOs and their error budgets, firing alerts, metric label overflow.',
+      'Request rate, errors and latency by route, the SLOs and their error budgets, firing alerts and the alerting pipeline, metric label overflow.',
     variables: ['job', 'instance', 'route'],
     rows: [
       { title: 'Traffic and errors', panels: [app.requestRate(), app.errorRatioPanel()] },
@@ -28,6 +29,15 @@ export function applicationOverview(): dashboard.Dashboard {
       },
       { title: 'Worst routes', panels: [app.slowestRoutes(), app.mostFailingRoutes()] },
       { title: 'Alerts', panels: [app.firingAlerts()] },
+      {
+        title: 'Alerting pipeline',
+        panels: [
+          alerting.alertmanagersDiscovered(),
+          alerting.alertmanagerConfigLoaded(),
+          alerting.notifications(),
+          alerting.ruleEvaluationFailures(),
+        ],
+      },
       { title: 'Telemetry', panels: [app.labelOverflow()] },
     ],
   });

@@ -25,6 +25,8 @@ export interface AlertRef {
   /** The Grafana unit a panel drawing this threshold shows its values in. */
   readonly grafanaUnit: string;
   readonly severity: Severity;
+  /** Which side of the threshold fires: a `<` alert colours the values below it. */
+  readonly comparison: AlertThreshold['comparison'];
   readonly runbookUrl: string;
   /** One line for the runbook link's tooltip. */
   readonly summary: string;
@@ -38,6 +40,7 @@ function toRef(a: AlertThreshold): AlertRef {
     unit: a.unit,
     grafanaUnit: a.grafanaUnit,
     severity: a.severity,
+    comparison: a.comparison,
     runbookUrl: a.runbookUrl,
     summary: `${a.name} (${a.severity}) fires when ${a.comparison} ${a.threshold} for ${a.for}`,
   };

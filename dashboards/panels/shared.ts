@@ -66,13 +66,33 @@ export function promTarget(
  * its severity. The values are the catalogue's, never a literal here.
  */
 export function thresholdSteps(alerts: readonly AlertRef[]): dashboard.ThresholdsConfigBuilder {
-  // Alerts of one name at several windows share a threshold value: one step each.
-  const byValue = new Map(alerts.map((a) => [a.threshold, a]));
-  const sorted = [...byValue.values()].sort((a, b) => a.threshold - b.threshold);
-  const steps: dashboard.Threshold[] = [
-    { value: null, color: COLORS.ok },
-    ...sorted.map((a) => ({ value: a.threshold, color: severityColor(a) })),
-  ];
+  // Grafana's absolute steps colour from a value upwards: `>`/`>=` and `<` fit, `<=` and `==` do not.
+  const unfit = alerts.find((a) => a.comparison === '<=' || a.comparison === '==');
+  if (unfit) throw new Error(`${unfit.id}: a ${unfit.comparison} threshold cannot be drawn as colour steps`);
+  const below = alerts.filter((a) => a.comparison === '<');
+  let steps: dashboard.Threshold[];
+  if (below.length > 0) {
+    // A `<` alert fires under its threshold: the colour is below it and the healthy side is above.
+    // One such alert per panel: a second colour order cannot be drawn by absolute steps.
+    if (below.length !== alerts.length || new Set(below.map((a) => a.threshold)).size !== 1) {
+      throw new Error(
+        `a panel draws either one threshold that fires below it or thresholds that fire above them: ${alerts.map((a) => `${a.id} ${a.comparison} ${a.threshold}`).join(', ')}`,
+      );
+    }
+    const a = below[0]!;
+    steps = [
+      { value: null, color: severityColor(a) },
+      { value: a.threshold, color: COLORS.ok },
+    ];
+  } else {
+    // Alerts of one name at several windows share a threshold value: one step each.
+    const byValue = new Map(alerts.map((a) => [a.threshold, a]));
+    const sorted = [...byValue.values()].sort((a, b) => a.threshold - b.threshold);
+    steps = [
+      { value: null, color: COLORS.ok },
+      ...sorted.map((a) => ({ value: a.threshold, color: severityColor(a) })),
+    ];
+  }
   return new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps(steps);
 }
 

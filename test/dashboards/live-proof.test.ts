@@ -13,18 +13,25 @@ import { generatedFiles } from '../../dashboards';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../support/postgres';
 import { type DashboardJson, panelsOf, variablesIn, substitute, type VariableJson } from './dashboard-model';
 import {
+  ALERTMANAGER_BIN,
   generatedRuleFiles,
   NODE_EXPORTER_BIN,
   PROMETHEUS_BIN,
   type Prometheus,
+  startAlertmanager,
   startNodeExporter,
   startPrometheus,
   waitFor,
 } from './prometheus-harness';
 
 const root = join(__dirname, '..', '..');
-const haveBinaries = existsSync(PROMETHEUS_BIN) && existsSync(NODE_EXPORTER_BIN);
-const JOBS = { api: 'telehealth-api', node: 'node' } as const;
+const haveBinaries = [PROMETHEUS_BIN, NODE_EXPORTER_BIN, ALERTMANAGER_BIN].every((b) => existsSync(b));
+const JOBS = {
+  api: 'telehealth-api',
+  node: 'node',
+  prometheus: 'prometheus',
+  alertmanager: 'alertmanager',
+} as const;
 /** What Grafana's built-in intervals become: windows that cover the scenarios just run. */
 const INTERVALS = { rateInterval: '1m', range: '1h', interval: '15s' };
 
@@ -39,6 +46,7 @@ const dashboards: DashboardJson[] = generatedFiles()
     let db: TestDatabase | undefined;
     let service: RunningService | undefined;
     let nodeExporter: { target: string; stop(): Promise<void> } | undefined;
+    let alertmanager: { target: string; stop(): Promise<void> } | undefined;
     let prometheus: Prometheus | undefined;
     let scenarioStart = 0;
 
@@ -64,16 +72,19 @@ const dashboards: DashboardJson[] = generatedFiles()
         },
       });
       nodeExporter = await startNodeExporter();
+      alertmanager = await startAlertmanager();
       prometheus = await startPrometheus(
         [
           { job: JOBS.api, target: new URL(service.metricsUrl!).host },
           { job: JOBS.node, target: nodeExporter.target },
+          { job: JOBS.alertmanager, target: alertmanager.target },
         ],
         generatedRuleFiles(root),
+        { alertmanagers: [alertmanager.target], selfJob: JOBS.prometheus },
       );
       await waitFor('every scrape target up', async () => {
         const up = await prometheus!.query('up == 1');
-        return up.length === 2 ? true : undefined;
+        return up.length === Object.keys(JOBS).length ? true : undefined;
       });
       scenarioStart = Math.floor(Date.now() / 1000);
       for (const scenario of SCENARIOS) {
@@ -99,6 +110,7 @@ const dashboards: DashboardJson[] = generatedFiles()
 
     afterAll(async () => {
       await prometheus?.stop();
+      await alertmanager?.stop();
       await nodeExporter?.stop();
       await service?.close();
       await db?.drop();
@@ -172,6 +184,8 @@ const MOVED: Record<string, string[]> = {
     'Slowest routes (p95 over the range)',
     'Most failing routes (5xx ratio over the range)',
     'Firing alerts',
+    'Alertmanagers Prometheus sends to',
+    'Alertmanager configuration loaded',
   ],
   'telehealth-infrastructure': [
     'Host CPU utilisation',

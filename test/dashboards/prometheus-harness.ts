@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const NODE_EXPORTER_BIN = '/usr/bin/prometheus-node-exporter';
+export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -105,12 +106,29 @@ export function generatedRuleFiles(repoRoot: string): string[] {
     .map((f) => join(dir, f));
 }
 
-export async function startPrometheus(jobs: readonly ScrapeJob[], ruleFiles: string[]): Promise<Prometheus> {
+export interface PrometheusOptions {
+  /** host:port of Alertmanagers to send alerts to. */
+  readonly alertmanagers?: readonly string[];
+  /** Scrape Prometheus itself under this job name. */
+  readonly selfJob?: string;
+}
+
+export async function startPrometheus(
+  scrapeJobs: readonly ScrapeJob[],
+  ruleFiles: string[],
+  opts: PrometheusOptions = {},
+): Promise<Prometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'dash-prom-'));
   const port = await freePort();
+  const jobs = opts.selfJob
+    ? [...scrapeJobs, { job: opts.selfJob, target: `127.0.0.1:${port}` }]
+    : scrapeJobs;
   const config = {
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
     rule_files: ruleFiles,
+    ...(opts.alertmanagers?.length
+      ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...opts.alertmanagers] }] }] } }
+      : {}),
     scrape_configs: jobs.map((j) => ({
       job_name: j.job,
       static_configs: [{ targets: [j.target] }],
@@ -216,4 +234,38 @@ export async function startNodeExporter(): Promise<{ target: string; stop(): Pro
     throw new Error(`${String(err)}\n${out}`);
   }
   return { target, stop: () => proc.stop() };
+}
+
+/**
+ * Alertmanager on a free loopback port, clustering off, routing every alert to a receiver with no
+ * integration (the live proof reads its metrics; delivery is the incident test's business).
+ */
+export async function startAlertmanager(): Promise<{ target: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dash-am-'));
+  const port = await freePort();
+  const configFile = join(dir, 'alertmanager.yml');
+  writeFileSync(configFile, stringify({ route: { receiver: 'none' }, receivers: [{ name: 'none' }] }));
+  const proc = startProcess('alertmanager', ALERTMANAGER_BIN, [
+    `--config.file=${configFile}`,
+    `--storage.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--cluster.listen-address=',
+    '--log.level=warn',
+  ]);
+  const target = `127.0.0.1:${port}`;
+  const stop = async () => {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor('alertmanager to be ready', async () => {
+      const r = await fetch(`http://${target}/-/ready`, { signal: AbortSignal.timeout(1000) });
+      return r.ok ? true : undefined;
+    });
+  } catch (err) {
+    const out = proc.output();
+    await stop();
+    throw new Error(`${String(err)}\n${out}`);
+  }
+  return { target, stop };
 }
