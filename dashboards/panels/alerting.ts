@@ -25,6 +25,7 @@ export function alertmanagersDiscovered() {
     ],
     alerts: [none],
     width: 4,
+    height: 8,
     min: 0,
   });
 }
@@ -43,6 +44,7 @@ export function alertmanagerConfigLoaded() {
     ],
     alerts: [failed],
     width: 4,
+    height: 8,
     min: 0,
     max: 1,
   });
