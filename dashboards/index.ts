@@ -18,7 +18,7 @@ export function applicationOverview(): dashboard.Dashboard {
   return buildDashboard({
     key: 'appOverview',
     description:
-      'Request rate, errors and latency by route, the SLOs and their error budgets, firing alerts and the alerting pipeline, metric label overflow.',
+      "Request rate, errors and latency by route, the SLOs and their error budgets, firing alerts and the alerting pipeline, the telemetry's own health.",
     variables: ['job', 'instance', 'route'],
     rows: [
       { title: 'Traffic and errors', panels: [app.requestRate(), app.errorRatioPanel()] },
@@ -38,7 +38,7 @@ export function applicationOverview(): dashboard.Dashboard {
           alerting.ruleEvaluationFailures(),
         ],
       },
-      { title: 'Telemetry', panels: [app.labelOverflow()] },
+      { title: 'Telemetry', panels: [app.labelOverflow(), app.traceSampling()] },
     ],
   });
 }

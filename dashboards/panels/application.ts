@@ -1,15 +1,17 @@
 /**
  * Application Overview panels: the service's RED metrics by route, its two SLOs (availability and p95
- * latency) as error budget and burn rate, the worst routes, the alerts firing now, and the metrics'
- * own label overflow.
+ * latency) as error budget and burn rate, the worst routes, the alerts firing now, and the telemetry's
+ * own health (label overflow, head-sampling decisions).
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { collectorMetricNames } from '../../collector/metric-names';
 import { exporterMetricNames } from '../../exporter/metric-names';
 import { alert, burnWindows, runbookUrl, SLOS } from './alert-catalogue';
 import { HTTP_LABELS } from './labels';
 import { MATCH, RANGE, RATE, statPanel, tablePanel, timeseriesPanel, VAR } from './shared';
 
 const m = exporterMetricNames();
+const c = collectorMetricNames();
 const { route, status } = HTTP_LABELS;
 /** A 5xx is the service's failure; a 4xx is the client's and does not spend the error budget. */
 const ERROR = `${status}=~"5.."`;
@@ -190,7 +192,23 @@ export function labelOverflow() {
     ],
     related: [overflow],
     sortBy: 'Value',
-    width: 24,
-    height: 6,
+    width: 12,
+  });
+}
+
+export function traceSampling() {
+  return timeseriesPanel({
+    title: 'Head-sampling decisions',
+    description:
+      'Incoming requests per second by tracing decision (probes and scrapes excluded): sampled, not_sampled, and rate_limited (chosen by the ratio, refused by TRACE_SAMPLING_MAX_PER_SECOND). rate_limited above 0 means the cap binds: fewer traces than the ratio gives. No series: the service runs without the tracing preload.',
+    unit: 'reqps',
+    series: [
+      {
+        expr: `sum by (job, decision) (rate(${c.traceSamplingDecisionsTotal}{${MATCH.service}}[${RATE}]))`,
+        legend: '{{decision}} {{job}}',
+      },
+    ],
+    stacked: true,
+    min: 0,
   });
 }

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario, SCENARIOS, startService, type RunningService } from '../../app';
+import { DEFAULT_UNTRACED_PATHS, RequestSampler, samplerFromEnv } from '../../collector/tracing';
 import { generatedFiles } from '../../dashboards';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../support/postgres';
 import { type DashboardJson, panelsOf, variablesIn, substitute, type VariableJson } from './dashboard-model';
@@ -53,6 +54,10 @@ const dashboards: DashboardJson[] = generatedFiles()
     beforeAll(async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'dash-live-'));
       db = (await isPostgresAvailable()) ? await createTestDatabase('dash') : undefined;
+      // The service's head sampler (default ratio and cap), installed as the tracing preload installs
+      // it, so that its decisions are counted and exported. The SDK itself is not started here: its
+      // instrumentations patch modules as they load (the tracing tests run it in a child process).
+      RequestSampler.install(new RequestSampler(samplerFromEnv({}).sampler, new Set(DEFAULT_UNTRACED_PATHS)));
       service = await startService({
         port: 0,
         metricsPort: 0,
@@ -109,6 +114,7 @@ const dashboards: DashboardJson[] = generatedFiles()
     }, 180_000);
 
     afterAll(async () => {
+      RequestSampler.install(undefined);
       await prometheus?.stop();
       await alertmanager?.stop();
       await nodeExporter?.stop();
@@ -186,6 +192,7 @@ const MOVED: Record<string, string[]> = {
     'Firing alerts',
     'Alertmanagers Prometheus sends to',
     'Alertmanager configuration loaded',
+    'Head-sampling decisions',
   ],
   'telehealth-infrastructure': [
     'Host CPU utilisation',
