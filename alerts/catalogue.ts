@@ -1111,9 +1111,11 @@ const collector: AlertDefinition[] = [
     family: 'audit',
     service: '{{ $labels.job }}',
     group: 'collector',
-    // The gauge is 0 until a verification succeeds; a collector that never manages one would have no
-    // series at all, so an instance without a success counts from its process start instead.
-    expr: `(time() - max by (job) ((${COLLECTOR.auditChainLastVerifiedTimestampSeconds} > 0) or (${EXPORTER.processStartTimeSeconds} and on (job, instance) ${COLLECTOR.auditChainLastVerifiedTimestampSeconds})))`,
+    // The gauge is 0 until a verification succeeds. The latest success of any instance counts (the
+    // chain is one per database); only when no instance has one does the age count from the oldest
+    // start, so a collector that never manages one still fires, and a restarted or new replica
+    // cannot hide another's stale one.
+    expr: `(time() - (max by (job) (${COLLECTOR.auditChainLastVerifiedTimestampSeconds} > 0) or min by (job) (${EXPORTER.processStartTimeSeconds} and on (job, instance) ${COLLECTOR.auditChainLastVerifiedTimestampSeconds})))`,
     threshold: {
       value: 3600,
       comparison: '>',
@@ -1130,6 +1132,7 @@ const collector: AlertDefinition[] = [
       impact: 'Tampering with the audit trail would go undetected until verification runs again.',
       steps: [
         `Check the collector's scheduled jobs: \`${COLLECTOR.scheduledJobRunsTotal}\` by outcome for the verify job.`,
+        `Check whether the collector restarts (\`${EXPORTER.processStartTimeSeconds}\` changes): while no verification has succeeded, the age counts from its start.`,
         'Run `npm run audit:verify` by hand; if it fails on a broken link, follow the AuditChainBroken runbook.',
         ...COLLECTOR_STEPS.slice(1, 2),
       ],

@@ -522,7 +522,7 @@ export const ALERT_THRESHOLDS = {
     severity: 'warning',
     family: 'audit',
     service: '{{ $labels.job }}',
-    expr: '(time() - max by (job) ((telehealth_audit_chain_last_verified_timestamp_seconds > 0) or (telehealth_process_start_time_seconds and on (job, instance) telehealth_audit_chain_last_verified_timestamp_seconds)))',
+    expr: '(time() - (max by (job) (telehealth_audit_chain_last_verified_timestamp_seconds > 0) or min by (job) (telehealth_process_start_time_seconds and on (job, instance) telehealth_audit_chain_last_verified_timestamp_seconds)))',
     comparison: '>',
     threshold: 3600,
     unit: 'seconds',

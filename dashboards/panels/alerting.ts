@@ -34,7 +34,7 @@ export function alertmanagerConfigLoaded() {
   const failed = alert('AlertmanagerConfigReloadFailed');
   return statPanel({
     title: 'Alertmanager configuration loaded',
-    description: `1: the last configuration reload succeeded. 0: ${failed.name} (Alertmanager routes with an older configuration than the one deployed).`,
+    description: `True: the last configuration reload succeeded. False: ${failed.name} (Alertmanager routes with an older configuration than the one deployed).`,
     unit: failed.grafanaUnit,
     series: [
       {
@@ -55,7 +55,7 @@ export function notifications() {
   // Rates, not the alert's failed share: with no notification sent the share is 0/0 and draws nothing.
   return timeseriesPanel({
     title: 'Alertmanager notifications sent and failed',
-    description: `Notifications per second, and those that failed after Alertmanager's retries. ${failing.name} fires when more than ${failing.threshold * 100} % of an integration's notifications fail (its runbook splits them by integration).`,
+    description: `Notifications per second, and those that failed after Alertmanager's retries. ${failing.name} fires when more than ${+(failing.threshold * 100).toPrecision(3)} % of an integration's notifications fail (its runbook splits them by integration).`,
     unit: 'ops',
     series: [
       {
@@ -77,15 +77,15 @@ export function ruleEvaluationFailures() {
   const failures = alert('PrometheusRuleEvaluationFailures');
   return timeseriesPanel({
     title: 'Rule evaluation failures',
-    description: `Rule evaluations that failed (a failing rule never fires). Above 0: ${failures.name}.`,
-    unit: 'short',
+    description: `Rule evaluations that failed, per second (a failing rule never fires). Above 0: ${failures.name}.`,
+    unit: 'ops',
     series: [
       {
-        expr: `sum by (instance) (increase(${X.prometheusRuleEvaluationFailuresTotal}{${PROMETHEUS}}[${RATE}]))`,
+        expr: `sum by (instance) (rate(${X.prometheusRuleEvaluationFailuresTotal}{${PROMETHEUS}}[${RATE}]))`,
         legend: '{{instance}}',
       },
     ],
-    // The catalogue's step at 0 would colour the healthy 0: linked, not drawn.
+    // The catalogue's step at 0 is in failures per 5 minutes, and would colour the healthy 0: linked, not drawn.
     related: [failures],
     width: 8,
     min: 0,

@@ -141,8 +141,8 @@ export function auditChainVerification() {
     unit: stale.grafanaUnit,
     series: [
       {
-        // As the alert counts it: an instance with no success yet counts from its process start.
-        expr: `time() - max by (job) ((${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}} > 0) or (${e.processStartTimeSeconds}{${MATCH.service}} and on (job, instance) ${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}}))`,
+        // As the alert counts it: the latest success of the job, else its oldest start.
+        expr: `time() - (max by (job) (${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}} > 0) or min by (job) (${e.processStartTimeSeconds}{${MATCH.service}} and on (job, instance) ${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}}))`,
         legend: 'since last verification {{job}}',
       },
     ],

@@ -66,7 +66,8 @@ export function promTarget(
  * its severity. The values are the catalogue's, never a literal here.
  */
 export function thresholdSteps(alerts: readonly AlertRef[]): dashboard.ThresholdsConfigBuilder {
-  // Grafana's absolute steps colour from a value upwards: `>`/`>=` and `<` fit, `<=` and `==` do not.
+  // Grafana's absolute steps colour from a value upwards: `>=` and `<` match exactly; `>` is drawn
+  // with its boundary value coloured (it does not fire there); `<=` and `==` cannot be drawn.
   const unfit = alerts.find((a) => a.comparison === '<=' || a.comparison === '==');
   if (unfit) throw new Error(`${unfit.id}: a ${unfit.comparison} threshold cannot be drawn as colour steps`);
   const below = alerts.filter((a) => a.comparison === '<');

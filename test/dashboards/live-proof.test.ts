@@ -8,6 +8,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { JOBS as SCRAPE_JOBS } from '../../alerts/metric-names';
 import { runScenario, SCENARIOS, startService, type RunningService } from '../../app';
 import { DEFAULT_UNTRACED_PATHS, RequestSampler, samplerFromEnv } from '../../collector/tracing';
 import { generatedFiles } from '../../dashboards';
@@ -28,10 +29,10 @@ import {
 const root = join(__dirname, '..', '..');
 const haveBinaries = [PROMETHEUS_BIN, NODE_EXPORTER_BIN, ALERTMANAGER_BIN].every((b) => existsSync(b));
 const JOBS = {
-  api: 'telehealth-api',
-  node: 'node',
-  prometheus: 'prometheus',
-  alertmanager: 'alertmanager',
+  api: SCRAPE_JOBS.api,
+  node: SCRAPE_JOBS.node,
+  prometheus: SCRAPE_JOBS.prometheus,
+  alertmanager: SCRAPE_JOBS.alertmanager,
 } as const;
 /** What Grafana's built-in intervals become: windows that cover the scenarios just run. */
 const INTERVALS = { rateInterval: '1m', range: '1h', interval: '15s' };

@@ -118,8 +118,8 @@ export async function startPrometheus(
   ruleFiles: string[],
   opts: PrometheusOptions = {},
 ): Promise<Prometheus> {
-  const dir = mkdtempSync(join(tmpdir(), 'dash-prom-'));
   const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'dash-prom-'));
   const jobs = opts.selfJob
     ? [...scrapeJobs, { job: opts.selfJob, target: `127.0.0.1:${port}` }]
     : scrapeJobs;
@@ -241,8 +241,8 @@ export async function startNodeExporter(): Promise<{ target: string; stop(): Pro
  * integration (the live proof reads its metrics; delivery is the incident test's business).
  */
 export async function startAlertmanager(): Promise<{ target: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'dash-am-'));
   const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'dash-am-'));
   const configFile = join(dir, 'alertmanager.yml');
   writeFileSync(configFile, stringify({ route: { receiver: 'none' }, receivers: [{ name: 'none' }] }));
   const proc = startProcess('alertmanager', ALERTMANAGER_BIN, [
