@@ -3,6 +3,7 @@
  * Thresholds are data with the reason for the number; expressions are built from the imported metric
  * names. `[[threshold]]` in a summary is replaced by the (possibly overridden) threshold when rendered.
  */
+import { SCHEDULED_JOBS } from '../collector/metric-names';
 import { HTTP_DURATION_BUCKETS_SECONDS } from '../exporter/metric-names';
 import type { AlertDefinition, ThresholdTest } from './catalogue-schema';
 import { validateCatalogue } from './catalogue-schema';
@@ -38,6 +39,14 @@ import {
 } from './slo';
 
 const API_TARGET = { job: JOBS.api, instance: 'app:9464' };
+/** Window of CollectorScheduledJobFailing: 30 runs of the 30-second task, so one blip does not fire. */
+const SCHEDULED_JOB_WINDOW = '15m';
+type ScheduledJob = (typeof SCHEDULED_JOBS)[number];
+/** A task name of scheduled_job_runs_total, checked against the collector's closed set. */
+function scheduledJob(task: ScheduledJob): ScheduledJob {
+  if (!SCHEDULED_JOBS.includes(task)) throw new Error(`unknown scheduled job ${task}`);
+  return task;
+}
 const NODE_TARGET = { job: JOBS.node, instance: 'node-exporter:9100' };
 const COLLECTOR_TARGET = { job: JOBS.collector, instance: 'collector:9465' };
 const AM_TARGET = { job: JOBS.alertmanager, instance: 'alertmanager:9093' };
@@ -1148,6 +1157,46 @@ const collector: AlertDefinition[] = [
       ],
     },
     dashboard: 'security',
+    handWrittenTest: 'prometheus/tests/collector.test.yml',
+  },
+  {
+    id: 'CollectorScheduledJobFailing',
+    name: 'CollectorScheduledJobFailing',
+    severity: 'warning',
+    family: 'collector-jobs',
+    service: '{{ $labels.job }}',
+    group: 'collector',
+    // Failed runs of a task in the window with no successful one. The minutely verification is left
+    // to AuditChainVerificationStale and AuditChainBroken, which say what its failure means.
+    expr: `(sum by (job, task) (increase(${COLLECTOR.scheduledJobRunsTotal}{outcome="failure", task!="${scheduledJob('audit_chain_verify')}"}[${SCHEDULED_JOB_WINDOW}])) unless on (job, task) sum by (job, task) (increase(${COLLECTOR.scheduledJobRunsTotal}{outcome="success"}[${SCHEDULED_JOB_WINDOW}])) > 0)`,
+    threshold: {
+      value: 0,
+      comparison: '>',
+      unit: 'count',
+      why: 'The business gauges refresh every 30 s: 15 minutes of failures without a success leaves the Business dashboard showing stale backlogs. The nightly full chain verification runs once: one failure is worth a look the morning after.',
+    },
+    for: '5m',
+    summary: '{{ $labels.job }}: scheduled task {{ $labels.task }} failed {{ printf "%.0f" $value }} times in 15 minutes without a success',
+    description:
+      'The collector\'s scheduled task {{ $labels.task }} has failed in the last 15 minutes and not succeeded once: what it maintains is stale.',
+    runbook: {
+      meaning:
+        'A scheduled task of the collector (business_gauges every 30 s, the nightly full audit chain verification) fails and has not succeeded since.',
+      impact:
+        'business_gauges: the open orders, pending prescriptions and unpaid invoices on the Business dashboard are stale. audit_chain_verify_full: the whole chain was not re-verified tonight (the minutely incremental verification still runs).',
+      steps: [
+        `Read the collector's log lines \`scheduled job failed\` for the task: \`error.code\` names the cause (a database error, a timeout, CHAIN_BROKEN).`,
+        'CHAIN_BROKEN from the full verification: follow the AuditChainBroken runbook.',
+        ...DATABASE_STEPS.slice(0, 3),
+      ],
+      investigate: [
+        {
+          title: 'Runs by task and outcome',
+          query: `sum by (task, outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}[1h]))`,
+        },
+      ],
+    },
+    dashboard: 'infrastructure',
     handWrittenTest: 'prometheus/tests/collector.test.yml',
   },
   {

@@ -534,6 +534,24 @@ export const ALERT_THRESHOLDS = {
     labels: {},
     why: 'The chain is verified every minute; an hour without a successful verification means tampering would go unnoticed (the verify job fails or stopped).',
   },
+  CollectorScheduledJobFailing: {
+    id: 'CollectorScheduledJobFailing',
+    name: 'CollectorScheduledJobFailing',
+    severity: 'warning',
+    family: 'collector-jobs',
+    service: '{{ $labels.job }}',
+    expr: '(sum by (job, task) (increase(telehealth_scheduled_job_runs_total{outcome="failure", task!="audit_chain_verify"}[15m])) unless on (job, task) sum by (job, task) (increase(telehealth_scheduled_job_runs_total{outcome="success"}[15m])) > 0)',
+    comparison: '>',
+    threshold: 0,
+    unit: 'count',
+    grafanaUnit: 'short',
+    for: '5m',
+    keepFiringFor: null,
+    runbookUrl: 'https://runbooks.telehealth.example/alerts/runbooks/CollectorScheduledJobFailing.md',
+    dashboardUid: 'telehealth-infrastructure',
+    labels: {},
+    why: 'The business gauges refresh every 30 s: 15 minutes of failures without a success leaves the Business dashboard showing stale backlogs. The nightly full chain verification runs once: one failure is worth a look the morning after.',
+  },
   LogShippingDropping: {
     id: 'LogShippingDropping',
     name: 'LogShippingDropping',
@@ -657,6 +675,8 @@ export const RUNBOOK_URLS = {
   AuditChainBroken: 'https://runbooks.telehealth.example/alerts/runbooks/AuditChainBroken.md',
   AuditChainVerificationStale:
     'https://runbooks.telehealth.example/alerts/runbooks/AuditChainVerificationStale.md',
+  CollectorScheduledJobFailing:
+    'https://runbooks.telehealth.example/alerts/runbooks/CollectorScheduledJobFailing.md',
   LogShippingDropping: 'https://runbooks.telehealth.example/alerts/runbooks/LogShippingDropping.md',
   Watchdog: 'https://runbooks.telehealth.example/alerts/runbooks/Watchdog.md',
   AlertmanagerFailedToSendAlerts:

@@ -72,6 +72,7 @@ export function infrastructure(): dashboard.Dashboard {
           infra.collectorSpool(),
           infra.collectorBacklog(),
           infra.collectorThroughput(),
+          infra.collectorScheduledJobs(),
           infra.logPipeline(),
         ],
       },

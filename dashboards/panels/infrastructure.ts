@@ -293,3 +293,20 @@ export function collectorThroughput() {
     min: 0,
   });
 }
+
+export function collectorScheduledJobs() {
+  const failing = alert('CollectorScheduledJobFailing');
+  return timeseriesPanel({
+    title: 'Collector scheduled jobs',
+    description: `Runs per minute of the collector's scheduled tasks by outcome: the audit chain verification (every minute, nightly in full) and the business gauges refresh (every 30 s). ${failing.name} fires when a task only fails for 15 minutes.`,
+    unit: 'opm',
+    series: [
+      {
+        expr: `sum by (job, task, outcome) (rate(${c.scheduledJobRunsTotal}{${MATCH.service}}[${RATE}])) * 60`,
+        legend: '{{task}} {{outcome}} {{job}}',
+      },
+    ],
+    related: [failing],
+    min: 0,
+  });
+}
