@@ -1176,9 +1176,10 @@ const collector: AlertDefinition[] = [
       why: 'The business gauges refresh every 30 s: 15 minutes of failures without a success leaves the Business dashboard showing stale backlogs. The nightly full chain verification runs once: one failure is worth a look the morning after.',
     },
     for: '5m',
-    summary: '{{ $labels.job }}: scheduled task {{ $labels.task }} failed {{ printf "%.0f" $value }} times in 15 minutes without a success',
+    summary:
+      '{{ $labels.job }}: scheduled task {{ $labels.task }} failed {{ printf "%.0f" $value }} times in 15 minutes without a success',
     description:
-      'The collector\'s scheduled task {{ $labels.task }} has failed in the last 15 minutes and not succeeded once: what it maintains is stale.',
+      "The collector's scheduled task {{ $labels.task }} has failed in the last 15 minutes and not succeeded once: what it maintains is stale.",
     runbook: {
       meaning:
         'A scheduled task of the collector (business_gauges every 30 s, the nightly full audit chain verification) fails and has not succeeded since.',
