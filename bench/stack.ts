@@ -18,7 +18,7 @@ import { loadavg, tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { describePinning, pinning, spawnServer } from './pinning';
-import { median } from './stats';
+import { median, medianInterval } from './stats';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../test/support/postgres';
 
 const ROOT = resolve(__dirname, '..');
@@ -194,6 +194,23 @@ async function load(t: Target, path: string, opts: { seconds: number; rate?: num
 
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
 
+/**
+ * Where the goal lies against the interval that holds the median of the per-round ratios with about
+ * 90 % probability: the judged median of a few noisy rounds can sit on either side of a goal that the
+ * interval straddles, and another run may then say the opposite (docs/benchmarks/app.md, A/A).
+ */
+function describeInterval(ratios: readonly number[], goal: number): string {
+  const i = medianInterval(ratios);
+  if (i === undefined) return `median interval: too few rounds (${ratios.length}) for 90 %`;
+  const where =
+    goal <= i.low
+      ? "the goal is below it: met beyond this run's noise"
+      : goal > i.high
+        ? "the goal is above it: missed beyond this run's noise"
+        : 'the goal is inside it: this run does not decide it';
+  return `median interval ${i.low.toFixed(2)}-${i.high.toFixed(2)} (${(i.coverage * 100).toFixed(0)} %, values ${i.ranks[0]} and ${i.ranks[1]} of ${ratios.length}); ${where}`;
+}
+
 async function main(): Promise<void> {
   build();
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
@@ -283,6 +300,7 @@ async function main(): Promise<void> {
           `${route.name}`,
           `  capacity req/s   baseline ${fmt(baseRps)}   instrumented ${fmt(instRps)}   ratio of means ${(instRps / baseRps).toFixed(2)}`,
           `  ratio per round  ${perRound.map((r) => r.toFixed(2)).join(' ')}   median ${ratio.toFixed(2)} (goal >= ${route.goal})`,
+          `  ${describeInterval(perRound, route.goal)}`,
           `  CPU per request  baseline ${fmt(cpuBase * 1e6)} us   instrumented ${fmt(cpuInst * 1e6)} us   ratio ${(cpuBase / cpuInst).toFixed(2)} (over all capacity rounds; not judged)`,
           `  at ${half.toFixed(0)} req/s (median of ${LATENCY_ROUNDS} rounds)   p50 baseline ${fmt(lb.p50, 1)} ms  instrumented ${fmt(li.p50, 1)} ms`,
           `                  p99 baseline ${fmt(lb.p99, 1)} ms  instrumented ${fmt(li.p99, 1)} ms   (goal <= baseline + 10 ms: ${p99ok ? 'met' : 'NOT met'})`,
