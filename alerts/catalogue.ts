@@ -39,13 +39,17 @@ import {
 } from './slo';
 
 const API_TARGET = { job: JOBS.api, instance: 'app:9464' };
-/** Window of CollectorScheduledJobFailing: 30 runs of the 30-second task, so one blip does not fire. */
-const SCHEDULED_JOB_WINDOW = '15m';
 type ScheduledJob = (typeof SCHEDULED_JOBS)[number];
-/** A task name of scheduled_job_runs_total, checked against the collector's closed set. */
-function scheduledJob(task: ScheduledJob): ScheduledJob {
+/**
+ * When a scheduled task last succeeded, by job (or by job and `by`): the latest success of any
+ * instance, else, while none has succeeded, the oldest start (the gauge is 0 until a success), so that a
+ * task that never succeeds still ages and a fresh replica cannot hide another's stale success.
+ */
+function lastSuccess(task: ScheduledJob, by?: 'instance'): string {
   if (!SCHEDULED_JOBS.includes(task)) throw new Error(`unknown scheduled job ${task}`);
-  return task;
+  const labels = by ? `job, ${by}` : 'job';
+  const last = `${COLLECTOR.scheduledJobLastSuccessTimestampSeconds}{task="${task}"}`;
+  return `(max by (${labels}) (${last} > 0) or min by (${labels}) (${EXPORTER.processStartTimeSeconds} and on (job, instance) ${last}))`;
 }
 const NODE_TARGET = { job: JOBS.node, instance: 'node-exporter:9100' };
 const COLLECTOR_TARGET = { job: JOBS.collector, instance: 'collector:9465' };
@@ -1160,40 +1164,77 @@ const collector: AlertDefinition[] = [
     handWrittenTest: 'prometheus/tests/collector.test.yml',
   },
   {
-    id: 'CollectorScheduledJobFailing',
-    name: 'CollectorScheduledJobFailing',
+    id: 'BusinessGaugesStale',
+    name: 'BusinessGaugesStale',
     severity: 'warning',
-    family: 'collector-jobs',
+    family: 'business-gauges',
     service: '{{ $labels.job }}',
     group: 'collector',
-    // Failed runs of a task in the window with no successful one. The minutely verification is left
-    // to AuditChainVerificationStale and AuditChainBroken, which say what its failure means.
-    expr: `(sum by (job, task) (increase(${COLLECTOR.scheduledJobRunsTotal}{outcome="failure", task!="${scheduledJob('audit_chain_verify')}"}[${SCHEDULED_JOB_WINDOW}])) unless on (job, task) sum by (job, task) (increase(${COLLECTOR.scheduledJobRunsTotal}{outcome="success"}[${SCHEDULED_JOB_WINDOW}])) > 0)`,
+    // Per instance: each collector refreshes its own gauges, and the Business panels take the max.
+    expr: `(time() - ${lastSuccess('business_gauges', 'instance')})`,
     threshold: {
-      value: 0,
+      value: 900,
       comparison: '>',
-      unit: 'count',
-      why: 'The business gauges refresh every 30 s: 15 minutes of failures without a success leaves the Business dashboard showing stale backlogs. The nightly full chain verification runs once: one failure is worth a look the morning after.',
+      unit: 'seconds',
+      why: 'The gauges refresh every 30 s: 15 minutes without a successful refresh (30 runs) is no blip, and the Business dashboard shows stale backlogs.',
     },
     for: '5m',
-    summary:
-      '{{ $labels.job }}: scheduled task {{ $labels.task }} failed {{ printf "%.0f" $value }} times in 15 minutes without a success',
+    summary: '{{ $labels.instance }}: business gauges not refreshed for {{ printf "%.0f" $value }}s',
     description:
-      "The collector's scheduled task {{ $labels.task }} has failed in the last 15 minutes and not succeeded once: what it maintains is stale.",
+      'The collector has not refreshed the open orders, pending prescriptions and unpaid invoices for more than [[threshold]]: the Business dashboard shows stale backlogs.',
     runbook: {
       meaning:
-        'A scheduled task of the collector (business_gauges every 30 s, the nightly full audit chain verification) fails and has not succeeded since.',
+        'The scheduled business_gauges task of a collector has not succeeded for more than [[threshold]] (or not once since the collector started).',
       impact:
-        'business_gauges: the open orders, pending prescriptions and unpaid invoices on the Business dashboard are stale. audit_chain_verify_full: the whole chain was not re-verified tonight (the minutely incremental verification still runs).',
+        'The open orders, pending prescriptions and unpaid invoices on the Business dashboard are stale.',
       steps: [
-        `Read the collector's log lines \`scheduled job failed\` for the task: \`error.code\` names the cause (a database error, a timeout, CHAIN_BROKEN).`,
-        'CHAIN_BROKEN from the full verification: follow the AuditChainBroken runbook.',
+        `Runs by outcome: \`${COLLECTOR.scheduledJobRunsTotal}{task="business_gauges"}\`. Failures: read the collector's log lines \`scheduled job failed\` (\`error.code\` names the cause). No runs at all: the scheduler stopped or the process is hung; restart the collector.`,
         ...DATABASE_STEPS.slice(0, 3),
       ],
       investigate: [
         {
           title: 'Runs by task and outcome',
-          query: `sum by (task, outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}[1h]))`,
+          query: `sum by (instance, task, outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}[1h]))`,
+        },
+      ],
+    },
+    dashboard: 'infrastructure',
+    handWrittenTest: 'prometheus/tests/collector.test.yml',
+  },
+  {
+    id: 'AuditChainFullVerificationStale',
+    name: 'AuditChainFullVerificationStale',
+    severity: 'warning',
+    // The audit family: a broken chain (AuditChainBroken, critical) inhibits this warning.
+    family: 'audit',
+    service: '{{ $labels.job }}',
+    group: 'collector',
+    // Per job: the chain is one per database, so any instance's success counts.
+    expr: `(time() - ${lastSuccess('audit_chain_verify_full')})`,
+    threshold: {
+      value: 93600,
+      comparison: '>',
+      unit: 'seconds',
+      why: 'The full verification runs nightly: 26 hours leaves two hours for a long run before a missed night counts; a failed night is then noticed the next morning and stays until a run succeeds.',
+    },
+    for: '10m',
+    summary: '{{ $labels.job }}: the audit chain has not been fully verified for {{ printf "%.0f" $value }}s',
+    description:
+      "The nightly full verification of the audit hash chain has not succeeded for more than [[threshold]]: rows older than the incremental verification's window were not re-checked.",
+    runbook: {
+      meaning:
+        'The nightly full re-verification of the audit hash chain has not succeeded for more than [[threshold]] (or not once since the collector started).',
+      impact:
+        'Tampering with rows the minutely incremental verification has already passed would go unnoticed until a full run succeeds.',
+      steps: [
+        `Runs by outcome: \`${COLLECTOR.scheduledJobRunsTotal}{task="audit_chain_verify_full"}\`; the collector's log lines \`scheduled job failed\` give \`error.code\` (CHAIN_BROKEN: follow the AuditChainBroken runbook).`,
+        'Run `npm run audit:verify` by hand against the audit database: it verifies the whole chain and prints the head hash.',
+        ...DATABASE_STEPS.slice(0, 3),
+      ],
+      investigate: [
+        {
+          title: 'Full verification runs',
+          query: `sum by (outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}{task="audit_chain_verify_full"}[2d]))`,
         },
       ],
     },

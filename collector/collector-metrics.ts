@@ -124,6 +124,14 @@ function createMetrics(t: Telemetry) {
     labels: { task: SCHEDULED_JOBS, outcome: JOB_OUTCOMES },
     zeroInit: true,
   });
+  // What the staleness alerts read: a task that stops running at all (the process down at its hour,
+  // a run skipped or hung) never counts a failure, but its last success ages.
+  const scheduledJobLastSuccessTimestampSeconds = t.gauge({
+    name: M.scheduledJobLastSuccessTimestampSeconds,
+    help: "Unix time of each scheduled task's last successful run (0: none since the process started).",
+    labels: { task: SCHEDULED_JOBS },
+    zeroInit: true,
+  });
   const businessGauges = {
     orders_open: t.gauge({
       name: M.ordersOpen,
@@ -157,6 +165,7 @@ function createMetrics(t: Telemetry) {
     auditChainBroken,
     auditChainLastVerifiedTimestampSeconds,
     scheduledJobRunsTotal,
+    scheduledJobLastSuccessTimestampSeconds,
     businessGauges,
   };
 }

@@ -768,6 +768,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     try {
       await fn();
       metrics.scheduledJobRunsTotal.inc({ task: job, outcome: 'success' });
+      metrics.scheduledJobLastSuccessTimestampSeconds.set({ task: job }, Date.now() / 1000);
     } catch (err) {
       metrics.scheduledJobRunsTotal.inc({ task: job, outcome: 'failure' });
       logger?.warn({ 'error.code': errorCode(err), 'job.name': job }, 'scheduled job failed');

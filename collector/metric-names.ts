@@ -105,6 +105,8 @@ export const COLLECTOR_METRICS = {
   traceSamplingDecisionsTotal: 'trace_sampling_decisions_total',
   /** {task, outcome}: node-cron job runs (`task`, not `job`: Prometheus owns the `job` label). */
   scheduledJobRunsTotal: 'scheduled_job_runs_total',
+  /** {task}: Unix time of the task's last successful run, 0 until its first since the process started. */
+  scheduledJobLastSuccessTimestampSeconds: 'scheduled_job_last_success_timestamp_seconds',
   // Business gauges refreshed from the database by a scheduled job:
   ordersOpen: 'orders_open',
   prescriptionsPending: 'prescriptions_pending',

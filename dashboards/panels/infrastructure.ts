@@ -295,18 +295,18 @@ export function collectorThroughput() {
 }
 
 export function collectorScheduledJobs() {
-  const failing = alert('CollectorScheduledJobFailing');
+  const gauges = alert('BusinessGaugesStale');
+  const full = alert('AuditChainFullVerificationStale');
+  const last = `${c.scheduledJobLastSuccessTimestampSeconds}{${MATCH.service}}`;
+  // As the alerts count it: the last success, or while a task has none since its process started,
+  // that start (the gauge is 0 until then; `* 0 + on () group_left` gives the start the task label).
+  const since = `max by (job, instance, task) (${last} > 0) or max by (job, instance, task) (${last} * 0 + on (job, instance) group_left ${m.processStartTimeSeconds}{${MATCH.service}})`;
   return timeseriesPanel({
-    title: 'Collector scheduled jobs',
-    description: `Runs per minute of the collector's scheduled tasks by outcome: the audit chain verification (every minute, nightly in full) and the business gauges refresh (every 30 s). ${failing.name} fires when a task only fails for 15 minutes.`,
-    unit: 'opm',
-    series: [
-      {
-        expr: `sum by (job, task, outcome) (rate(${c.scheduledJobRunsTotal}{${MATCH.service}}[${RATE}])) * 60`,
-        legend: '{{task}} {{outcome}} {{job}}',
-      },
-    ],
-    related: [failing],
+    title: 'Time since each collector task last succeeded',
+    description: `Seconds since each scheduled task of the collector last succeeded (since the process started, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges, ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show both).`,
+    unit: 's',
+    series: [{ expr: `time() - (${since})`, legend: '{{task}} {{instance}}' }],
+    related: [gauges, full],
     min: 0,
   });
 }

@@ -290,6 +290,30 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(sample(text, 'telehealth_audit_chain_last_verified_timestamp_seconds')).toBeGreaterThan(
       Date.now() / 1000 - 10,
     );
+    const lastSuccess = (task: string) =>
+      sample(text, `telehealth_scheduled_job_last_success_timestamp_seconds{task="${task}"}`);
+    expect(lastSuccess('audit_chain_verify')).toBeGreaterThan(Date.now() / 1000 - 10);
+    expect(lastSuccess('business_gauges')).toBeGreaterThan(Date.now() / 1000 - 10);
+    // Not scheduled here: no success yet, exported as 0 (the alerts then count from the process start).
+    expect(lastSuccess('audit_chain_verify_full')).toBe(0);
+  });
+
+  it('counts a failing task and leaves its last success where it was', async () => {
+    const { collector, telemetry } = newCollector({
+      schedule: { verify: false, verifyFull: false, gauges: '* * * * * *' },
+    });
+    collector.registerGauge('orders_open', 'SELECT no_such_column AS value');
+    await new Promise((r) => setTimeout(r, 2300));
+    const text = await telemetry.render();
+    expect(
+      sample(text, 'telehealth_scheduled_job_runs_total{task="business_gauges",outcome="failure"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'telehealth_scheduled_job_runs_total{task="business_gauges",outcome="success"}'),
+    ).toBe(0);
+    expect(
+      sample(text, 'telehealth_scheduled_job_last_success_timestamp_seconds{task="business_gauges"}'),
+    ).toBe(0);
   });
 });
 
