@@ -125,12 +125,13 @@ function createMetrics(t: Telemetry) {
     zeroInit: true,
   });
   // What the staleness alerts read: a task that stops running at all (the process down at its hour,
-  // a run skipped or hung) never counts a failure, but its last success ages.
+  // a run skipped or hung) never counts a failure, but its last success ages. Not zero-initialised:
+  // a series exists only for a task this process schedules (set to 0 then), so a task switched off
+  // by configuration has none and never looks stale.
   const scheduledJobLastSuccessTimestampSeconds = t.gauge({
     name: M.scheduledJobLastSuccessTimestampSeconds,
-    help: "Unix time of each scheduled task's last successful run (0: none since the process started).",
+    help: "Unix time of each scheduled task's last successful run (0: none since it was scheduled); only tasks this process schedules.",
     labels: { task: SCHEDULED_JOBS },
-    zeroInit: true,
   });
   const businessGauges = {
     orders_open: t.gauge({

@@ -880,6 +880,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   ) => {
     const e = expr === undefined ? fallback : expr;
     if (e === false) return;
+    metrics.scheduledJobLastSuccessTimestampSeconds.set({ task: job }, 0);
     // node-cron's own notices (an overlapping run skipped) go to our logger with a fixed text.
     const cronLogger = {
       info: () => undefined,
