@@ -41,15 +41,24 @@ import {
 const API_TARGET = { job: JOBS.api, instance: 'app:9464' };
 type ScheduledJob = (typeof SCHEDULED_JOBS)[number];
 /**
- * When a scheduled task last succeeded, by job (or by job and `by`): the latest success of any
- * instance, else, while none has succeeded, the oldest start (the gauge is 0 until a success), so that a
- * task that never succeeds still ages and a fresh replica cannot hide another's stale success.
+ * When something last succeeded, by job (or by job and `by`), from a Unix-time gauge that is 0 until
+ * the first success of the process: the latest success of any instance, else, while none has
+ * succeeded, the oldest start. Both are read over `lookback` (longer than the alert's threshold), as
+ * the gauge lives in process memory: a restart sets it back to 0, and read at the instant, a process
+ * restarted more often than the threshold would never look stale. A task that never succeeds still
+ * ages, and a fresh replica cannot hide another's stale success.
  */
-function lastSuccess(task: ScheduledJob, by?: 'instance'): string {
-  if (!SCHEDULED_JOBS.includes(task)) throw new Error(`unknown scheduled job ${task}`);
+function lastSuccess(gauge: string, lookback: string, by?: 'instance'): string {
   const labels = by ? `job, ${by}` : 'job';
-  const last = `${COLLECTOR.scheduledJobLastSuccessTimestampSeconds}{task="${task}"}`;
-  return `(max by (${labels}) (${last} > 0) or min by (${labels}) (${EXPORTER.processStartTimeSeconds} and on (job, instance) ${last}))`;
+  return (
+    `(max by (${labels}) (max_over_time(${gauge}[${lookback}]) > 0)` +
+    ` or min by (${labels}) (min_over_time(${EXPORTER.processStartTimeSeconds}[${lookback}]) and on (job, instance) ${gauge}))`
+  );
+}
+/** A scheduled task's last-success gauge, its name checked against the collector's closed set. */
+function taskGauge(task: ScheduledJob): string {
+  if (!SCHEDULED_JOBS.includes(task)) throw new Error(`unknown scheduled job ${task}`);
+  return `${COLLECTOR.scheduledJobLastSuccessTimestampSeconds}{task="${task}"}`;
 }
 const NODE_TARGET = { job: JOBS.node, instance: 'node-exporter:9100' };
 const COLLECTOR_TARGET = { job: JOBS.collector, instance: 'collector:9465' };
@@ -1128,7 +1137,7 @@ const collector: AlertDefinition[] = [
     // chain is one per database); only when no instance has one does the age count from the oldest
     // start, so a collector that never manages one still fires, and a restarted or new replica
     // cannot hide another's stale one.
-    expr: `(time() - (max by (job) (${COLLECTOR.auditChainLastVerifiedTimestampSeconds} > 0) or min by (job) (${EXPORTER.processStartTimeSeconds} and on (job, instance) ${COLLECTOR.auditChainLastVerifiedTimestampSeconds})))`,
+    expr: `(time() - ${lastSuccess(COLLECTOR.auditChainLastVerifiedTimestampSeconds, '2h')})`,
     threshold: {
       value: 3600,
       comparison: '>',
@@ -1171,7 +1180,7 @@ const collector: AlertDefinition[] = [
     service: '{{ $labels.job }}',
     group: 'collector',
     // Per instance: each collector refreshes its own gauges, and the Business panels take the max.
-    expr: `(time() - ${lastSuccess('business_gauges', 'instance')})`,
+    expr: `(time() - ${lastSuccess(taskGauge('business_gauges'), '30m', 'instance')})`,
     threshold: {
       value: 900,
       comparison: '>',
@@ -1210,7 +1219,7 @@ const collector: AlertDefinition[] = [
     service: '{{ $labels.job }}',
     group: 'collector',
     // Per job: the chain is one per database, so any instance's success counts.
-    expr: `(time() - ${lastSuccess('audit_chain_verify_full')})`,
+    expr: `(time() - ${lastSuccess(taskGauge('audit_chain_verify_full'), '2d')})`,
     threshold: {
       value: 93600,
       comparison: '>',

@@ -124,8 +124,9 @@ function createMetrics(t: Telemetry) {
     labels: { task: SCHEDULED_JOBS, outcome: JOB_OUTCOMES },
     zeroInit: true,
   });
-  // What the staleness alerts read: a task that stops running at all (the process down at its hour,
-  // a run skipped or hung) never counts a failure, but its last success ages. Not zero-initialised:
+  // What the staleness alerts read: a task that stops running at all (a run skipped or hung) never
+  // counts a failure, but its last success ages; the alerts look back past restarts, which reset this
+  // in-memory value. Not zero-initialised:
   // a series exists only for a task this process schedules (set to 0 then), so a task switched off
   // by configuration has none and never looks stale.
   const scheduledJobLastSuccessTimestampSeconds = t.gauge({

@@ -298,9 +298,10 @@ export function collectorScheduledJobs() {
   const gauges = alert('BusinessGaugesStale');
   const full = alert('AuditChainFullVerificationStale');
   const last = `${c.scheduledJobLastSuccessTimestampSeconds}{${MATCH.service}}`;
-  // As the alerts count it: the last success, or while a task has none since its process started,
-  // that start (the gauge is 0 until then; `* 0 + on () group_left` gives the start the task label).
-  const since = `max by (job, instance, task) (${last} > 0) or max by (job, instance, task) (${last} * 0 + on (job, instance) group_left ${m.processStartTimeSeconds}{${MATCH.service}})`;
+  // The process's own view: its last success, or while it has none, its start (the gauge is 0 until
+  // then; `* 0 + on (job, instance) group_left` gives the start the task's labels). The alerts also
+  // look back past restarts, which reset the gauge.
+  const since = `max by (job, instance, task) (${last} > 0) or max by (job, instance, task) (${last} * 0 + on (job, instance) group_left max by (job, instance) (${m.processStartTimeSeconds}{${MATCH.service}}))`;
   return timeseriesPanel({
     title: 'Time since each collector task last succeeded',
     description: `Seconds since each scheduled task of the collector last succeeded (since the process started, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges, ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show both).`,
