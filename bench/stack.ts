@@ -299,7 +299,7 @@ async function main(): Promise<void> {
         [
           `${route.name}`,
           `  capacity req/s   baseline ${fmt(baseRps)}   instrumented ${fmt(instRps)}   ratio of means ${(instRps / baseRps).toFixed(2)}`,
-          `  ratio per round  ${perRound.map((r) => r.toFixed(2)).join(' ')}   median ${ratio.toFixed(2)} (goal >= ${route.goal})`,
+          `  ratio per round  ${perRound.map((r) => r.toFixed(2)).join(' ')}   median ${ratio.toFixed(3)} (goal >= ${route.goal})`,
           `  ${describeInterval(perRound, route.goal)}`,
           `  CPU per request  baseline ${fmt(cpuBase * 1e6)} us   instrumented ${fmt(cpuInst * 1e6)} us   ratio ${(cpuBase / cpuInst).toFixed(2)} (over all capacity rounds; not judged)`,
           `  at ${half.toFixed(0)} req/s (median of ${LATENCY_ROUNDS} rounds)   p50 baseline ${fmt(lb.p50, 1)} ms  instrumented ${fmt(li.p50, 1)} ms`,
