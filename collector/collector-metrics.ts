@@ -126,9 +126,8 @@ function createMetrics(t: Telemetry) {
   });
   // What the staleness alerts read: a task that stops running at all (a run skipped or hung) never
   // counts a failure, but its last success ages; the alerts look back past restarts, which reset this
-  // in-memory value. Not zero-initialised:
-  // a series exists only for a task this process schedules (set to 0 then), so a task switched off
-  // by configuration has none and never looks stale.
+  // in-memory value. Not zero-initialised: a series exists only for a task this process schedules
+  // (set to 0 then), so a task switched off by configuration has none and never looks stale.
   const scheduledJobLastSuccessTimestampSeconds = t.gauge({
     name: M.scheduledJobLastSuccessTimestampSeconds,
     help: "Unix time of each scheduled task's last successful run (0: none since it was scheduled); only tasks this process schedules.",

@@ -5,7 +5,7 @@
 import { COLLECTOR_METRICS, collectorMetricNames } from '../../collector/metric-names';
 import { exporterMetricNames, NODE_EXPORTER_METRICS as node } from '../../exporter/metric-names';
 import { alert } from './alert-catalogue';
-import { MATCH, RATE, timeseriesPanel } from './shared';
+import { lastSuccessTime, MATCH, RATE, timeseriesPanel } from './shared';
 
 const m = exporterMetricNames();
 const c = collectorMetricNames();
@@ -297,14 +297,15 @@ export function collectorThroughput() {
 export function collectorScheduledJobs() {
   const gauges = alert('BusinessGaugesStale');
   const full = alert('AuditChainFullVerificationStale');
-  const last = `${c.scheduledJobLastSuccessTimestampSeconds}{${MATCH.service}}`;
-  // The process's own view: its last success, or while it has none, its start (the gauge is 0 until
-  // then; `* 0 + on (job, instance) group_left` gives the start the task's labels). The alerts also
-  // look back past restarts, which reset the gauge.
-  const since = `max by (job, instance, task) (${last} > 0) or max by (job, instance, task) (${last} * 0 + on (job, instance) group_left max by (job, instance) (${m.processStartTimeSeconds}{${MATCH.service}}))`;
+  const since = lastSuccessTime(
+    `${c.scheduledJobLastSuccessTimestampSeconds}{${MATCH.service}}`,
+    `${m.processStartTimeSeconds}{${MATCH.service}}`,
+    'job, instance, task',
+    2 * Math.max(gauges.threshold, full.threshold),
+  );
   return timeseriesPanel({
     title: 'Time since each collector task last succeeded',
-    description: `Seconds since each scheduled task of the collector last succeeded (since the process started, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges, ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show both).`,
+    description: `Seconds since each scheduled task of the collector last succeeded, across restarts (since the oldest start, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges, ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show both).`,
     unit: 's',
     series: [{ expr: `time() - (${since})`, legend: '{{task}} {{instance}}' }],
     related: [gauges, full],

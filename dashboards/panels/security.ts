@@ -11,7 +11,16 @@ import { collectorMetricNames, EVENT_TYPE_NAMES, type EventType } from '../../co
 import { exporterMetricNames } from '../../exporter/metric-names';
 import { LOG_TIME_FIELD } from '../datasources';
 import { alert } from './alert-catalogue';
-import { ELASTICSEARCH_REF, MATCH, RANGE, RATE, runbookLinks, statPanel, timeseriesPanel } from './shared';
+import {
+  ELASTICSEARCH_REF,
+  lastSuccessTime,
+  MATCH,
+  RANGE,
+  RATE,
+  runbookLinks,
+  statPanel,
+  timeseriesPanel,
+} from './shared';
 
 const c = collectorMetricNames();
 const e = exporterMetricNames();
@@ -141,8 +150,7 @@ export function auditChainVerification() {
     unit: stale.grafanaUnit,
     series: [
       {
-        // As the alert counts it: the latest success of the job, else its oldest start.
-        expr: `time() - (max by (job) (${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}} > 0) or min by (job) (${e.processStartTimeSeconds}{${MATCH.service}} and on (job, instance) ${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}}))`,
+        expr: `time() - (${lastSuccessTime(`${c.auditChainLastVerifiedTimestampSeconds}{${MATCH.service}}`, `${e.processStartTimeSeconds}{${MATCH.service}}`, 'job', 2 * stale.threshold)})`,
         legend: 'since last verification {{job}}',
       },
     ],

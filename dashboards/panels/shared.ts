@@ -62,6 +62,26 @@ export function promTarget(
 }
 
 /**
+ * Unix time something last succeeded, from a gauge that is 0 until a process's first success, grouped
+ * `by`: the latest success over `lookbackSeconds` (reaching past restarts, which reset the gauge), else
+ * the oldest process start seen in that window. As the catalogue's staleness alerts count it, so a
+ * panel and its alert agree after a restart; the lookback is twice the alert's threshold.
+ */
+export function lastSuccessTime(
+  gauge: string,
+  startTime: string,
+  by: string,
+  lookbackSeconds: number,
+): string {
+  const w = `${lookbackSeconds}s`;
+  // `* 0 + on (job, instance) group_left` gives the start time the gauge's labels (e.g. `task`).
+  return (
+    `max by (${by}) (max_over_time(${gauge}[${w}]) > 0)` +
+    ` or min by (${by}) (${gauge} * 0 + on (job, instance) group_left min by (job, instance) (min_over_time(${startTime}[${w}])))`
+  );
+}
+
+/**
  * Threshold steps from alerts: a green base, then one step per alert at its threshold, coloured by
  * its severity. The values are the catalogue's, never a literal here.
  */
