@@ -133,9 +133,12 @@ export class Spool {
       let last = -1;
       let count = 0;
       const { end } = decodeRecords(buf, (seq) => {
-        // Sequence numbers only grow; a record that goes back is corrupt, not a replay order.
+        // Sequence numbers only grow within a segment; a record that goes back is corrupt.
         if (last >= 0 && seq <= last) return false;
-        if (out.lastSeq !== null && seq <= out.lastSeq) return false;
+        // An intact record an earlier segment already holds is the copy of an append that was
+        // retried in a new segment after its first attempt failed: skipped, not a reason to cut
+        // off the records after it.
+        if (out.lastSeq !== null && seq <= out.lastSeq) return true;
         if (first < 0) first = seq;
         last = seq;
         count += 1;
@@ -170,6 +173,9 @@ export class Spool {
     if (!this.current) {
       const name = `seg-${String(first.seq).padStart(16, '0')}.spool`;
       const fh = await fsp.open(path.join(this.dir, name), 'a', 0o600);
+      // A file of that name that is not one of our segments holds nothing acknowledged: what is
+      // left of a segment whose first append failed. Its bytes must not precede the new records.
+      if ((await fh.stat()).size > 0) await fh.truncate(0);
       // The new file's directory entry must be durable too, or a crash could lose the whole segment.
       await fsyncDir(this.dir);
       const seg: Segment = { name, firstSeq: first.seq, lastSeq: first.seq - 1, bytes: 0 };
@@ -178,18 +184,45 @@ export class Spool {
     }
     const buf = encodeRecords(records);
     const { seg, fh } = this.current;
-    let written = 0;
-    while (written < buf.length) {
-      const { bytesWritten } = await fh.write(buf, written, buf.length - written);
-      written += bytesWritten;
+    try {
+      let written = 0;
+      while (written < buf.length) {
+        const { bytesWritten } = await fh.write(buf, written, buf.length - written);
+        written += bytesWritten;
+      }
+      await fh.datasync();
+    } catch (err) {
+      await this.abandonCurrent();
+      throw err;
     }
-    await fh.datasync();
     seg.lastSeq = last.seq;
     seg.bytes += buf.length;
     this.totalBytes += buf.length;
     if (seg.bytes >= this.segmentBytes) {
       this.current = null;
       await fh.close();
+    }
+  }
+
+  /**
+   * After a failed append (ENOSPC part-way through a write, EIO from fdatasync): the group's bytes
+   * may be in the file, whole, torn or not durable, and the caller will retry the same records.
+   * Appended after them, the retry would follow a torn record (recovery and reads stop there, so
+   * everything after it is lost) or repeat sequence numbers. So the file is cut back to its last
+   * durable record and never written again: after a failed fsync the kernel may have dropped the
+   * dirty pages and reported them clean, so the handle cannot be trusted. The next append starts a
+   * new segment. If the cut fails too, reads stop at the recorded length and recovery cuts the tail.
+   */
+  private async abandonCurrent(): Promise<void> {
+    const cur = this.current;
+    if (!cur) return;
+    this.current = null;
+    await cur.fh.truncate(cur.seg.bytes).catch(() => undefined);
+    await cur.fh.close().catch(() => undefined);
+    if (cur.seg.bytes === 0) {
+      // Nothing durable in it: forget it, so that a segment starting at the same record can be made.
+      this.segments = this.segments.filter((s) => s !== cur.seg);
+      await fsp.unlink(path.join(this.dir, cur.seg.name)).catch(() => undefined);
     }
   }
 

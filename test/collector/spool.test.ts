@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Spool, type SpoolInput } from '../../collector/spool';
@@ -76,5 +76,93 @@ describe('Spool', () => {
     // Progress was visible between chunks, not only once the whole segment was decoded.
     expect(seen.size).toBeGreaterThanOrEqual(3);
     await spool.close();
+  });
+  describe('a failed append, retried as the collector retries it', () => {
+    type Handle = Awaited<ReturnType<typeof fsp.open>>;
+    let proto: Handle;
+    beforeEach(async () => {
+      const probe = await fsp.open(dir, 'r');
+      proto = Object.getPrototypeOf(probe) as Handle;
+      await probe.close();
+    });
+    afterEach(() => jest.restoreAllMocks());
+
+    /** The next write puts half its bytes in the file, then fails as a full disk does. */
+    function tornWriteOnce(): void {
+      const realWrite = proto.write as (buf: Buffer, offset: number, length: number) => Promise<unknown>;
+      jest.spyOn(proto, 'write').mockImplementationOnce(async function (this: Handle, ...args: unknown[]) {
+        const [buf, offset, length] = args as [Buffer, number, number];
+        await realWrite.call(this, buf, offset, Math.floor(length / 2));
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      } as never);
+    }
+
+    async function expectAll(spool: Spool, n: number): Promise<void> {
+      const expected = records(1, n);
+      const inProcess = await spool.read(1, n, 10_000);
+      expect(inProcess.map((r) => r.seq)).toEqual(expected.map((w) => w.seq));
+      await spool.close();
+      const { spool: reopened, recovery } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      expect(recovery).toMatchObject({ records: n, firstSeq: 1, lastSeq: n, discardedBytes: 0 });
+      const recovered = await reopened.read(1, n, 10_000);
+      expect(recovered.map(text)).toEqual(expected.map((w) => w.payload));
+      await reopened.close();
+    }
+
+    it('a write torn by a full disk leaves no bytes before the retry: nothing after it is lost', async () => {
+      const { spool } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      await spool.append(records(1, 10));
+      tornWriteOnce();
+      await expect(spool.append(records(11, 10))).rejects.toThrow('ENOSPC');
+      await spool.append(records(11, 10));
+      await spool.append(records(21, 10));
+      await expectAll(spool, 30);
+    });
+
+    it('a failed fdatasync: the group is written again in a new segment, each record recovered once', async () => {
+      const { spool } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      await spool.append(records(1, 10));
+      jest
+        .spyOn(proto, 'datasync')
+        .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await expect(spool.append(records(11, 10))).rejects.toThrow('EIO');
+      await spool.append(records(11, 10));
+      await spool.append(records(21, 10));
+      expect(readdirSync(dir).sort()).toEqual(['seg-0000000000000001.spool', 'seg-0000000000000011.spool']);
+      await expectAll(spool, 30);
+    });
+
+    it("a segment's first append failing: the retry makes the segment afresh", async () => {
+      const { spool } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      tornWriteOnce();
+      await expect(spool.append(records(1, 10))).rejects.toThrow('ENOSPC');
+      await spool.append(records(1, 10));
+      await spool.append(records(11, 10));
+      await expectAll(spool, 20);
+    });
+  });
+
+  it('recovery skips the copies a later segment repeats and keeps the records after them', async () => {
+    // What a retried append leaves when the failed attempt could not be cut back: an intact earlier
+    // copy of the group at the end of one segment, the retry at the start of the next.
+    const other = mkdtempSync(path.join(tmpdir(), 'spool-test-'));
+    try {
+      const { spool: a } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      await a.append(records(1, 10));
+      await a.close();
+      const { spool: b } = await Spool.open(other, { segmentBytes: 8 * 1024 * 1024 });
+      await b.append(records(5, 11));
+      await b.close();
+      copyFileSync(
+        path.join(other, 'seg-0000000000000005.spool'),
+        path.join(dir, 'seg-0000000000000005.spool'),
+      );
+      const { spool, recovery } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      expect(recovery).toMatchObject({ records: 15, firstSeq: 1, lastSeq: 15, discardedBytes: 0 });
+      expect((await spool.read(1, 15, 100)).map((r) => r.seq)).toEqual(records(1, 15).map((r) => r.seq));
+      await spool.close();
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 });
