@@ -1106,6 +1106,7 @@ const collector: AlertDefinition[] = [
       steps: [
         'Do not repair anything yet: preserve the database state (snapshot) for forensics.',
         'Run `npm run audit:verify` to find the first broken row and compare with the externally anchored head hash.',
+        "Kind `anchor_mismatch` (in the collector's error log): the row the collector had verified last (kept in `audit-chain-head.json` beside its spool) is gone or changed, i.e. the verified tail was deleted or rewritten. After a deliberate database restore or reset only, and once that is recorded, move the file aside to re-anchor the collector on the restored chain.",
         ...SECURITY_INCIDENT_STEPS,
       ],
       investigate: [

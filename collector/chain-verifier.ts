@@ -1,8 +1,9 @@
 /**
  * Verifies the audit hash chain. Incremental: it remembers the last verified (seq, hash) and reads
- * only newer rows, so its cost does not grow with the table; `full()` starts again from genesis (a
- * row changed behind the triggers before the last incremental run is only caught that way, or by
- * comparing an anchored head hash kept outside the database).
+ * only newer rows, so its cost does not grow with the table, and checks first that the last verified
+ * row still has its hash (a deleted or rewritten tail). `full()` starts again from genesis (a row
+ * changed behind the triggers before the last incremental run is only caught that way) and checks
+ * that the chain still reaches the head verified before, or an anchor kept outside the database.
  */
 import { canonicalText, chainHashHexOfText, GENESIS_HASH } from './canonical-row';
 import type { Queryable } from './database';
@@ -63,6 +64,8 @@ SELECT seq, event_id::text AS event_id, schema_version, event_type,
        encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`;
 
+const HEAD_SQL = `SELECT encode(hash, 'hex') AS hash FROM audit_events WHERE seq = $1`;
+
 const GENESIS_HEX = GENESIS_HASH.toString('hex');
 
 /** The head before any row: where a verifier with nothing verified yet stands. */
@@ -93,10 +96,19 @@ export class ChainVerifier {
     return { seq: this.seq, hash: this.hash };
   }
 
-  /** Verifies rows added since the last run. */
+  /**
+   * Verifies rows added since the last run, after checking that the last verified row is still
+   * there with the same hash: reading only newer rows, a run would otherwise never notice that the
+   * verified tail was deleted or rewritten (one indexed read per run).
+   */
   async incremental(opts: { maxRows?: number } = {}): Promise<VerifyResult> {
     const maxRows = opts.maxRows ?? Number.POSITIVE_INFINITY;
     let verified = 0;
+    if (this.seq > 0) {
+      const at = await this.db.query<{ hash: string }>(HEAD_SQL, [this.seq]);
+      if (at.rows[0]?.hash !== this.hash)
+        return { ok: false, verified, head: this.head(), broken: { seq: this.seq, kind: 'anchor_mismatch' } };
+    }
     while (verified < maxRows) {
       const started = performance.now();
       const page = await this.db.query<Row>(SELECT_SQL, [this.seq, Math.min(PAGE_ROWS, maxRows - verified)]);
@@ -115,11 +127,28 @@ export class ChainVerifier {
     return { ok: true, verified, head: this.head() };
   }
 
-  /** Verifies from genesis; with `anchor`, also that the row at `anchor.seq` still has that hash. */
+  /**
+   * Verifies from genesis, and that the row at the anchor still has its hash: `anchor`, else the
+   * head this verifier had verified before (a chain rebuilt consistently after the verified rows
+   * were deleted or rewritten passes from genesis; it does not reach the same head). A failed run
+   * keeps the head it started from, so later runs stay anchored on what was verified before the
+   * break instead of on what the failed run walked through.
+   */
   async full(opts: { anchor?: ChainHead } = {}): Promise<VerifyResult> {
+    const before = this.head();
+    const anchor = opts.anchor ?? (before.seq > 0 ? before : undefined);
     this.seq = 0;
     this.hash = GENESIS_HEX;
-    const anchor = opts.anchor;
+    const r = await this.fromGenesis(anchor);
+    if (!r.ok) {
+      // The result says how far this run got; the verifier stays where it had verified before.
+      this.seq = before.seq;
+      this.hash = before.hash;
+    }
+    return r;
+  }
+
+  private async fromGenesis(anchor: ChainHead | undefined): Promise<VerifyResult> {
     if (!anchor) return this.incremental();
     const upTo = await this.incremental({ maxRows: anchor.seq });
     if (!upTo.ok) return upTo;

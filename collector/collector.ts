@@ -38,6 +38,7 @@ import type { EventClass, EventType } from './metric-names';
 import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { RowHasher } from './row-hasher';
+import { readChainHead, writeChainHead } from './chain-head-file';
 import { Spool } from './spool';
 import { inlineVerifier, VerifierThread, type ChainVerification } from './verifier-thread';
 
@@ -224,11 +225,14 @@ export function createCollector(opts: CollectorOptions): Collector {
       : null;
   // Started at the first verification (most collectors in tests never verify).
   let verifierInstance: ChainVerification | null = null;
+  // The head verified before this process started (chain-head-file.ts), read at start-up.
+  let storedHead: ChainHead | undefined;
   const verifier = (): ChainVerification =>
     (verifierInstance ??=
       opts.verifyWorker === false
-        ? inlineVerifier(opts.database)
+        ? inlineVerifier(opts.database, storedHead)
         : VerifierThread.start(opts.database, {
+            from: storedHead,
             onFailure: () =>
               logger?.warn({}, 'chain verifier thread stopped; the chain is verified on the event loop'),
           }));
@@ -552,6 +556,13 @@ export function createCollector(opts: CollectorOptions): Collector {
   const started = (async () => {
     const { spool: s, recovery } = await Spool.open(opts.spoolDir, { segmentBytes });
     spool = s;
+    const stored = await readChainHead(opts.spoolDir);
+    storedHead = stored.head;
+    if (stored.head === undefined && stored.problem !== undefined)
+      logger?.warn(
+        { 'error.code': stored.problem },
+        'stored audit chain head ignored; verifying from genesis',
+      );
     const lastSeq = recovery.lastSeq ?? 0;
     offset = lastSeq + 1;
     durableSeq = lastSeq;
@@ -827,6 +838,14 @@ export function createCollector(opts: CollectorOptions): Collector {
     if (r.ok) {
       metrics.auditChainBroken.set(0);
       metrics.auditChainLastVerifiedTimestampSeconds.set(Date.now() / 1000);
+      if (r.head.seq > (storedHead?.seq ?? 0)) {
+        // Kept outside the database, so that a restarted collector goes on from it (not genesis).
+        await writeChainHead(opts.spoolDir, r.head).then(
+          () => (storedHead = r.head),
+          (err: unknown) =>
+            logger?.warn({ 'error.code': errorCode(err) }, 'audit chain head could not be stored'),
+        );
+      }
       if (chainBroken && (vopts.full || vopts.anchor)) {
         chainBroken = false;
         logger?.info({ 'audit.chain_head_seq': r.head.seq }, 'audit hash chain verified again');
@@ -919,8 +938,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     },
     refreshGauges,
     verifyChain,
-    // Asking for the head does not start a verifier thread: before the first run it is genesis.
-    chainHead: () => verifierInstance?.head() ?? { ...GENESIS_HEAD },
+    // Asking for the head does not start a verifier thread: before the first run it is the stored one.
+    chainHead: () => verifierInstance?.head() ?? { ...(storedHead ?? GENESIS_HEAD) },
     started,
     stats: () => ({
       accepted: nextOrd,

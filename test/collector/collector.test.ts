@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCollector, type Collector, type CollectorPager } from '../../collector/collector';
 import { openDatabase, type Database } from '../../collector/database';
@@ -417,6 +417,66 @@ describe('tamper evidence', () => {
       'resolve:telehealth-audit-chain-broken',
     ]);
     expect(sample(await telemetry.render(), 'telehealth_audit_chain_broken')).toBe(0);
+  });
+
+  it('reports a deleted verified tail, and a chain rebuilt on what is left does not resolve the page', async () => {
+    const pages: string[] = [];
+    const pager: CollectorPager = {
+      trigger: (key) => pages.push(`trigger:${key}`),
+      resolve: (key) => pages.push(`resolve:${key}`),
+    };
+    const { collector } = newCollector({ pager });
+    for (let i = 0; i < 20; i++) collector.record(makeEvent('authn_login_success'));
+    await collector.flush();
+    const verified = await collector.verifyChain();
+    expect(verified.ok).toBe(true);
+    const head = verified.head.seq;
+    // The last five rows deleted behind the triggers: the incremental run reads only newer rows.
+    await db.transaction(async (tx) => {
+      await tx.query("SET LOCAL session_replication_role = 'replica'");
+      await tx.query('DELETE FROM audit_events WHERE seq > $1', [head - 5]);
+    });
+    expect(await collector.verifyChain()).toMatchObject({
+      ok: false,
+      broken: { seq: head, kind: 'anchor_mismatch' },
+    });
+    // New rows chain onto what is left: consistent from genesis, but it no longer reaches the head.
+    for (let i = 0; i < 8; i++) collector.record(makeEvent('authn_login_success'));
+    await collector.flush();
+    expect(await collector.verifyChain({ full: true })).toMatchObject({
+      ok: false,
+      broken: { seq: head, kind: 'anchor_mismatch' },
+    });
+    expect(await collector.verifyChain()).toMatchObject({ ok: false, broken: { kind: 'anchor_mismatch' } });
+    expect(pages).toEqual(['trigger:telehealth-audit-chain-broken']);
+  });
+
+  it('a restarted collector goes on from the head it stored, so a tail deleted while it was down is reported', async () => {
+    const first = newCollector();
+    for (let i = 0; i < 12; i++) first.collector.record(makeEvent('authn_login_success'));
+    await first.collector.flush();
+    const verified = await first.collector.verifyChain();
+    expect(verified.ok).toBe(true);
+    const stored = JSON.parse(
+      readFileSync(path.join(first.spoolDir, 'audit-chain-head.json'), 'utf8'),
+    ) as unknown;
+    expect(stored).toEqual(verified.head);
+    await first.collector.close();
+    await db.transaction(async (tx) => {
+      await tx.query("SET LOCAL session_replication_role = 'replica'");
+      await tx.query('DELETE FROM audit_events WHERE seq > $1', [verified.head.seq - 3]);
+    });
+    const second = newCollector({ spoolDir: first.spoolDir });
+    await second.collector.started;
+    expect(second.collector.chainHead()).toEqual(verified.head);
+    expect(await second.collector.verifyChain()).toMatchObject({
+      ok: false,
+      broken: { seq: verified.head.seq, kind: 'anchor_mismatch' },
+    });
+    expect(await second.collector.verifyChain({ full: true })).toMatchObject({
+      ok: false,
+      broken: { seq: verified.head.seq, kind: 'anchor_mismatch' },
+    });
   });
 });
 
