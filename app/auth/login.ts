@@ -38,6 +38,9 @@ const locked = (retryAfterSeconds: number) =>
     'Retry-After': String(retryAfterSeconds),
   });
 
+/** A count to start again: its lock expired, or it reached the threshold without one (see login). */
+const FRESH = `((locked_until IS NOT NULL AND locked_until <= now()) OR (locked_until IS NULL AND failed_attempts >= $2))`;
+
 export async function login(ctx: AppContext, input: LoginInput): Promise<LoginResult> {
   const { rows } = await ctx.db.query<UserRow>(
     `SELECT id, role, password_hash, totp_secret_enc, patient_id, disabled FROM users WHERE lower(username) = lower($1)`,
@@ -60,15 +63,19 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
   const resource = { type: 'user_account' as const, id: user.id };
 
   const threshold = ctx.config.lockoutThreshold;
-  // Claim an attempt. An expired lock starts a fresh count.
+  // Claim an attempt. An expired lock starts a fresh count. The claim that reaches the threshold
+  // sets the lock itself: were it set only when that attempt fails, a request that never finished
+  // (the process restarted during the password check, a database error) would leave the count at
+  // the threshold with no lock, refused forever. That state, left by such a request before this
+  // rule, counts as an expired lock.
   const claim = await ctx.db.query<{ attempt: number }>(
     `UPDATE users SET
-        failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_attempts + 1 END,
-        locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN NULL ELSE locked_until END
-      WHERE id = $1
-        AND ((locked_until IS NULL AND failed_attempts < $2) OR locked_until <= now())
+        failed_attempts = CASE WHEN ${FRESH} THEN 1 ELSE failed_attempts + 1 END,
+        locked_until = CASE WHEN (CASE WHEN ${FRESH} THEN 1 ELSE failed_attempts + 1 END) >= $2
+                            THEN now() + make_interval(secs => $3) END
+      WHERE id = $1 AND (${FRESH} OR (locked_until IS NULL AND failed_attempts < $2))
       RETURNING failed_attempts AS attempt`,
-    [user.id, threshold],
+    [user.id, threshold, ctx.config.lockoutSeconds],
   );
   const slot = claim.rows[0];
   if (!slot) {
@@ -78,10 +85,11 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
 
   const failAttempt = async (): Promise<boolean> => {
     if (slot.attempt < threshold) return false;
+    // The claim locked already; the lock runs from the failure, unless a success meanwhile reset it.
     const lock = await ctx.db.query(
       `UPDATE users SET locked_until = now() + make_interval(secs => $2)
-        WHERE id = $1 AND locked_until IS NULL RETURNING id`,
-      [user.id, ctx.config.lockoutSeconds],
+        WHERE id = $1 AND failed_attempts >= $3 RETURNING id`,
+      [user.id, ctx.config.lockoutSeconds, threshold],
     );
     if (lock.rowCount > 0)
       ctx.events.report('authn_login_lock', { actor, reason: 'too_many_failures', resource });
@@ -97,11 +105,19 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
   let reason: 'password' | 'password_and_totp' = 'password';
   if (MFA_ROLES.has(user.role)) {
     if (input.totp === undefined) {
-      // Asking for the code is a normal first step for a client: the claimed slot is handed back.
-      await ctx.db.query(
-        `UPDATE users SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE id = $1 AND locked_until IS NULL`,
-        [user.id],
-      );
+      // Asking for the code is a normal first step for a client: the claimed slot is handed back,
+      // with the lock it set when it was the last one.
+      if (slot.attempt >= threshold)
+        await ctx.db.query(
+          `UPDATE users SET failed_attempts = GREATEST(failed_attempts - 1, 0), locked_until = NULL
+            WHERE id = $1 AND failed_attempts >= $2`,
+          [user.id, threshold],
+        );
+      else
+        await ctx.db.query(
+          `UPDATE users SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE id = $1 AND locked_until IS NULL`,
+          [user.id],
+        );
       ctx.events.report('authn_mfa_fail', { actor, reason: 'missing_code', resource });
       throw new HttpError(401, 'mfa_required', 'A one-time code is required for this account');
     }
@@ -150,6 +166,6 @@ async function secondsUntilUnlock(ctx: AppContext, userId: string): Promise<numb
     [userId],
   );
   const s = Number(rows[0]?.s ?? 0);
-  // Attempts in flight hold the slots but have not set the lock yet: ask to retry shortly.
+  // The lock is set with the last slot; a refused claim sees it. Defensive: never ask for 0 s.
   return Number.isFinite(s) && s > 0 ? s : 1;
 }

@@ -153,15 +153,18 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
     // a write per request would cost a WAL flush on every read of the API.
     const { rows } = await ctx.db.query<{ live: boolean; revoked: boolean }>(
       `WITH s AS (
-         SELECT id, revoked_at IS NOT NULL AS revoked,
-                revoked_at IS NULL AND last_seen_at > now() - make_interval(secs => $3) AS live,
-                last_seen_at < now() - make_interval(secs => $4) AS stale
-           FROM sessions WHERE id = $1 AND user_id = $2),
+         SELECT sessions.id, sessions.revoked_at IS NOT NULL AS revoked,
+                sessions.revoked_at IS NULL AND sessions.last_seen_at > now() - make_interval(secs => $3) AS live,
+                sessions.last_seen_at < now() - make_interval(secs => $4) AS stale
+           FROM sessions JOIN users ON users.id = sessions.user_id
+          WHERE sessions.id = $1 AND sessions.user_id = $2
+            -- A disabled account, or one whose role changed, ends its sessions at once (not at expiry).
+            AND NOT users.disabled AND users.role = $5),
        touched AS (
          UPDATE sessions SET last_seen_at = now() FROM s
           WHERE sessions.id = s.id AND s.live AND s.stale RETURNING sessions.id)
        SELECT live, revoked FROM s`,
-      [claims.jti, claims.sub, ctx.config.sessionIdleSeconds, TOUCH_SECONDS],
+      [claims.jti, claims.sub, ctx.config.sessionIdleSeconds, TOUCH_SECONDS, claims.role],
     );
     const row = rows[0];
     if (!row || row.revoked) throw unauthorized('token_revoked', 'The session has ended; log in again');

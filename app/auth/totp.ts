@@ -20,7 +20,9 @@ export function matchTotpStep(code: string, secret: string, now = Date.now()): n
   if (!/^\d{6}$/.test(code)) return null;
   let delta: number | null;
   try {
-    delta = authenticator.checkDelta(code, secret);
+    // The check and the step it returns read one clock: otplib would read Date.now() again, and a
+    // 30 s boundary between the two reads would record the code a step early (replayable once more).
+    delta = authenticator.clone({ epoch: now }).checkDelta(code, secret);
   } catch {
     return null;
   }

@@ -220,6 +220,29 @@ export function describeApi(backend: Backend): void {
         expect(eventsOf(t, 'authn_token_revoked').some((e) => e.reason === 'logout')).toBe(true);
       });
 
+      it('ends the sessions of an account disabled, or given another role, since the token was issued', async () => {
+        const db = t.service.database;
+        const patient = await loginAs(t, 'demo-patient-5');
+        const staff = await loginAs(t, 'demo-staff');
+        const idOf = (token: string) => (jwt.decode(token) as { sub: string }).sub;
+        const me = (token: string) => request(api).get('/api/auth/me').set(auth(token));
+        expect((await me(patient)).status).toBe(200);
+        expect((await me(staff)).status).toBe(200);
+        try {
+          await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [idOf(patient)]);
+          await db.query(`UPDATE users SET role = 'provider' WHERE id = $1`, [idOf(staff)]);
+          for (const token of [patient, staff]) {
+            const r = await me(token);
+            expect(r.status).toBe(401);
+            expect(r.body.error.code).toBe('token_revoked');
+          }
+        } finally {
+          await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [idOf(patient)]);
+          await db.query(`UPDATE users SET role = 'staff' WHERE id = $1`, [idOf(staff)]);
+        }
+        expect((await me(patient)).status).toBe(200);
+      });
+
       it('ends a session after 15 minutes without a request', async () => {
         const token = await loginAs(t, 'demo-patient-5');
         const { jti } = jwt.decode(token) as { jti: string };

@@ -97,4 +97,36 @@ describe.each(backends)('lockout on %s', (backend) => {
     expect(results.filter((r) => r.status === 423)).toHaveLength(2);
     expect(eventsOf(s, 'authn_mfa_fail').filter((e) => e.reason === 'bad_code')).toHaveLength(3);
   }, 60_000);
+
+  it('a count left at the threshold with no lock (a request that never finished) does not refuse the account for good', async () => {
+    if (!t) return;
+    const s = t;
+    const u = demoUser(s, 'demo-patient-4');
+    // What a process restarted during the third check left under the rule before: three claims, no lock.
+    await s.service.database.query(
+      `UPDATE users SET failed_attempts = 3, locked_until = NULL WHERE id = $1`,
+      [u.userId],
+    );
+    const r = await request(s.service.apiUrl)
+      .post('/api/auth/login')
+      .send({ username: u.username, password: u.password });
+    expect(r.status).toBe(200);
+  }, 60_000);
+
+  it('the last slot, handed back by a login that only asked for the code, takes its lock with it', async () => {
+    if (!t) return;
+    const s = t;
+    const u = demoUser(s, 'demo-provider-1');
+    const login = (body: Record<string, string>) =>
+      request(s.service.apiUrl)
+        .post('/api/auth/login')
+        .send({ username: u.username, password: u.password, ...body });
+    expect((await login({ totp: '000001' })).status).toBe(401);
+    expect((await login({ totp: '000002' })).status).toBe(401);
+    const asked = await login({});
+    expect(asked.status).toBe(401);
+    expect(asked.body.error.code).toBe('mfa_required');
+    expect((await login({ totp: '000003' })).status).toBe(401);
+    expect((await login({ totp: '000004' })).status).toBe(423);
+  }, 60_000);
 });
