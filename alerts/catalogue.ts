@@ -1010,9 +1010,14 @@ const collector: AlertDefinition[] = [
     description:
       'The collector dropped {{ printf "%.0f" $value }} {{ $labels.event_class }} events it had accepted (spool full or store rejected them).',
     runbook: {
-      meaning: 'Events that were accepted have been lost.',
+      meaning:
+        'Events that were accepted have left the pipeline: lost (spool_full) or refused by the audit store for themselves (store_rejected).',
       impact: 'The audit trail has a gap; business metrics undercount.',
-      steps: [...COLLECTOR_STEPS, ...SECURITY_INCIDENT_STEPS.slice(4)],
+      steps: [
+        "Reason `store_rejected`: the rows are kept, one per line, in `quarantine.rows` beside the collector's spool; find the constraint they break (the error log has the event id and SQLSTATE), fix it, and replay them.",
+        ...COLLECTOR_STEPS,
+        ...SECURITY_INCIDENT_STEPS.slice(4),
+      ],
       investigate: [
         {
           title: 'Drops by class and reason',

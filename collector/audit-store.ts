@@ -159,6 +159,16 @@ export class AuditStore {
     };
   }
 
+  /**
+   * Opens a write as a batch would (role, chain lock, head) without writing a row: whether the
+   * store accepts writes at all, to tell a bad row from a store that refuses everything.
+   */
+  async probe(): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.script(OPENING_SQL(this.writesAsWriterRole));
+    });
+  }
+
   /** Writes a prepared batch in one transaction under the chain lock. */
   async commit(batch: PreparedBatch): Promise<InsertOutcome> {
     if (batch.events.length === 0) return { inserted: 0, duplicates: batch.batchDuplicates };

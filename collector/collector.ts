@@ -39,6 +39,7 @@ import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { RowHasher } from './row-hasher';
 import { readChainHead, writeChainHead } from './chain-head-file';
+import { appendQuarantine } from './quarantine';
 import { Spool } from './spool';
 import { inlineVerifier, VerifierThread, type ChainVerification } from './verifier-thread';
 
@@ -521,25 +522,25 @@ export function createCollector(opts: CollectorOptions): Collector {
           await drainLog();
           metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
           metrics.storeErrorsTotal.inc();
-          if (isDataError(err)) {
-            if (n > 1) {
-              // One row is bad: write this stretch one by one to find it.
-              singleMode = n;
-            } else {
-              const row = events[0] as AuditRow;
-              storeQueue.shift();
-              singleMode = Math.max(0, singleMode - 1);
-              committedSeq = (batch[0] as Queued).seq;
-              metrics.eventsDroppedTotal.inc({
-                event_class: eventClass(rowEventType(row) as EventType),
-                reason: 'store_rejected',
-              });
-              logger?.error(
-                { 'error.code': errorCode(err), 'event.id': rowEventId(row) },
-                'audit store refused event',
-              );
-              releaseFlush(committedSeq);
-            }
+          if (isDataError(err) && n > 1) {
+            // One row is bad: write this stretch one by one to find it.
+            singleMode = n;
+            continue;
+          }
+          if (isDataError(err) && (await refusedForItself(events[0] as AuditRow))) {
+            const row = events[0] as AuditRow;
+            storeQueue.shift();
+            singleMode = Math.max(0, singleMode - 1);
+            committedSeq = (batch[0] as Queued).seq;
+            metrics.eventsDroppedTotal.inc({
+              event_class: eventClass(rowEventType(row) as EventType),
+              reason: 'store_rejected',
+            });
+            logger?.error(
+              { 'error.code': errorCode(err), 'event.id': rowEventId(row) },
+              'audit store refused event; kept in the quarantine file',
+            );
+            releaseFlush(committedSeq);
             continue;
           }
           if (storeHealthy)
@@ -549,6 +550,33 @@ export function createCollector(opts: CollectorOptions): Collector {
           backoff = Math.min(backoff * 2, retryMax);
         }
       }
+    }
+  }
+
+  /**
+   * Whether a row the store refused with a data error is bad in itself, and is now kept aside. An
+   * error of that class can also come from the store as a whole (`SET ROLE` of a role dropped since
+   * start-up is 22023): every row would then look bad, and dropping each would lose them all. So the
+   * write path is tried without any row first; only if that works is the row set aside, and only
+   * once it is durable in the quarantine file beside the spool. Otherwise the store counts as
+   * unavailable, and the row waits (spooled) for a retry.
+   */
+  async function refusedForItself(row: AuditRow): Promise<boolean> {
+    try {
+      await (await ensureStore()).probe();
+    } catch (err) {
+      logger?.error({ 'error.code': errorCode(err) }, 'audit store refuses writes without any row');
+      return false;
+    }
+    try {
+      await appendQuarantine(opts.spoolDir, row);
+      return true;
+    } catch (err) {
+      logger?.error(
+        { 'error.code': errorCode(err) },
+        'refused audit row could not be quarantined; retrying it',
+      );
+      return false;
     }
   }
 

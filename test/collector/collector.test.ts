@@ -199,6 +199,59 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(await backlog()).toBe(0);
   });
 
+  it('a data error the whole store raises (a writer role dropped) keeps every event waiting, none dropped', async () => {
+    // SET ROLE of a role that no longer exists fails with 22023, a "data" SQLSTATE, on every batch.
+    let refusing = true;
+    const roleGone = (): Error =>
+      Object.assign(new Error('role "audit_writer" does not exist'), { code: '22023' });
+    const sw = switchable(db);
+    const database = {
+      ...sw,
+      transaction: <T>(fn: Parameters<typeof sw.transaction<T>>[0]) =>
+        refusing ? Promise.reject(roleGone()) : sw.transaction(fn),
+    };
+    const { collector, telemetry, spoolDir } = newCollector({ database, retryMinMs: 10, retryMaxMs: 50 });
+    const events = Array.from({ length: 30 }, () => makeEvent('authn_login_success'));
+    for (const e of events) expect(collector.record(e).accepted).toBe(true);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(collector.stats()).toMatchObject({ storeHealthy: false, stored: 0 });
+    refusing = false;
+    await collector.flush({ timeoutMs: 20_000 });
+    expect(await count('event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(30);
+    const dropped = (await telemetry.render())
+      .split('\n')
+      .filter((l) => l.startsWith('telehealth_collector_events_dropped_total{') && !l.endsWith(' 0'));
+    expect(dropped).toEqual([]);
+    expect(readdirSync(spoolDir)).not.toContain('quarantine.rows');
+  });
+
+  it('a row the store refuses for itself is kept in the quarantine file, counted, and the rest stored', async () => {
+    const bad = makeEvent('authn_login_success');
+    // A constraint only this row breaks (23514), added for the test and removed after it.
+    await db.query(
+      `ALTER TABLE audit_events ADD CONSTRAINT test_refuse_one CHECK (event_id <> '${bad.event_id}'::uuid) NOT VALID`,
+    );
+    cleanups.push(() =>
+      db.query('ALTER TABLE audit_events DROP CONSTRAINT IF EXISTS test_refuse_one').then(() => undefined),
+    );
+    const { collector, telemetry, spoolDir } = newCollector({ retryMinMs: 10, retryMaxMs: 50 });
+    const good = Array.from({ length: 10 }, () => makeEvent('authn_login_success'));
+    for (const e of [...good.slice(0, 5), bad, ...good.slice(5)])
+      expect(collector.record(e).accepted).toBe(true);
+    await collector.flush({ timeoutMs: 20_000 });
+    expect(await count('event_id = ANY($1::uuid[])', [good.map((e) => e.event_id)])).toBe(10);
+    expect(await count('event_id = $1', [bad.event_id])).toBe(0);
+    const kept = readFileSync(path.join(spoolDir, 'quarantine.rows'), 'utf8').split('\n').filter(Boolean);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toContain(bad.event_id);
+    expect(
+      sample(
+        await telemetry.render(),
+        'telehealth_collector_events_dropped_total{event_class="security",reason="store_rejected"}',
+      ),
+    ).toBe(1);
+  });
+
   it('refuses business events before security events when the spool fills, and counts it', async () => {
     const sw = switchable(db, true);
     const { collector, telemetry } = newCollector({

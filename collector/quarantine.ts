@@ -1,0 +1,21 @@
+/**
+ * Audit rows the store refused for themselves (a constraint a row breaks), kept beside the spool
+ * before they leave it, so that an acknowledged event is never simply gone: one row per line, as the
+ * spool holds it (pseudonymous references only, no PHI), for an operator to inspect and replay.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { AuditRow } from './audit-row';
+
+export const QUARANTINE_FILE = 'quarantine.rows';
+
+/** Appends one row and makes it durable (fdatasync) before returning. */
+export async function appendQuarantine(dir: string, row: AuditRow): Promise<void> {
+  const fh = await fsp.open(path.join(dir, QUARANTINE_FILE), 'a', 0o600);
+  try {
+    await fh.write(`${row.replace(/\n/g, '\\n')}\n`);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
