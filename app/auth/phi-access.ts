@@ -4,7 +4,7 @@
  * alert counts those). A denial does not say whether the patient exists.
  */
 import type { AppContext, AuthContext } from '../context';
-import { HttpError, notFound } from '../http/errors';
+import { forbidden, HttpError, notFound } from '../http/errors';
 
 export type PhiResource = 'patient_record' | 'soap_note' | 'prescription' | 'order' | 'invoice' | 'payment';
 
@@ -54,6 +54,26 @@ export async function authorizePatient(
     throw new HttpError(403, 'forbidden', 'You may not access this patient');
   }
   if (opts.phiRead) ctx.events.report('phi_access', { actor, reason: decision.reason, resource });
+}
+
+/**
+ * The 403 for a role that may not do this at all (a patient creating an order, a provider listing
+ * invoices), reported as `authz_fail` with `role_forbidden` like every other denial: the snooping
+ * alert and the security dashboard count denials, and one left unreported is one they never see.
+ * `id`: what was asked for, when the request names it.
+ */
+export function roleForbidden(
+  ctx: AppContext,
+  auth: AuthContext,
+  type: PhiResource | 'user_account',
+  id?: string,
+): HttpError {
+  ctx.events.report('authz_fail', {
+    actor: { role: auth.role, id: auth.userId },
+    reason: 'role_forbidden',
+    resource: id === undefined ? undefined : { type, id },
+  });
+  return forbidden();
 }
 
 export async function patientExists(ctx: AppContext, patientId: string): Promise<void> {

@@ -185,8 +185,14 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
       patientId: claims.pid ?? null,
     };
     res.locals.auth = auth;
-    if (allowed && !allowed.has(auth.role))
+    if (allowed && !allowed.has(auth.role)) {
+      // Reported like every denial (phi-access.ts roleForbidden): the snooping alert counts them.
+      ctx.events.report('authz_fail', {
+        actor: { role: auth.role, id: auth.userId },
+        reason: 'role_forbidden',
+      });
       throw new HttpError(403, 'forbidden', 'Your role may not do this');
+    }
     next();
   };
 }

@@ -11,10 +11,10 @@ import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Currency } from '../collector-api';
-import { authorizePatient } from '../auth/phi-access';
+import { authorizePatient, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
-import { conflict, forbidden, HttpError, notFound } from '../http/errors';
+import { conflict, HttpError, notFound } from '../http/errors';
 import { currency, idParams, limit, minorUnits, uuid } from '../http/schemas';
 import { body, params, query } from '../http/validate';
 
@@ -83,7 +83,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
 
   r.post('/', async (req, res) => {
     const auth = getAuth(res);
-    if (auth.role !== 'admin' && auth.role !== 'staff') throw forbidden();
+    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, 'invoice');
     const input = body(req, invoiceBody);
     let amount = input.amountMinor;
     let cur = input.currency;
@@ -125,7 +125,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
         staffAllowed: true,
       });
     } else if (auth.role !== 'admin' && auth.role !== 'staff') {
-      throw forbidden();
+      throw roleForbidden(ctx, auth, 'invoice');
     }
     const { rows } = await ctx.db.query<InvoiceRow>(
       q.patientId
@@ -157,7 +157,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
   r.post('/:id/payments', async (req, res) => {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
-    if (auth.role === 'provider') throw forbidden();
+    if (auth.role === 'provider') throw roleForbidden(ctx, auth, 'payment', id);
     const { paymentMethod } = body(req, paymentBody);
     const { rows } = await ctx.db.query<InvoiceRow>(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE id = $1`, [
       id,

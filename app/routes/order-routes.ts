@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import { authorizePatient, patientExists } from '../auth/phi-access';
+import { authorizePatient, patientExists, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
 import { conflict, forbidden, notFound } from '../http/errors';
@@ -109,7 +109,7 @@ export function orderRoutes(ctx: AppContext): Router {
         staffAllowed: true,
       });
     } else if (auth.role !== 'admin' && auth.role !== 'staff') {
-      throw forbidden();
+      throw roleForbidden(ctx, auth, 'order');
     }
     const { rows } = await ctx.db.query<OrderRow>(
       q.patientId
@@ -143,7 +143,7 @@ export function orderRoutes(ctx: AppContext): Router {
   r.patch('/:id', async (req, res) => {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
-    if (auth.role !== 'admin' && auth.role !== 'staff') throw forbidden();
+    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, 'order', id);
     const { status } = body(req, orderPatch);
     const u = await ctx.db.query(
       `UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'open' RETURNING id`,
@@ -198,7 +198,7 @@ export function prescriptionRoutes(ctx: AppContext): Router {
   r.post('/:id/fill', async (req, res) => {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
-    if (auth.role !== 'admin' && auth.role !== 'staff') throw forbidden();
+    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, 'prescription', id);
     const u = await ctx.db.query(
       `UPDATE prescriptions SET status = 'filled', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`,
       [id],

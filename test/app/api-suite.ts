@@ -308,6 +308,34 @@ export function describeApi(backend: Backend): void {
     });
 
     describe('PHI access', () => {
+      it('reports every role-gated 403 as authz_fail (role_forbidden), so the snooping alert sees it', async () => {
+        const someId = '0f8fad5b-d9cb-469f-a165-70867728950e';
+        const cases: Array<[string, 'get' | 'post' | 'patch' | 'put' | 'delete', string]> = [
+          [patient1, 'post', '/api/invoices'],
+          [provider1, 'get', '/api/invoices'],
+          [provider1, 'post', `/api/invoices/${someId}/payments`],
+          [patient1, 'get', '/api/orders'],
+          [patient1, 'patch', `/api/orders/${someId}`],
+          [patient1, 'post', `/api/prescriptions/${someId}/fill`],
+          [provider1, 'post', '/api/patients'],
+          [staff, 'put', `/api/patients/${p1}/providers/${someId}`],
+          [staff, 'delete', `/api/patients/${p1}/providers/${someId}`],
+          [admin, 'post', `/api/patients/${p1}/soap-notes`],
+          [patient1, 'get', '/api/users'],
+        ];
+        for (const [token, method, path] of cases) {
+          const before = eventsOf(t, 'authz_fail').length;
+          const res = await request(api)[method](path).set(auth(token)).send({});
+          expect({ path, method, status: res.status }).toEqual({ path, method, status: 403 });
+          const reported = eventsOf(t, 'authz_fail').slice(before);
+          expect({ path, method, reasons: reported.map((e) => e.reason) }).toEqual({
+            path,
+            method,
+            reasons: ['role_forbidden'],
+          });
+        }
+      });
+
       it('lets the patient read their own record (decrypted) and reports phi_access', async () => {
         const res = await request(api).get(`/api/patients/${p1}`).set(auth(patient1));
         expect(res.status).toBe(200);
