@@ -20,6 +20,7 @@ import {
 import { loadConfig, type AppConfig } from './config';
 import type { AppContext } from './context';
 import { createPhiCipher } from './crypto/phi-cipher';
+import { bindPhiToPatients } from './db/bind-phi';
 import { migrate } from './db/migrate';
 import { createEventReporter, type EventSink } from './events/event-reporter';
 import { createApp } from './http/create-app';
@@ -148,6 +149,14 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
         timeCost: config.argon2TimeCost,
       }),
     };
+
+    // Rows written before migration 003: re-encrypted once with their patient in the associated data.
+    const bound = await bindPhiToPatients(database, ctx.cipher);
+    if (bound.failed > 0)
+      obs?.logger.error(
+        { 'event.action': 'phi_rebind', 'telehealth.count': bound.failed },
+        'encrypted PHI rows that do not authenticate were left as they are',
+      );
 
     let credentials: DemoCredentials | null = null;
     if (config.seedDemoData) {

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { authorizePatient, patientExists, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
+import { prescriptionContext } from '../crypto/phi-context';
 import { conflict, forbidden, notFound } from '../http/errors';
 import { currency, idParams, limit, multiline, text, uuid } from '../http/schemas';
 import { body, params, query } from '../http/validate';
@@ -184,7 +185,7 @@ export function prescriptionRoutes(ctx: AppContext): Router {
         id,
         patientId,
         auth.userId,
-        ctx.cipher.encrypt(JSON.stringify(details), `prescriptions.details_enc:${id}`),
+        ctx.cipher.encrypt(JSON.stringify(details), prescriptionContext(id, patientId)),
       ],
     );
     ctx.events.report('prescription_issued', {

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { authorizePatient, patientExists, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
+import { prescriptionContext, soapNoteContext } from '../crypto/phi-context';
 import { forbidden, notFound } from '../http/errors';
 import { idParams, limit, multiline, text, uuid } from '../http/schemas';
 import { body, params, query } from '../http/validate';
@@ -217,12 +218,7 @@ export function patientRoutes(ctx: AppContext): Router {
     const noteId = randomUUID();
     await ctx.db.query(
       `INSERT INTO soap_notes (id, patient_id, provider_id, content_enc) VALUES ($1, $2, $3, $4)`,
-      [
-        noteId,
-        id,
-        auth.userId,
-        ctx.cipher.encrypt(JSON.stringify(input), `soap_notes.content_enc:${noteId}`),
-      ],
+      [noteId, id, auth.userId, ctx.cipher.encrypt(JSON.stringify(input), soapNoteContext(noteId, id))],
     );
     res.status(201).json({ id: noteId });
   });
@@ -246,7 +242,7 @@ export function patientRoutes(ctx: AppContext): Router {
         id: n.id,
         providerId: n.provider_id,
         createdAt: n.created_at,
-        ...(JSON.parse(ctx.cipher.decrypt(n.content_enc, `soap_notes.content_enc:${n.id}`)) as object),
+        ...(JSON.parse(ctx.cipher.decrypt(n.content_enc, soapNoteContext(n.id, id))) as object),
       })),
     });
   });
@@ -272,7 +268,7 @@ export function patientRoutes(ctx: AppContext): Router {
         providerId: p.provider_id,
         status: p.status,
         createdAt: p.created_at,
-        ...(JSON.parse(ctx.cipher.decrypt(p.details_enc, `prescriptions.details_enc:${p.id}`)) as object),
+        ...(JSON.parse(ctx.cipher.decrypt(p.details_enc, prescriptionContext(p.id, id))) as object),
       })),
     });
   });

@@ -1,0 +1,71 @@
+/**
+ * Re-encrypts SOAP notes and prescriptions written before migration 003 with their patient in the
+ * associated data (crypto/phi-context.ts), once, at start-up, after the migrations. Idempotent and
+ * safe with several instances starting together: each row is updated only while still unbound. A
+ * row whose stored value does not decrypt under its old context is left unbound and counted: it
+ * was altered, and reading it fails authentication as any tampered value does.
+ */
+import type { PhiCipher } from '../crypto/phi-cipher';
+import {
+  legacyPrescriptionContext,
+  legacySoapNoteContext,
+  prescriptionContext,
+  soapNoteContext,
+} from '../crypto/phi-context';
+import type { Database } from '../collector-api';
+
+const BATCH_ROWS = 500;
+
+const TABLES = [
+  {
+    table: 'soap_notes',
+    column: 'content_enc',
+    legacy: legacySoapNoteContext,
+    bound: soapNoteContext,
+  },
+  {
+    table: 'prescriptions',
+    column: 'details_enc',
+    legacy: legacyPrescriptionContext,
+    bound: prescriptionContext,
+  },
+] as const;
+
+export interface BindOutcome {
+  rebound: number;
+  /** Rows whose value did not decrypt under the old context (left as they are). */
+  failed: number;
+}
+
+export async function bindPhiToPatients(db: Database, cipher: PhiCipher): Promise<BindOutcome> {
+  const out: BindOutcome = { rebound: 0, failed: 0 };
+  for (const t of TABLES) {
+    // Keyset paging over the unbound rows: a row that failed stays unbound and is passed over.
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (;;) {
+      const { rows } = await db.query<{ id: string; patient_id: string; value: string }>(
+        `SELECT id::text AS id, patient_id::text AS patient_id, ${t.column} AS value FROM ${t.table}
+          WHERE NOT bound_to_patient AND id > $1 ORDER BY id LIMIT ${BATCH_ROWS}`,
+        [after],
+      );
+      for (const row of rows) {
+        let plaintext: string;
+        try {
+          plaintext = cipher.decrypt(row.value, t.legacy(row.id));
+        } catch {
+          out.failed += 1;
+          continue;
+        }
+        const r = await db.query(
+          `UPDATE ${t.table} SET ${t.column} = $2, bound_to_patient = true
+            WHERE id = $1 AND NOT bound_to_patient AND ${t.column} = $3 AND patient_id = $4`,
+          [row.id, cipher.encrypt(plaintext, t.bound(row.id, row.patient_id)), row.value, row.patient_id],
+        );
+        out.rebound += r.rowCount;
+      }
+      if (rows.length < BATCH_ROWS) break;
+      after = (rows[rows.length - 1] as { id: string }).id;
+    }
+  }
+  return out;
+}
