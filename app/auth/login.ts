@@ -5,6 +5,7 @@
  * `threshold` password checks; the rest are refused as locked without touching argon2. A correct
  * password (and code) gives the slot back by resetting the counter.
  */
+import { createHmac } from 'node:crypto';
 import type { AppContext, Role } from '../context';
 import { MFA_ROLES } from '../context';
 import { HttpError } from '../http/errors';
@@ -38,6 +39,9 @@ const locked = (retryAfterSeconds: number) =>
     'Retry-After': String(retryAfterSeconds),
   });
 
+/** The same, for a row of login_throttle (aliased t). */
+const FRESH_T = `((t.locked_until IS NOT NULL AND t.locked_until <= now()) OR (t.locked_until IS NULL AND t.failed_attempts >= $2))`;
+
 /** A count to start again: its lock expired, or it reached the threshold without one (see login). */
 const FRESH = `((locked_until IS NOT NULL AND locked_until <= now()) OR (locked_until IS NULL AND failed_attempts >= $2))`;
 
@@ -48,7 +52,11 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
   );
   const user = rows[0];
   if (!user || user.disabled) {
-    await ctx.passwords.verifyDummy(input.password);
+    // Counted and locked as an account would be: the answers (401, 401, 401, then 423) and the
+    // work behind them (a write, then argon2, or neither when locked) do not tell that the name
+    // is no account.
+    const claimed = await claimUnknownName(ctx, input.username);
+    if ('attempt' in claimed) await ctx.passwords.verifyDummy(input.password);
     ctx.events.report('authn_login_fail', {
       // The attempted name is pseudonymised too: it may be a typo of a real person's email.
       actor: user
@@ -57,7 +65,7 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
       reason: user ? 'account_disabled' : 'unknown_user',
       resource: user ? { type: 'user_account', id: user.id } : undefined,
     });
-    throw invalid();
+    throw 'lockedFor' in claimed ? locked(claimed.lockedFor) : invalid();
   }
   const actor = { role: user.role, id: user.id };
   const resource = { type: 'user_account' as const, id: user.id };
@@ -158,6 +166,55 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
     expiresIn: session.expiresIn,
     user: { id: user.id, role: user.role, patientId: user.patient_id },
   };
+}
+
+/** Claims done since the last clean-up of login_throttle (per process). */
+let unknownClaims = 0;
+const CLEAN_EVERY_CLAIMS = 256;
+
+/**
+ * The attempt number for a name that is no account, or how long it stays locked: the claim of
+ * login() on login_throttle, keyed by an HMAC of the name. Now and then, rows that can no longer
+ * lock anything are deleted, so that a stream of random names does not grow the table for good.
+ */
+async function claimUnknownName(
+  ctx: AppContext,
+  username: string,
+): Promise<{ attempt: number } | { lockedFor: number }> {
+  const key = createHmac('sha256', ctx.config.encryptionKey)
+    .update('login-throttle\0')
+    .update(username.toLowerCase())
+    .digest();
+  const threshold = ctx.config.lockoutThreshold;
+  const claim = await ctx.db.query<{ attempt: number }>(
+    `INSERT INTO login_throttle AS t (name_hmac, failed_attempts, locked_until)
+       VALUES ($1, 1, CASE WHEN 1 >= $2 THEN now() + make_interval(secs => $3) END)
+     ON CONFLICT (name_hmac) DO UPDATE SET
+        failed_attempts = CASE WHEN ${FRESH_T} THEN 1 ELSE t.failed_attempts + 1 END,
+        locked_until = CASE WHEN (CASE WHEN ${FRESH_T} THEN 1 ELSE t.failed_attempts + 1 END) >= $2
+                            THEN now() + make_interval(secs => $3) END,
+        updated_at = now()
+      WHERE ${FRESH_T} OR (t.locked_until IS NULL AND t.failed_attempts < $2)
+     RETURNING failed_attempts AS attempt`,
+    [key, threshold, ctx.config.lockoutSeconds],
+  );
+  unknownClaims += 1;
+  if (unknownClaims >= CLEAN_EVERY_CLAIMS) {
+    unknownClaims = 0;
+    await ctx.db.query(
+      `DELETE FROM login_throttle
+        WHERE updated_at < now() - make_interval(secs => $1) AND (locked_until IS NULL OR locked_until < now())`,
+      [ctx.config.lockoutSeconds],
+    );
+  }
+  const attempt = claim.rows[0]?.attempt;
+  if (attempt !== undefined) return { attempt };
+  const { rows } = await ctx.db.query<{ s: number | string | null }>(
+    `SELECT CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int AS s FROM login_throttle WHERE name_hmac = $1`,
+    [key],
+  );
+  const s = Number(rows[0]?.s ?? 0);
+  return { lockedFor: Number.isFinite(s) && s > 0 ? s : 1 };
 }
 
 async function secondsUntilUnlock(ctx: AppContext, userId: string): Promise<number> {

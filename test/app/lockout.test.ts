@@ -98,6 +98,54 @@ describe.each(backends)('lockout on %s', (backend) => {
     expect(eventsOf(s, 'authn_mfa_fail').filter((e) => e.reason === 'bad_code')).toHaveLength(3);
   }, 60_000);
 
+  it('a name that is no account answers as an account does: 401 three times, then 423 with Retry-After', async () => {
+    if (!t) return;
+    const s = t;
+    const real = demoUser(s, 'demo-patient-5');
+    const sequence = async (username: string) => {
+      const out: Array<[number, number | null]> = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await request(s.service.apiUrl)
+          .post('/api/auth/login')
+          .send({ username, password: `wrong-${i}` });
+        const retry = r.headers['retry-after'];
+        out.push([r.status, retry === undefined ? null : Number(retry) > 1790 ? 1 : 0]);
+      }
+      return out;
+    };
+    const expected = [
+      [401, null],
+      [401, null],
+      [401, null],
+      [423, 1],
+      [423, 1],
+    ];
+    expect(await sequence(real.username)).toEqual(expected);
+    expect(await sequence('nobody-at-all@example.test')).toEqual(expected);
+    // A disabled account answers the same way (and its own counter is not touched).
+    await s.service.database.query(`UPDATE users SET disabled = true WHERE lower(username) = 'demo-staff'`);
+    try {
+      expect(await sequence('demo-staff')).toEqual(expected);
+    } finally {
+      await s.service.database.query(
+        `UPDATE users SET disabled = false WHERE lower(username) = 'demo-staff'`,
+      );
+    }
+    // Parallel attempts on an unknown name get no more checks than an account's.
+    const parallel = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        request(s.service.apiUrl)
+          .post('/api/auth/login')
+          .send({ username: 'nobody-parallel@example.test', password: `p-${i}` }),
+      ),
+    );
+    expect(parallel.filter((r) => r.status === 401)).toHaveLength(3);
+    expect(parallel.filter((r) => r.status === 423)).toHaveLength(7);
+    // Attempted names are not stored, only an HMAC of them.
+    const raw = JSON.stringify((await s.service.database.query('SELECT * FROM login_throttle')).rows);
+    expect(raw).not.toContain('nobody');
+  }, 60_000);
+
   it('a count left at the threshold with no lock (a request that never finished) does not refuse the account for good', async () => {
     if (!t) return;
     const s = t;
