@@ -176,6 +176,8 @@ interface Waiter {
 
 const RECORD_HEADER_BYTES = 16;
 const MAX_GROUP = 20_000;
+/** How many recently counted event ids are remembered, so that a retried event is counted once. */
+const RECENT_IDS = 65_536;
 /** Rows the chain verifier hashes between two yields to the event loop (a few ms of work). */
 const VERIFY_SLICE_ROWS = 500;
 
@@ -686,7 +688,24 @@ export function createCollector(opts: CollectorOptions): Collector {
     return null;
   }
 
+  /**
+   * Ids counted lately: a client that retries a batch (after a 503 whose events were admitted, or a
+   * lost reply) sends the same ids again. The store keeps one row per id; the counters must not
+   * count the retry either (payments_amount_total would overstate revenue). Bounded: the last
+   * RECENT_IDS ids, about a minute at a thousand events a second.
+   */
+  const recentIds = new Set<string>();
+  const recentRing: string[] = new Array<string>(RECENT_IDS);
+  let recentAt = 0;
+
   function countEvent(e: AuditEvent): void {
+    const id = e.event_id.toLowerCase();
+    if (recentIds.has(id)) return;
+    const evicted = recentRing[recentAt];
+    if (evicted !== undefined) recentIds.delete(evicted);
+    recentRing[recentAt] = id;
+    recentAt = (recentAt + 1) % RECENT_IDS;
+    recentIds.add(id);
     metrics.eventsTotal.inc({
       event_type: e.event_type,
       outcome: e.outcome,

@@ -94,6 +94,29 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(sample(text, 'telehealth_collector_spool_write_duration_seconds_sum')).toBeGreaterThan(0);
   });
 
+  it('counts an event sent again (a client retry) once, as the store keeps it once', async () => {
+    const { collector, telemetry } = newCollector();
+    const payment = makeEvent('payment_captured', { amount: { minor_units: 5000, currency: 'EUR' } });
+    expect(collector.record(payment)).toEqual({ accepted: true });
+    // The retry of a batch whose reply was lost (or refused with 503 after admission): same id.
+    expect(collector.record({ ...payment, event_id: payment.event_id.toUpperCase() })).toEqual({
+      accepted: true,
+    });
+    expect(collector.record(payment)).toEqual({ accepted: true });
+    await collector.flush();
+    expect(await count('event_id = $1', [payment.event_id])).toBe(1);
+    const text = await telemetry.render();
+    expect(text).toContain(
+      'telehealth_payments_amount_total{event_type="payment_captured",currency="EUR"} 50',
+    );
+    expect(
+      sample(
+        text,
+        'telehealth_events_total{event_type="payment_captured",outcome="success",actor_role="patient",reason="none"}',
+      ),
+    ).toBe(1);
+  });
+
   it('verifies a long incremental stretch in slices, one run at a time, and counts every row once', async () => {
     const { collector, telemetry } = newCollector();
     const events = Array.from({ length: 1300 }, (_, i) => makeEvent(i % 2 ? 'phi_access' : 'order_created'));
