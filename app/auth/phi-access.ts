@@ -43,7 +43,18 @@ export async function authorizePatient(
   ctx: AppContext,
   auth: AuthContext,
   patientId: string,
-  opts: { resource: PhiResource; resourceId?: string; phiRead: boolean; staffAllowed?: boolean },
+  opts: {
+    resource: PhiResource;
+    resourceId?: string;
+    phiRead: boolean;
+    staffAllowed?: boolean;
+    /**
+     * For a thing looked up by its own id (an order, an invoice): a denial answers 404 with this
+     * name, as a missing one does, so that a caller cannot tell another patient's id from a made-up
+     * one. It is still reported as `authz_fail`.
+     */
+    deniedAsMissing?: string;
+  },
 ): Promise<void> {
   if (opts.staffAllowed && auth.role === 'staff') return;
   const decision = await decide(ctx, auth, patientId);
@@ -51,6 +62,7 @@ export async function authorizePatient(
   const resource = { type: opts.resource, id: opts.resourceId ?? patientId };
   if (!decision.granted) {
     ctx.events.report('authz_fail', { actor, reason: decision.reason, resource });
+    if (opts.deniedAsMissing !== undefined) throw notFound(opts.deniedAsMissing);
     throw new HttpError(403, 'forbidden', 'You may not access this patient');
   }
   if (opts.phiRead) ctx.events.report('phi_access', { actor, reason: decision.reason, resource });

@@ -150,6 +150,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
       resourceId: id,
       phiRead: false,
       staffAllowed: true,
+      deniedAsMissing: 'Invoice',
     });
     res.json(invoiceJson(invoice));
   });
@@ -169,6 +170,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
       resourceId: id,
       phiRead: false,
       staffAllowed: true,
+      deniedAsMissing: 'Invoice',
     });
     const amount = Number(invoice.amount_minor);
     const actor = { role: auth.role, id: auth.userId };

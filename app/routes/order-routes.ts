@@ -130,13 +130,14 @@ export function orderRoutes(ctx: AppContext): Router {
       [id],
     );
     const order = rows[0];
-    // A missing order and a forbidden one look the same to a caller who may not see it.
+    // A missing order and a forbidden one look the same to a caller who may not see it (404).
     if (!order) throw notFound('Order');
     await authorizePatient(ctx, getAuth(res), order.patient_id, {
       resource: 'order',
       resourceId: id,
       phiRead: false,
       staffAllowed: true,
+      deniedAsMissing: 'Order',
     });
     res.json(orderJson(order));
   });

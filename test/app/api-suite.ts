@@ -542,6 +542,16 @@ export function describeApi(backend: Backend): void {
           (await request(api).get(`/api/orders?patientId=${p1}`).set(auth(patient1))).body.orders.length,
         ).toBeGreaterThan(0);
         expect((await request(api).get('/api/orders').set(auth(patient1))).status).toBe(403);
+        // Another patient's order answers as a missing one does: its id is not confirmed.
+        const othersOrder = await request(api).get(`/api/orders/${res.body.id}`).set(auth(loginPatient2));
+        expect(othersOrder.status).toBe(404);
+        expect(othersOrder.body).toEqual(
+          (
+            await request(api)
+              .get('/api/orders/0f8fad5b-d9cb-469f-a165-70867728950e')
+              .set(auth(loginPatient2))
+          ).body,
+        );
         await request(api)
           .patch(`/api/orders/${res.body.id}`)
           .set(auth(staff))
@@ -653,14 +663,28 @@ export function describeApi(backend: Backend): void {
               .send({ paymentMethod: 'pm_card_visa' })
           ).status,
         ).toBe(409);
+        // Another patient's invoice answers as a missing one (its id is not confirmed), and the
+        // denial is still reported.
+        const deniedBefore = eventsOf(t, 'authz_fail').length;
+        const othersInvoice = await request(api)
+          .post(`/api/invoices/${invoiceId}/payments`)
+          .set(auth(loginPatient2))
+          .send({ paymentMethod: 'pm_card_visa' });
+        const madeUp = await request(api)
+          .post('/api/invoices/0f8fad5b-d9cb-469f-a165-70867728950e/payments')
+          .set(auth(loginPatient2))
+          .send({ paymentMethod: 'pm_card_visa' });
+        expect([othersInvoice.status, othersInvoice.body]).toEqual([madeUp.status, madeUp.body]);
+        expect(othersInvoice.status).toBe(404);
         expect(
-          (
-            await request(api)
-              .post(`/api/invoices/${invoiceId}/payments`)
-              .set(auth(loginPatient2))
-              .send({ paymentMethod: 'pm_card_visa' })
-          ).status,
-        ).toBe(403);
+          eventsOf(t, 'authz_fail')
+            .slice(deniedBefore)
+            .map((e) => e.reason),
+        ).toEqual(['not_owner']);
+        for (const path of [`/api/invoices/${invoiceId}`]) {
+          const r = await request(api).get(path).set(auth(loginPatient2));
+          expect(r.status).toBe(404);
+        }
 
         const paymentId = paid.body.id as string;
         expect(
