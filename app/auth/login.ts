@@ -5,7 +5,7 @@
  * `threshold` password checks; the rest are refused as locked without touching argon2. A correct
  * password (and code) gives the slot back by resetting the counter.
  */
-import { createHmac } from 'node:crypto';
+import { pseudonymousRef } from '../collector-api';
 import type { AppContext, Role } from '../context';
 import { MFA_ROLES } from '../context';
 import { HttpError } from '../http/errors';
@@ -39,11 +39,22 @@ const locked = (retryAfterSeconds: number) =>
     'Retry-After': String(retryAfterSeconds),
   });
 
-/** The same, for a row of login_throttle (aliased t). */
-const FRESH_T = `((t.locked_until IS NOT NULL AND t.locked_until <= now()) OR (t.locked_until IS NULL AND t.failed_attempts >= $2))`;
-
-/** A count to start again: its lock expired, or it reached the threshold without one (see login). */
-const FRESH = `((locked_until IS NOT NULL AND locked_until <= now()) OR (locked_until IS NULL AND failed_attempts >= $2))`;
+/**
+ * The claim's SET and condition on a counter row (`users`, or `login_throttle` aliased t): a count
+ * starts again when its lock expired, or when it reached the threshold without one (see login).
+ * The claim that reaches the threshold ($2) locks for $3 seconds.
+ */
+function claimSql(t: string): { set: string; where: string } {
+  const fresh = `((${t}locked_until IS NOT NULL AND ${t}locked_until <= now()) OR (${t}locked_until IS NULL AND ${t}failed_attempts >= $2))`;
+  const next = `CASE WHEN ${fresh} THEN 1 ELSE ${t}failed_attempts + 1 END`;
+  return {
+    set: `failed_attempts = ${next},
+          locked_until = CASE WHEN ${next} >= $2 THEN now() + make_interval(secs => $3) END`,
+    where: `${fresh} OR (${t}locked_until IS NULL AND ${t}failed_attempts < $2)`,
+  };
+}
+const USER_CLAIM = claimSql('');
+const NAME_CLAIM = claimSql('t.');
 
 export async function login(ctx: AppContext, input: LoginInput): Promise<LoginResult> {
   const { rows } = await ctx.db.query<UserRow>(
@@ -77,18 +88,13 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
   // the threshold with no lock, refused forever. That state, left by such a request before this
   // rule, counts as an expired lock.
   const claim = await ctx.db.query<{ attempt: number }>(
-    `UPDATE users SET
-        failed_attempts = CASE WHEN ${FRESH} THEN 1 ELSE failed_attempts + 1 END,
-        locked_until = CASE WHEN (CASE WHEN ${FRESH} THEN 1 ELSE failed_attempts + 1 END) >= $2
-                            THEN now() + make_interval(secs => $3) END
-      WHERE id = $1 AND (${FRESH} OR (locked_until IS NULL AND failed_attempts < $2))
-      RETURNING failed_attempts AS attempt`,
+    `UPDATE users SET ${USER_CLAIM.set} WHERE id = $1 AND (${USER_CLAIM.where}) RETURNING failed_attempts AS attempt`,
     [user.id, threshold, ctx.config.lockoutSeconds],
   );
   const slot = claim.rows[0];
   if (!slot) {
     ctx.events.report('authn_login_fail', { actor, reason: 'account_locked', resource });
-    throw locked(await secondsUntilUnlock(ctx, user.id));
+    throw locked(await secondsUntilUnlock(ctx, 'users WHERE id = $1', user.id));
   }
 
   const failAttempt = async (): Promise<boolean> => {
@@ -181,20 +187,16 @@ async function claimUnknownName(
   ctx: AppContext,
   username: string,
 ): Promise<{ attempt: number } | { lockedFor: number }> {
-  const key = createHmac('sha256', ctx.config.encryptionKey)
-    .update('login-throttle\0')
-    .update(username.toLowerCase())
-    .digest();
+  // The keyed hash events use for identifiers (pseudonymous-ref.ts), not the name itself.
+  const key = Buffer.from(
+    pseudonymousRef(ctx.config.pseudonymKey, `login-throttle:${username.toLowerCase()}`),
+    'hex',
+  );
   const threshold = ctx.config.lockoutThreshold;
   const claim = await ctx.db.query<{ attempt: number }>(
     `INSERT INTO login_throttle AS t (name_hmac, failed_attempts, locked_until)
        VALUES ($1, 1, CASE WHEN 1 >= $2 THEN now() + make_interval(secs => $3) END)
-     ON CONFLICT (name_hmac) DO UPDATE SET
-        failed_attempts = CASE WHEN ${FRESH_T} THEN 1 ELSE t.failed_attempts + 1 END,
-        locked_until = CASE WHEN (CASE WHEN ${FRESH_T} THEN 1 ELSE t.failed_attempts + 1 END) >= $2
-                            THEN now() + make_interval(secs => $3) END,
-        updated_at = now()
-      WHERE ${FRESH_T} OR (t.locked_until IS NULL AND t.failed_attempts < $2)
+     ON CONFLICT (name_hmac) DO UPDATE SET ${NAME_CLAIM.set}, updated_at = now() WHERE ${NAME_CLAIM.where}
      RETURNING failed_attempts AS attempt`,
     [key, threshold, ctx.config.lockoutSeconds],
   );
@@ -209,18 +211,14 @@ async function claimUnknownName(
   }
   const attempt = claim.rows[0]?.attempt;
   if (attempt !== undefined) return { attempt };
-  const { rows } = await ctx.db.query<{ s: number | string | null }>(
-    `SELECT CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int AS s FROM login_throttle WHERE name_hmac = $1`,
-    [key],
-  );
-  const s = Number(rows[0]?.s ?? 0);
-  return { lockedFor: Number.isFinite(s) && s > 0 ? s : 1 };
+  return { lockedFor: await secondsUntilUnlock(ctx, 'login_throttle WHERE name_hmac = $1', key) };
 }
 
-async function secondsUntilUnlock(ctx: AppContext, userId: string): Promise<number> {
+/** Seconds until the lock of one counter row ends (`from`: table and condition on $1). */
+async function secondsUntilUnlock(ctx: AppContext, from: string, param: unknown): Promise<number> {
   const { rows } = await ctx.db.query<{ s: number | string | null }>(
-    `SELECT CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int AS s FROM users WHERE id = $1`,
-    [userId],
+    `SELECT CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int AS s FROM ${from}`,
+    [param],
   );
   const s = Number(rows[0]?.s ?? 0);
   // The lock is set with the last slot; a refused claim sees it. Defensive: never ask for 0 s.

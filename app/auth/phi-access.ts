@@ -72,18 +72,17 @@ export async function authorizePatient(
  * The 403 for a role that may not do this at all (a patient creating an order, a provider listing
  * invoices), reported as `authz_fail` with `role_forbidden` like every other denial: the snooping
  * alert and the security dashboard count denials, and one left unreported is one they never see.
- * `id`: what was asked for, when the request names it.
+ * `resource`: what was asked for, when the request names it.
  */
 export function roleForbidden(
   ctx: AppContext,
   auth: AuthContext,
-  type: PhiResource | 'user_account',
-  id?: string,
+  resource?: { type: PhiResource; id: string },
 ): HttpError {
   ctx.events.report('authz_fail', {
     actor: { role: auth.role, id: auth.userId },
     reason: 'role_forbidden',
-    resource: id === undefined ? undefined : { type, id },
+    resource,
   });
   return forbidden();
 }

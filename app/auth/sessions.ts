@@ -9,6 +9,7 @@ import jwt from 'jsonwebtoken';
 import type { AppContext, AuthContext, Role } from '../context';
 import { ROLES } from '../context';
 import { HttpError, unauthorized } from '../http/errors';
+import { roleForbidden } from './phi-access';
 
 const AUDIENCE = 'telehealth-api';
 /**
@@ -185,14 +186,7 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
       patientId: claims.pid ?? null,
     };
     res.locals.auth = auth;
-    if (allowed && !allowed.has(auth.role)) {
-      // Reported like every denial (phi-access.ts roleForbidden): the snooping alert counts them.
-      ctx.events.report('authz_fail', {
-        actor: { role: auth.role, id: auth.userId },
-        reason: 'role_forbidden',
-      });
-      throw new HttpError(403, 'forbidden', 'Your role may not do this');
-    }
+    if (allowed && !allowed.has(auth.role)) throw roleForbidden(ctx, auth);
     next();
   };
 }

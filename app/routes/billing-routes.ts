@@ -83,7 +83,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
 
   r.post('/', async (req, res) => {
     const auth = getAuth(res);
-    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, 'invoice');
+    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth);
     const input = body(req, invoiceBody);
     let amount = input.amountMinor;
     let cur = input.currency;
@@ -125,7 +125,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
         staffAllowed: true,
       });
     } else if (auth.role !== 'admin' && auth.role !== 'staff') {
-      throw roleForbidden(ctx, auth, 'invoice');
+      throw roleForbidden(ctx, auth);
     }
     const { rows } = await ctx.db.query<InvoiceRow>(
       q.patientId
@@ -158,7 +158,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
   r.post('/:id/payments', async (req, res) => {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
-    if (auth.role === 'provider') throw roleForbidden(ctx, auth, 'payment', id);
+    if (auth.role === 'provider') throw roleForbidden(ctx, auth, { type: 'payment', id });
     const { paymentMethod } = body(req, paymentBody);
     const { rows } = await ctx.db.query<InvoiceRow>(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE id = $1`, [
       id,

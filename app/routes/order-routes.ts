@@ -110,7 +110,7 @@ export function orderRoutes(ctx: AppContext): Router {
         staffAllowed: true,
       });
     } else if (auth.role !== 'admin' && auth.role !== 'staff') {
-      throw roleForbidden(ctx, auth, 'order');
+      throw roleForbidden(ctx, auth);
     }
     const { rows } = await ctx.db.query<OrderRow>(
       q.patientId
@@ -145,7 +145,7 @@ export function orderRoutes(ctx: AppContext): Router {
   r.patch('/:id', async (req, res) => {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
-    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, 'order', id);
+    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, { type: 'order', id });
     const { status } = body(req, orderPatch);
     const u = await ctx.db.query(
       `UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'open' RETURNING id`,
@@ -200,7 +200,8 @@ export function prescriptionRoutes(ctx: AppContext): Router {
   r.post('/:id/fill', async (req, res) => {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
-    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, 'prescription', id);
+    if (auth.role !== 'admin' && auth.role !== 'staff')
+      throw roleForbidden(ctx, auth, { type: 'prescription', id });
     const u = await ctx.db.query(
       `UPDATE prescriptions SET status = 'filled', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`,
       [id],

@@ -125,7 +125,7 @@ export function patientRoutes(ctx: AppContext): Router {
 
   r.post('/', async (req, res) => {
     const auth = getAuth(res);
-    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, 'patient_record');
+    if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth);
     const input = body(req, createPatientBody);
     const id = await insertPatient(ctx, input, auth.userId);
     res.status(201).json({ id });
@@ -187,7 +187,7 @@ export function patientRoutes(ctx: AppContext): Router {
 
   r.put('/:id/providers/:providerId', async (req, res) => {
     const { id, providerId } = params(req, assignmentParams);
-    if (getAuth(res).role !== 'admin') throw roleForbidden(ctx, getAuth(res), 'patient_record', id);
+    if (getAuth(res).role !== 'admin') throw roleForbidden(ctx, getAuth(res), { type: 'patient_record', id });
     await patientExists(ctx, id);
     const p = await ctx.db.query(`SELECT 1 FROM users WHERE id = $1 AND role = 'provider'`, [providerId]);
     if (p.rowCount === 0) throw notFound('Provider');
@@ -200,7 +200,7 @@ export function patientRoutes(ctx: AppContext): Router {
 
   r.delete('/:id/providers/:providerId', async (req, res) => {
     const { id, providerId } = params(req, assignmentParams);
-    if (getAuth(res).role !== 'admin') throw roleForbidden(ctx, getAuth(res), 'patient_record', id);
+    if (getAuth(res).role !== 'admin') throw roleForbidden(ctx, getAuth(res), { type: 'patient_record', id });
     const d = await ctx.db.query(
       `DELETE FROM provider_assignments WHERE patient_id = $1 AND provider_id = $2`,
       [id, providerId],
@@ -212,7 +212,7 @@ export function patientRoutes(ctx: AppContext): Router {
   r.post('/:id/soap-notes', async (req, res) => {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
-    if (auth.role !== 'provider') throw roleForbidden(ctx, auth, 'soap_note', id);
+    if (auth.role !== 'provider') throw roleForbidden(ctx, auth, { type: 'soap_note', id });
     const input = body(req, soapBody);
     await authorizePatient(ctx, auth, id, { resource: 'soap_note', phiRead: false });
     const noteId = randomUUID();

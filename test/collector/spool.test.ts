@@ -97,6 +97,20 @@ describe('Spool', () => {
       } as never);
     }
 
+    /** The next fdatasync fails as a failing disk's does. */
+    function failedFsyncOnce(): void {
+      jest
+        .spyOn(proto, 'datasync')
+        .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    }
+
+    /** Appends records from..from+9 with `fail` arranged, expects the error, then retries them. */
+    async function failThenRetry(spool: Spool, from: number, fail: () => void, code: string): Promise<void> {
+      fail();
+      await expect(spool.append(records(from, 10))).rejects.toThrow(code);
+      await spool.append(records(from, 10));
+    }
+
     async function expectAll(spool: Spool, n: number): Promise<void> {
       const expected = records(1, n);
       const inProcess = await spool.read(1, n, 10_000);
@@ -112,9 +126,7 @@ describe('Spool', () => {
     it('a write torn by a full disk leaves no bytes before the retry: nothing after it is lost', async () => {
       const { spool } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
       await spool.append(records(1, 10));
-      tornWriteOnce();
-      await expect(spool.append(records(11, 10))).rejects.toThrow('ENOSPC');
-      await spool.append(records(11, 10));
+      await failThenRetry(spool, 11, tornWriteOnce, 'ENOSPC');
       await spool.append(records(21, 10));
       await expectAll(spool, 30);
     });
@@ -122,11 +134,7 @@ describe('Spool', () => {
     it('a failed fdatasync: the group is written again in a new segment, each record recovered once', async () => {
       const { spool } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
       await spool.append(records(1, 10));
-      jest
-        .spyOn(proto, 'datasync')
-        .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
-      await expect(spool.append(records(11, 10))).rejects.toThrow('EIO');
-      await spool.append(records(11, 10));
+      await failThenRetry(spool, 11, failedFsyncOnce, 'EIO');
       await spool.append(records(21, 10));
       expect(readdirSync(dir).sort()).toEqual(['seg-0000000000000001.spool', 'seg-0000000000000011.spool']);
       await expectAll(spool, 30);
@@ -134,9 +142,7 @@ describe('Spool', () => {
 
     it("a segment's first append failing: the retry makes the segment afresh", async () => {
       const { spool } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
-      tornWriteOnce();
-      await expect(spool.append(records(1, 10))).rejects.toThrow('ENOSPC');
-      await spool.append(records(1, 10));
+      await failThenRetry(spool, 1, tornWriteOnce, 'ENOSPC');
       await spool.append(records(11, 10));
       await expectAll(spool, 20);
     });
