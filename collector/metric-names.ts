@@ -48,11 +48,11 @@ export const EVENT_TYPES = {
     outcome: 'failure',
     reasons: ['not_assigned', 'not_owner', 'role_forbidden'],
   },
-  /** PHI access granted. */
+  /** PHI read granted; `billing_access`: staff reading orders and invoices (payment, operations). */
   phi_access: {
     class: 'security',
     outcome: 'success',
-    reasons: ['own_record', 'assigned_provider', 'admin_access'],
+    reasons: ['own_record', 'assigned_provider', 'admin_access', 'billing_access'],
   },
   order_created: { class: 'business', outcome: 'success', reasons: ['none'] },
   prescription_issued: { class: 'business', outcome: 'success', reasons: ['none'] },

@@ -1,21 +1,33 @@
 /**
- * Who may see a patient's PHI: the patient, the patient's assigned providers, and admins. Every
- * decision is reported: `phi_access` when granted, `authz_fail` when denied (the PHI-snooping
- * alert counts those). A denial does not say whether the patient exists.
+ * Who may see a patient's PHI: the patient, the patient's assigned providers, and admins; staff see
+ * billing records (orders, invoices) for payment and operations. Every decision is reported:
+ * `phi_access` when a read is granted (the accounting of who saw which patient's records, HIPAA
+ * § 164.528), `authz_fail` when denied (the PHI-snooping alert counts those). A denial does not say
+ * whether the patient exists.
  */
 import type { AppContext, AuthContext } from '../context';
+import type { EventReason } from '../collector-api';
 import { forbidden, HttpError, notFound } from '../http/errors';
 
 export type PhiResource = 'patient_record' | 'soap_note' | 'prescription' | 'order' | 'invoice' | 'payment';
 
 type Decision =
-  | { granted: true; reason: 'own_record' | 'assigned_provider' | 'admin_access' }
-  | { granted: false; reason: 'not_owner' | 'not_assigned' | 'role_forbidden' };
+  | { granted: true; reason: EventReason<'phi_access'> }
+  | { granted: false; reason: EventReason<'authz_fail'> };
 
-async function decide(ctx: AppContext, auth: AuthContext, patientId: string): Promise<Decision> {
+async function decide(
+  ctx: AppContext,
+  auth: AuthContext,
+  patientId: string,
+  staffAllowed: boolean,
+): Promise<Decision> {
   switch (auth.role) {
     case 'admin':
       return { granted: true, reason: 'admin_access' };
+    case 'staff':
+      return staffAllowed
+        ? { granted: true, reason: 'billing_access' }
+        : { granted: false, reason: 'role_forbidden' };
     case 'patient':
       return auth.patientId === patientId
         ? { granted: true, reason: 'own_record' }
@@ -29,15 +41,14 @@ async function decide(ctx: AppContext, auth: AuthContext, patientId: string): Pr
         ? { granted: true, reason: 'assigned_provider' }
         : { granted: false, reason: 'not_assigned' };
     }
-    default:
-      return { granted: false, reason: 'role_forbidden' };
   }
 }
 
 /**
- * Throws 403 (and reports `authz_fail`) unless the caller may act on the patient. PHI reads report
- * `phi_access` when granted. `staffAllowed` is for billing actions (orders, invoices, payments), which
- * staff perform without reading PHI: no `phi_access` is reported for those.
+ * Throws 403 (and reports `authz_fail`) unless the caller may act on the patient. Reads (`phiRead`)
+ * report `phi_access` when granted, writes do not (they report their own business event).
+ * `staffAllowed` is for billing records (orders, invoices, payments): staff are granted them, and
+ * their reads are reported with the reason `billing_access`.
  */
 export async function authorizePatient(
   ctx: AppContext,
@@ -56,8 +67,7 @@ export async function authorizePatient(
     deniedAsMissing?: string;
   },
 ): Promise<void> {
-  if (opts.staffAllowed && auth.role === 'staff') return;
-  const decision = await decide(ctx, auth, patientId);
+  const decision = await decide(ctx, auth, patientId, opts.staffAllowed === true);
   const actor = { role: auth.role, id: auth.userId };
   const resource = { type: opts.resource, id: opts.resourceId ?? patientId };
   if (!decision.granted) {
@@ -85,6 +95,23 @@ export function roleForbidden(
     resource,
   });
   return forbidden();
+}
+
+/**
+ * For a list that spans patients (staff's and admins' work queues of open orders, unpaid invoices):
+ * one `phi_access` per patient whose records were returned, so that the accounting per patient is
+ * as complete as for a single read. Only admins and staff reach these lists (the route gates them).
+ */
+export function reportBillingListRead(
+  ctx: AppContext,
+  auth: AuthContext,
+  type: 'order' | 'invoice',
+  patientIds: Iterable<string>,
+): void {
+  const reason = auth.role === 'admin' ? 'admin_access' : 'billing_access';
+  const actor = { role: auth.role, id: auth.userId };
+  for (const id of new Set(patientIds))
+    ctx.events.report('phi_access', { actor, reason, resource: { type, id } });
 }
 
 export async function patientExists(ctx: AppContext, patientId: string): Promise<void> {

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Currency } from '../collector-api';
-import { authorizePatient, roleForbidden } from '../auth/phi-access';
+import { authorizePatient, reportBillingListRead, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
 import { conflict, HttpError, notFound } from '../http/errors';
@@ -121,7 +121,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
     if (q.patientId) {
       await authorizePatient(ctx, auth, q.patientId, {
         resource: 'invoice',
-        phiRead: false,
+        phiRead: true,
         staffAllowed: true,
       });
     } else if (auth.role !== 'admin' && auth.role !== 'staff') {
@@ -135,6 +135,13 @@ export function invoiceRoutes(ctx: AppContext): Router {
             ORDER BY created_at LIMIT $3`,
       [q.patientId ?? null, q.status ?? null, q.limit],
     );
+    if (!q.patientId)
+      reportBillingListRead(
+        ctx,
+        auth,
+        'invoice',
+        rows.map((i) => i.patient_id),
+      );
     res.json({ invoices: rows.map(invoiceJson) });
   });
 
@@ -148,7 +155,7 @@ export function invoiceRoutes(ctx: AppContext): Router {
     await authorizePatient(ctx, getAuth(res), invoice.patient_id, {
       resource: 'invoice',
       resourceId: id,
-      phiRead: false,
+      phiRead: true,
       staffAllowed: true,
       deniedAsMissing: 'Invoice',
     });

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import { authorizePatient, patientExists, roleForbidden } from '../auth/phi-access';
+import { authorizePatient, patientExists, reportBillingListRead, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
 import { prescriptionContext } from '../crypto/phi-context';
@@ -106,7 +106,7 @@ export function orderRoutes(ctx: AppContext): Router {
     if (q.patientId) {
       await authorizePatient(ctx, auth, q.patientId, {
         resource: 'order',
-        phiRead: false,
+        phiRead: true,
         staffAllowed: true,
       });
     } else if (auth.role !== 'admin' && auth.role !== 'staff') {
@@ -120,6 +120,13 @@ export function orderRoutes(ctx: AppContext): Router {
             WHERE status = COALESCE($2::text, 'open') AND $1::uuid IS NULL ORDER BY created_at DESC LIMIT $3`,
       [q.patientId ?? null, q.status ?? null, q.limit],
     );
+    if (!q.patientId)
+      reportBillingListRead(
+        ctx,
+        auth,
+        'order',
+        rows.map((o) => o.patient_id),
+      );
     res.json({ orders: rows.map(orderJson) });
   });
 
@@ -135,7 +142,7 @@ export function orderRoutes(ctx: AppContext): Router {
     await authorizePatient(ctx, getAuth(res), order.patient_id, {
       resource: 'order',
       resourceId: id,
-      phiRead: false,
+      phiRead: true,
       staffAllowed: true,
       deniedAsMissing: 'Order',
     });

@@ -4,6 +4,7 @@
  */
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
+import { pseudonymousRef } from '../../collector';
 import {
   demoUser,
   eventsOf,
@@ -392,6 +393,79 @@ export function describeApi(backend: Backend): void {
         expect(mine.body.patients.map((p: { id: string }) => p.id)).not.toContain(unassigned);
         const own = await request(api).get('/api/patients').set(auth(patient1));
         expect(own.body.patients).toEqual([{ id: p1, createdAt: expect.any(String) }]);
+      });
+
+      it('reports reads of orders and invoices as phi_access: staff as billing_access, one per patient for work queues', async () => {
+        const ref = (kind: string, id: string) =>
+          pseudonymousRef(t.service.config.pseudonymKey, `${kind}:${id}`);
+        const since = (n: number) => eventsOf(t, 'phi_access').slice(n);
+        const order = await request(api)
+          .post('/api/orders')
+          .set(auth(staff))
+          .send({
+            patientId: p2,
+            currency: 'USD',
+            items: [{ sku: 'KIT-BP', quantity: 1, unitPriceMinor: 500 }],
+          });
+        const invoice = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p2, amountMinor: 500, currency: 'USD' });
+        expect([order.status, invoice.status]).toEqual([201, 201]);
+
+        const single: Array<[string, string, string, string]> = [
+          [staff, `/api/orders/${order.body.id}`, 'billing_access', ref('order', order.body.id)],
+          [admin, `/api/invoices/${invoice.body.id}`, 'admin_access', ref('invoice', invoice.body.id)],
+          [loginPatient2, `/api/invoices/${invoice.body.id}`, 'own_record', ref('invoice', invoice.body.id)],
+          [staff, `/api/orders?patientId=${p2}`, 'billing_access', ref('order', p2)],
+          [staff, `/api/invoices?patientId=${p2}`, 'billing_access', ref('invoice', p2)],
+        ];
+        for (const [token, path, reason, resourceRef] of single) {
+          const before = eventsOf(t, 'phi_access').length;
+          expect({ path, status: (await request(api).get(path).set(auth(token))).status }).toEqual({
+            path,
+            status: 200,
+          });
+          expect({
+            path,
+            reported: since(before).map((e) => [e.reason, (e.resource as { ref: string }).ref]),
+          }).toEqual({ path, reported: [[reason, resourceRef]] });
+        }
+
+        // A work queue spanning patients: one event per patient whose records it returned.
+        await request(api)
+          .post('/api/orders')
+          .set(auth(staff))
+          .send({
+            patientId: p2,
+            currency: 'USD',
+            items: [{ sku: 'KIT-BP', quantity: 1, unitPriceMinor: 1 }],
+          })
+          .expect(201);
+        const before = eventsOf(t, 'phi_access').length;
+        const queue = await request(api).get('/api/orders?status=open&limit=100').set(auth(staff));
+        expect(queue.status).toBe(200);
+        const patients = [
+          ...new Set(queue.body.orders.map((o: { patientId: string }) => o.patientId as string)),
+        ];
+        expect(patients).toContain(p2);
+        expect(
+          queue.body.orders.filter((o: { patientId: string }) => o.patientId === p2).length,
+        ).toBeGreaterThan(1);
+        const reported = since(before);
+        expect(reported.map((e) => e.reason)).toEqual(patients.map(() => 'billing_access'));
+        expect(reported.map((e) => (e.resource as { ref: string }).ref).sort()).toEqual(
+          patients.map((id) => ref('order', id as string)).sort(),
+        );
+
+        // Writes report their own events, not a read.
+        const beforeWrite = eventsOf(t, 'phi_access').length;
+        await request(api)
+          .patch(`/api/orders/${order.body.id}`)
+          .set(auth(staff))
+          .send({ status: 'cancelled' })
+          .expect(200);
+        expect(since(beforeWrite)).toEqual([]);
       });
 
       it('creates and updates patients (staff intake, admin or the patient update)', async () => {
