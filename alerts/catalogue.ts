@@ -1008,13 +1008,14 @@ const collector: AlertDefinition[] = [
     summary:
       '{{ $labels.job }}: {{ printf "%.0f" $value }} accepted {{ $labels.event_class }} events dropped in 10 minutes',
     description:
-      'The collector dropped {{ printf "%.0f" $value }} {{ $labels.event_class }} events it had accepted (spool full or store rejected them).',
+      'The collector dropped {{ printf "%.0f" $value }} {{ $labels.event_class }} events it had accepted (spool full, store rejected them, or their event id was already stored for another event).',
     runbook: {
       meaning:
-        'Events that were accepted have left the pipeline: lost (spool_full) or refused by the audit store for themselves (store_rejected).',
+        'Events that were accepted have left the pipeline: lost (spool_full), refused by the audit store for themselves (store_rejected), or sent under an event id the store already holds for a different event (id_conflict).',
       impact: 'The audit trail has a gap; business metrics undercount.',
       steps: [
         "Reason `store_rejected`: the rows are kept, one per line, in `quarantine.rows` beside the collector's spool; find the constraint they break (the error log has the event id and SQLSTATE), fix it, and replay them.",
+        'Reason `id_conflict`: the stored event stands and the later one is kept in `quarantine.rows`; compare the two (the error log has the event id). A source reusing ids is a bug in that source (each event needs a fresh UUID); a stored event that differs from what its source sent is a possible tampering and goes to the AuditChainBroken steps.',
         ...COLLECTOR_STEPS,
         ...SECURITY_INCIDENT_STEPS.slice(4),
       ],

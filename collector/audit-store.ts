@@ -13,14 +13,18 @@
  * chain never links to a row that was not inserted: in-batch duplicates at once, stored ones when
  * the write reports them (COPY: unique violation; INSERT: fewer rows than sent), by writing the batch
  * again without the ids found stored under the lock. The unique index is the last line of defence.
+ * A row is a duplicate only when it equals the one kept; a different event under a taken id is a
+ * conflict, returned to the caller (which keeps it aside) instead of being skipped without a trace.
  */
 import {
   auditRowOf,
+  auditRowOfFields,
   canonicalTextOfRow,
   ROW_COLUMNS,
   rowEventId,
   rowFields,
   type AuditRow,
+  type AuditRowFields,
 } from './audit-row';
 import { chainHashHexOfText, GENESIS_HASH } from './canonical-row';
 import { appendCopyLines, CHAIN_COLUMNS, copyBatchText, startCopyBatch } from './copy-batch';
@@ -31,7 +35,10 @@ import type { RowHasher } from './row-hasher';
 
 export interface InsertOutcome {
   inserted: number;
+  /** Rows equal to one already stored or earlier in the batch: nothing to do. */
   duplicates: number;
+  /** Rows whose event id is taken by a different row (stored or earlier in the batch): not written. */
+  conflicts: AuditRow[];
 }
 
 /** The last row of the chain: seq and hash (genesis: seq 0 and 32 zero bytes). */
@@ -53,6 +60,8 @@ interface Rows {
 export interface PreparedBatch {
   readonly events: readonly AuditRow[];
   readonly batchDuplicates: number;
+  /** Rows reusing the id of a different row earlier in the batch. */
+  readonly batchConflicts: readonly AuditRow[];
   readonly recordedMs: number;
   /** The head after this batch if it commits as prepared (null when prepared without a head). */
   readonly end: ChainLink | null;
@@ -60,6 +69,15 @@ export interface PreparedBatch {
 }
 
 class DuplicatesInBatch extends Error {}
+
+interface WriteResult {
+  inserted: number;
+  end: ChainLink;
+  /** Rows of the batch whose id the store holds for a different row. */
+  conflicts: AuditRow[];
+  /** The stored rows found for the batch's ids (only when it was written again without them). */
+  stored: Map<string, AuditRow>;
+}
 
 const COLUMNS =
   'seq, event_id, schema_version, event_type, occurred_at, recorded_at, source, actor_role, actor_ref, outcome, reason, resource_type, resource_ref, amount_minor, currency, prev_hash, hash';
@@ -92,6 +110,15 @@ const OPENING_SQL = (asWriter: boolean): string =>
  */
 const SLICE_MS = 4;
 const CHECK_EVERY = 64;
+
+/** A stored row's columns as the text auditRowOf writes (UTC milliseconds, numbers in decimal). */
+const STORED_ROWS_SQL = `SELECT ${ROW_COLUMNS.map((c) =>
+  c === 'occurred_at'
+    ? `to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at`
+    : c === 'event_id' || c === 'schema_version' || c === 'amount_minor'
+      ? `${c}::text AS ${c}`
+      : c,
+).join(', ')} FROM audit_events WHERE event_id = ANY($1::uuid[])`;
 
 const sameLink = (a: ChainLink, b: ChainLink): boolean => a.seq === b.seq && a.hash.equals(b.hash);
 
@@ -137,12 +164,17 @@ export class AuditStore {
     base: ChainLink | null,
     recordedAt = new Date(),
   ): Promise<PreparedBatch> {
-    const seen = new Set<string>();
+    const seen = new Map<string, AuditRow>();
     const unique: AuditRow[] = [];
+    const conflicts: AuditRow[] = [];
     for (const row of events) {
       const id = rowEventId(row); // lowercase: auditRowOf made it so
-      if (seen.has(id)) continue;
-      seen.add(id);
+      const first = seen.get(id);
+      if (first !== undefined) {
+        if (first !== row) conflicts.push(row);
+        continue;
+      }
+      seen.set(id, row);
       unique.push(row);
     }
     const recordedMs = recordedAt.getTime();
@@ -152,7 +184,8 @@ export class AuditStore {
         : null;
     return {
       events: unique,
-      batchDuplicates: events.length - unique.length,
+      batchDuplicates: events.length - unique.length - conflicts.length,
+      batchConflicts: conflicts,
       recordedMs,
       end: rows ? rows.end : null,
       rows,
@@ -171,9 +204,10 @@ export class AuditStore {
 
   /** Writes a prepared batch in one transaction under the chain lock. */
   async commit(batch: PreparedBatch): Promise<InsertOutcome> {
-    if (batch.events.length === 0) return { inserted: 0, duplicates: batch.batchDuplicates };
+    if (batch.events.length === 0)
+      return { inserted: 0, duplicates: batch.batchDuplicates, conflicts: [...batch.batchConflicts] };
     this.head = null;
-    let result: { inserted: number; end: ChainLink };
+    let result: WriteResult;
     try {
       result = await this.db.transaction((tx) => this.write(tx, batch, false));
     } catch (err) {
@@ -182,17 +216,18 @@ export class AuditStore {
       result = await this.db.transaction((tx) => this.write(tx, batch, true));
     }
     this.head = result.end;
-    return {
-      inserted: result.inserted,
-      duplicates: batch.batchDuplicates + batch.events.length - result.inserted,
-    };
+    let duplicates = batch.batchDuplicates + batch.events.length - result.inserted - result.conflicts.length;
+    const conflicts = result.conflicts;
+    // A row repeating an id earlier in the batch is compared with the row that id ends up with: the
+    // stored one when the earlier row was itself not written.
+    for (const row of batch.batchConflicts) {
+      if (result.stored.get(rowEventId(row)) === row) duplicates += 1;
+      else conflicts.push(row);
+    }
+    return { inserted: result.inserted, duplicates, conflicts };
   }
 
-  private async write(
-    tx: Transaction,
-    batch: PreparedBatch,
-    skipStored: boolean,
-  ): Promise<{ inserted: number; end: ChainLink }> {
+  private async write(tx: Transaction, batch: PreparedBatch, skipStored: boolean): Promise<WriteResult> {
     // Role, chain lock and head in one round trip (with BEGIN): the head is read by a statement of
     // its own after the lock is held, so its snapshot sees the last commit (READ COMMITTED).
     const headRow = await tx.script<{ seq: string; hash: Buffer }>(OPENING_SQL(this.writesAsWriterRole));
@@ -201,14 +236,18 @@ export class AuditStore {
       ? { seq: Number(first.seq), hash: Buffer.from(first.hash) }
       : { seq: 0, hash: GENESIS_HASH };
     let events = batch.events;
+    const conflicts: AuditRow[] = [];
+    const stored = new Map<string, AuditRow>();
     if (skipStored) {
-      const stored = await tx.query<{ event_id: string }>(
-        'SELECT event_id::text AS event_id FROM audit_events WHERE event_id = ANY($1::uuid[])',
-        [events.map(rowEventId)],
-      );
-      const storedIds = new Set(stored.rows.map((r) => r.event_id));
-      events = events.filter((row) => !storedIds.has(rowEventId(row)));
-      if (events.length === 0) return { inserted: 0, end: head };
+      const found = await tx.query<AuditRowFields>(STORED_ROWS_SQL, [events.map(rowEventId)]);
+      for (const r of found.rows) stored.set(r.event_id as string, auditRowOfFields(r));
+      events = events.filter((row) => {
+        const kept = stored.get(rowEventId(row));
+        if (kept === undefined) return true;
+        if (kept !== row) conflicts.push(row);
+        return false;
+      });
+      if (events.length === 0) return { inserted: 0, end: head, conflicts, stored };
     }
     const copy = tx.copyFrom;
     let rows = batch.rows;
@@ -232,7 +271,7 @@ export class AuditStore {
       // A stored duplicate was skipped mid-batch: the hashes computed after it link to nothing.
       throw new DuplicatesInBatch();
     }
-    return { inserted: count, end: rows.end };
+    return { inserted: count, end: rows.end, conflicts, stored };
   }
 
   private async buildRows(

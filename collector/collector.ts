@@ -32,7 +32,14 @@ import {
   type ScheduledJob,
 } from './collector-metrics';
 import type { Database } from './database';
-import { CURRENCY_MINOR_EXPONENT, eventClass, parseEvent, type AuditEvent, type EventIssue } from './events';
+import {
+  CURRENCY_MINOR_EXPONENT,
+  eventClass,
+  ID_CONFLICT_MESSAGE,
+  parseEvent,
+  type AuditEvent,
+  type EventIssue,
+} from './events';
 import { createEventsListener, createEventsRouter, type EventsRouterOptions } from './http-router';
 import type { EventClass, EventType } from './metric-names';
 import type { Logger } from './logging';
@@ -99,13 +106,19 @@ export interface CollectorOptions {
   pagerDedupKey?: string;
 }
 
-export type RejectReason = 'invalid' | 'queue_full' | 'spool_full' | 'closed';
+export type RejectReason = 'invalid' | 'queue_full' | 'spool_full' | 'closed' | 'id_conflict';
 
 export type RecordResult =
   { accepted: true } | { accepted: false; errors: EventIssue[]; reason?: RejectReason };
 
 export type AdmitResult =
-  { ok: true; durable: Promise<void> } | { ok: false; reason: Exclude<RejectReason, 'invalid'> };
+  | { ok: true; durable: Promise<void> }
+  | {
+      ok: false;
+      reason: Exclude<RejectReason, 'invalid'>;
+      /** With `id_conflict`: the indexes of the events whose id was lately accepted for another event. */
+      conflicts?: number[];
+    };
 
 export interface CollectorStats {
   accepted: number;
@@ -180,6 +193,23 @@ const MAX_GROUP = 20_000;
 const RECENT_IDS = 65_536;
 /** Rows the chain verifier hashes between two yields to the event loop (a few ms of work). */
 const VERIFY_SLICE_ROWS = 500;
+
+/**
+ * A 32-bit FNV-1a hash of a row: enough to tell a retried event (the same row) from a different one
+ * under the same id; a collision only defers the decision to the store, which compares whole rows.
+ */
+function rowFingerprint(row: AuditRow): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < row.length; i += 1) h = Math.imul(h ^ row.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Conflicting rows could not be made durable aside: the batch stays in the spool and is retried. */
+class QuarantineFailed extends Error {
+  constructor(cause: unknown) {
+    super('quarantine append failed', { cause });
+  }
+}
 
 /** SQLSTATE classes that a retry cannot fix (bad data), as opposed to connection or resource errors. */
 function isDataError(err: unknown): boolean {
@@ -506,6 +536,9 @@ export function createCollector(opts: CollectorOptions): Collector {
           }
           const outcome = await committing;
           metrics.storeBatchDurationSeconds.observe(Number(committedAt - t0) / 1e9);
+          // Before the batch leaves the spool: if this fails, the batch is written again (its rows
+          // are duplicates by then, the conflicts are found again) until they are kept.
+          if (outcome.conflicts.length > 0) await quarantineConflicts(outcome.conflicts);
           storeQueue.splice(0, n);
           if (singleMode > 0) singleMode -= 1;
           committedSeq = (batch[n - 1] as Queued).seq;
@@ -522,6 +555,15 @@ export function createCollector(opts: CollectorOptions): Collector {
         } catch (err) {
           next = null;
           await drainLog();
+          if (err instanceof QuarantineFailed) {
+            logger?.error(
+              { 'error.code': errorCode(err.cause) },
+              'conflicting audit rows could not be quarantined; retrying',
+            );
+            await sleep(backoff);
+            backoff = Math.min(backoff * 2, retryMax);
+            continue;
+          }
           metrics.storeBatchDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
           metrics.storeErrorsTotal.inc();
           if (isDataError(err) && n > 1) {
@@ -552,6 +594,31 @@ export function createCollector(opts: CollectorOptions): Collector {
           backoff = Math.min(backoff * 2, retryMax);
         }
       }
+    }
+  }
+
+  /**
+   * Rows whose event id the store already holds for a different event (a client reusing ids, or
+   * a source minting them badly): not written, so the stored event stands, but never dropped without
+   * a trace either. Each is made durable in the quarantine file, counted and logged by id.
+   */
+  async function quarantineConflicts(rows: readonly AuditRow[]): Promise<void> {
+    for (const row of rows) {
+      try {
+        await appendQuarantine(opts.spoolDir, row);
+      } catch (err) {
+        throw new QuarantineFailed(err);
+      }
+    }
+    for (const row of rows) {
+      metrics.eventsDroppedTotal.inc({
+        event_class: eventClass(rowEventType(row) as EventType),
+        reason: 'id_conflict',
+      });
+      logger?.error(
+        { 'event.id': rowEventId(row) },
+        'audit event id already stored for a different event; kept in the quarantine file',
+      );
     }
   }
 
@@ -643,7 +710,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     nextOrd += 1;
     writeBuffer.push(p);
     writeBufferBytes += bytes;
-    countEvent(event);
+    countEvent(event, p.payload);
   }
 
   function spoolRoom(bytes: number, business: boolean): boolean {
@@ -656,6 +723,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     if (closing) return { ok: false, reason: 'closed' };
     if (writeBuffer.length + events.length > queueCapacity) return { ok: false, reason: 'queue_full' };
     const pending = events.map(pendingOf);
+    const conflicts = conflictsOf(pending);
+    if (conflicts.length > 0) return { ok: false, reason: 'id_conflict', conflicts };
     let bytes = 0;
     let business = false;
     for (const p of pending) {
@@ -681,6 +750,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     if (closing) return 'closed';
     if (writeBuffer.length + 1 > queueCapacity) return 'queue_full';
     const p = pendingOf(event);
+    if (recentConflict(p.payload)) return 'id_conflict';
     const bytes = p.bytes + RECORD_HEADER_BYTES;
     if (!spoolRoom(bytes, p.cls === 'business')) return 'spool_full';
     enqueue(p, bytes, event);
@@ -689,23 +759,44 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   /**
-   * Ids counted lately: a client that retries a batch (after a 503 whose events were admitted, or a
-   * lost reply) sends the same ids again. The store keeps one row per id; the counters must not
-   * count the retry either (payments_amount_total would overstate revenue). Bounded: the last
-   * RECENT_IDS ids, about a minute at a thousand events a second.
+   * Ids counted lately, each with a fingerprint of its row: a client that retries a batch (after a
+   * 503 whose events were admitted, or a lost reply) sends the same ids again. The store keeps one
+   * row per id; the counters must not count the retry either (payments_amount_total would overstate
+   * revenue). A different event under a recent id is refused at once (`id_conflict`), with the field
+   * named, rather than accepted and set aside by the store later. Bounded: the last RECENT_IDS ids,
+   * about a minute at a thousand events a second; older ones are still compared by the store.
    */
-  const recentIds = new Set<string>();
+  const recentIds = new Map<string, number>();
   const recentRing: string[] = new Array<string>(RECENT_IDS);
   let recentAt = 0;
 
-  function countEvent(e: AuditEvent): void {
-    const id = e.event_id.toLowerCase();
+  /** Whether the row's id was lately accepted for a different row. */
+  function recentConflict(row: AuditRow): boolean {
+    const fp = recentIds.get(rowEventId(row));
+    return fp !== undefined && fp !== rowFingerprint(row);
+  }
+
+  /** The indexes of rows whose id was lately accepted, or is used earlier in the batch, for another row. */
+  function conflictsOf(pending: readonly Pending[]): number[] {
+    const out: number[] = [];
+    const inBatch = pending.length > 1 ? new Map<string, AuditRow>() : null;
+    pending.forEach((p, i) => {
+      const row = p.payload;
+      const earlier = inBatch?.get(rowEventId(row));
+      if (earlier !== undefined ? earlier !== row : recentConflict(row)) out.push(i);
+      else if (earlier === undefined) inBatch?.set(rowEventId(row), row);
+    });
+    return out;
+  }
+
+  function countEvent(e: AuditEvent, row: AuditRow): void {
+    const id = rowEventId(row);
     if (recentIds.has(id)) return;
     const evicted = recentRing[recentAt];
     if (evicted !== undefined) recentIds.delete(evicted);
     recentRing[recentAt] = id;
     recentAt = (recentAt + 1) % RECENT_IDS;
-    recentIds.add(id);
+    recentIds.set(id, rowFingerprint(row));
     metrics.eventsTotal.inc({
       event_type: e.event_type,
       outcome: e.outcome,
@@ -722,6 +813,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     closed: 'collector is closed',
     queue_full: 'queue is full; retry later',
     spool_full: 'spool is full; retry later',
+    id_conflict: ID_CONFLICT_MESSAGE,
   };
 
   const ACCEPTED: RecordResult = Object.freeze({ accepted: true });
@@ -751,7 +843,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         return {
           accepted: false,
           reason: refused,
-          errors: [{ path: '', message: REJECT_MESSAGES[refused] }],
+          errors: [{ path: refused === 'id_conflict' ? 'event_id' : '', message: REJECT_MESSAGES[refused] }],
         };
       }
       return ACCEPTED;

@@ -191,6 +191,9 @@ export interface EventIssue {
   message: string;
 }
 
+/** The issue of an event whose id was already accepted for a different event (collector, store). */
+export const ID_CONFLICT_MESSAGE = 'already used by a different event';
+
 export type ParseResult = { ok: true; event: AuditEvent } | { ok: false; errors: EventIssue[] };
 
 const MAX_ISSUES = 20;

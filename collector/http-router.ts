@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
 import type { AdmitResult, Collector } from './collector';
 import { collectorMetrics } from './collector-metrics';
-import { parseEvent, type AuditEvent } from './events';
+import { ID_CONFLICT_MESSAGE, parseEvent, type AuditEvent } from './events';
 import {
   SIGNATURE_HEADER,
   SOURCE_HEADER,
@@ -207,6 +207,18 @@ export function createEventsHandler(
       return reply(res, 400, text);
     }
     const admitted: AdmitResult = collector.admit(events);
+    if (!admitted.ok && admitted.reason === 'id_conflict') {
+      // A client error, not a busy collector: retrying the same request cannot succeed.
+      metrics.eventsRejectedTotal.inc({ reason: 'id_conflict' }, events.length);
+      const text = JSON.stringify({
+        error: 'event_id_conflict',
+        message: 'no event of this request was accepted',
+        errors: (admitted.conflicts ?? [])
+          .slice(0, MAX_REPORTED_ERRORS)
+          .map((index) => ({ index, path: 'event_id', message: ID_CONFLICT_MESSAGE })),
+      });
+      return reply(res, 409, text);
+    }
     if (!admitted.ok) {
       metrics.eventsRejectedTotal.inc({ reason: admitted.reason }, events.length);
       const text = JSON.stringify({ error: admitted.reason, message: 'collector is busy; retry later' });

@@ -120,13 +120,19 @@ export const REJECT_REASONS = [
   'queue_full',
   'spool_full',
   'closed',
+  /** An event id the collector has lately accepted for a different event. */
+  'id_conflict',
 ] as const;
 /** `task` label of scheduled_job_runs_total (outcome: success | failure). */
 export const SCHEDULED_JOBS = ['audit_chain_verify', 'audit_chain_verify_full', 'business_gauges'] as const;
 export const JOB_OUTCOMES = ['success', 'failure'] as const;
 /** `event_type` label of payments_amount_total (a failed payment moved no money). */
 export const PAYMENT_AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;
-export const DROP_REASONS = ['spool_full', 'store_rejected'] as const;
+/**
+ * spool_full: lost; store_rejected: refused by the store for itself; id_conflict: a different event
+ * under an event id already stored. The last two are kept in the quarantine file.
+ */
+export const DROP_REASONS = ['spool_full', 'store_rejected', 'id_conflict'] as const;
 export const LOG_DROP_REASONS = ['buffer_full', 'sink_error'] as const;
 /** `decision` label: rate_limited = chosen by the ratio, refused by the per-second cap. */
 export const TRACE_SAMPLING_DECISIONS = ['sampled', 'not_sampled', 'rate_limited'] as const;

@@ -1,13 +1,14 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { auditRowOf, rowEventId } from '../../collector/audit-row';
 import { AuditStore } from '../../collector/audit-store';
 import { chainHash, GENESIS_HASH } from '../../collector/canonical-row';
 import { ChainVerifier } from '../../collector/chain-verifier';
 import { openDatabase, type Database } from '../../collector/database';
 import type { AuditEvent } from '../../collector/events';
+import { EVENT_TYPES } from '../../collector/metric-names';
 import { migrate } from '../../collector/migrations';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { makeEvent } from './helpers';
+import { allTypes, makeEvent } from './helpers';
 
 const events = (n: number): AuditEvent[] =>
   Array.from({ length: n }, (_, i) =>
@@ -54,7 +55,7 @@ describe.each(['postgres', 'pglite'] as const)('AuditStore (%s)', (kind) => {
   it('writes a batch in order and skips duplicates, stored or in the batch, exactly once', async () => {
     const store = await AuditStore.open(db);
     const first = events(300);
-    expect(await store.insert(first)).toEqual({ inserted: 300, duplicates: 0 });
+    expect(await store.insert(first)).toEqual({ inserted: 300, duplicates: 0, conflicts: [] });
     // Stored ids in the middle of a batch (a replay), plus an in-batch repeat.
     const fresh = events(200);
     const replay = [
@@ -64,10 +65,44 @@ describe.each(['postgres', 'pglite'] as const)('AuditStore (%s)', (kind) => {
       ...fresh.slice(100),
       fresh[5],
     ] as AuditEvent[];
-    expect(await store.insert(replay)).toEqual({ inserted: 200, duplicates: 3 });
+    expect(await store.insert(replay)).toEqual({ inserted: 200, duplicates: 3, conflicts: [] });
     const stored = await rows();
     expect(stored).toHaveLength(500);
     expect(stored.slice(300).map((r) => r.event_id)).toEqual(fresh.map((e) => e.event_id));
+    await expectChainIntact();
+  });
+
+  it('tells an event sent again (a duplicate) from a different event under a taken id (a conflict)', async () => {
+    const store = await AuditStore.open(db);
+    // Every shape of row, so that a stored row read back compares equal to the same event sent again.
+    const shapes: AuditEvent[] = [
+      ...allTypes().map((t) => makeEvent(t)),
+      makeEvent('authn_login_fail', { actor: { role: 'anonymous', ref: null }, resource: undefined }),
+      makeEvent('order_created', { source: 'back\\slash\ttab\nnewline \\N' }),
+      makeEvent('payment_refunded', { amount: { minor_units: 0, currency: 'EUR' } }),
+      makeEvent('phi_access', { occurred_at: '2026-12-03T12:00:00.120+01:00' }),
+      makeEvent('phi_access', { event_id: randomUUID().toUpperCase() }),
+    ] as unknown as AuditEvent[];
+    expect(await store.insert(shapes)).toEqual({ inserted: shapes.length, duplicates: 0, conflicts: [] });
+    expect(await store.insert(shapes)).toEqual({ inserted: 0, duplicates: shapes.length, conflicts: [] });
+
+    const taken = shapes[0] as AuditEvent;
+    const other = { ...taken, reason: EVENT_TYPES[taken.event_type].reasons[1] } as AuditEvent;
+    const fresh = events(3);
+    const inBatch = { ...(fresh[1] as AuditEvent), occurred_at: '2020-01-01T00:00:00.000Z' } as AuditEvent;
+    const outcome = await store.insert([fresh[0], other, fresh[1], fresh[2], inBatch, taken] as AuditEvent[]);
+    expect(outcome).toEqual({
+      inserted: 3,
+      duplicates: 1,
+      conflicts: expect.arrayContaining([auditRowOf(other), auditRowOf(inBatch)]),
+    });
+    expect(outcome.conflicts).toHaveLength(2);
+    // The stored event stands.
+    const kept = await db.query<{ reason: string; n: string }>(
+      'SELECT reason, count(*) OVER () AS n FROM audit_events WHERE event_id = $1',
+      [taken.event_id],
+    );
+    expect(kept.rows).toEqual([{ reason: taken.reason, n: '1' }]);
     await expectChainIntact();
   });
 
@@ -82,7 +117,7 @@ describe.each(['postgres', 'pglite'] as const)('AuditStore (%s)', (kind) => {
     // Another collector appends in between.
     await b.insert(events(7));
     const before = (await rows()).length;
-    expect(await a.commit(batch2)).toEqual({ inserted: 50, duplicates: 0 });
+    expect(await a.commit(batch2)).toEqual({ inserted: 50, duplicates: 0, conflicts: [] });
     const after = await rows();
     expect(after).toHaveLength(before + 50);
     expect(after.slice(-50).map((r) => r.event_id)).toEqual(batch2.events.map(rowEventId));
@@ -101,7 +136,7 @@ describe.each(['postgres', 'pglite'] as const)('AuditStore (%s)', (kind) => {
     const odd = makeEvent('order_created', {
       source: 'back\\slash\ttab\nnewline\rreturn \\N',
     }) as unknown as AuditEvent;
-    expect(await store.insert([odd])).toEqual({ inserted: 1, duplicates: 0 });
+    expect(await store.insert([odd])).toEqual({ inserted: 1, duplicates: 0, conflicts: [] });
     const r = await db.query<{ source: string }>('SELECT source FROM audit_events WHERE event_id = $1', [
       odd.event_id,
     ]);

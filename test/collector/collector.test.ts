@@ -117,6 +117,61 @@ describe('collector pipeline on PostgreSQL', () => {
     ).toBe(1);
   });
 
+  it('refuses a different event under a recent id, naming the field, and counts neither twice', async () => {
+    const { collector, telemetry } = newCollector();
+    const payment = makeEvent('payment_captured', { amount: { minor_units: 5000, currency: 'EUR' } });
+    expect(collector.record(payment)).toEqual({ accepted: true });
+    const other = { ...payment, amount: { minor_units: 9000, currency: 'EUR' } };
+    expect(collector.record(other)).toEqual({
+      accepted: false,
+      reason: 'id_conflict',
+      errors: [{ path: 'event_id', message: 'already used by a different event' }],
+    });
+    // A batch: the conflicting event and one repeating an id earlier in the same batch.
+    const a = makeEvent('order_created');
+    const b = makeEvent('order_created');
+    const refused = collector.admit([
+      a,
+      b,
+      other,
+      { ...a, reason: 'none', occurred_at: '2020-01-01T00:00:00Z' },
+    ] as never);
+    expect(refused).toEqual({ ok: false, reason: 'id_conflict', conflicts: [2, 3] });
+    await collector.flush();
+    expect(await count('event_id = ANY($1::uuid[])', [[payment.event_id, a.event_id, b.event_id]])).toBe(1);
+    const text = await telemetry.render();
+    expect(text).toContain(
+      'telehealth_payments_amount_total{event_type="payment_captured",currency="EUR"} 50\n',
+    );
+    expect(sample(text, 'telehealth_collector_events_rejected_total{reason="id_conflict"}')).toBe(1);
+  });
+
+  it('keeps a different event under an id already stored aside (quarantine), counted, and the stored one stands', async () => {
+    const first = newCollector();
+    const taken = makeEvent('authz_fail');
+    expect(first.collector.record(taken)).toEqual({ accepted: true });
+    await first.collector.flush();
+    // Another collector (or this one after a restart) remembers no recent ids: the store compares.
+    const { collector, telemetry, spoolDir } = newCollector();
+    const other = { ...taken, reason: 'not_owner' };
+    const fresh = makeEvent('authz_fail');
+    for (const e of [other, fresh]) expect(collector.record(e).accepted).toBe(true);
+    await collector.flush();
+    const stored = await db.query<{ reason: string }>('SELECT reason FROM audit_events WHERE event_id = $1', [
+      taken.event_id,
+    ]);
+    expect(stored.rows).toEqual([{ reason: taken.reason }]);
+    expect(await count('event_id = $1', [fresh.event_id])).toBe(1);
+    const kept = readFileSync(path.join(spoolDir, 'quarantine.rows'), 'utf8').split('\n').filter(Boolean);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toContain(`\tnot_owner\t`);
+    const text = await telemetry.render();
+    expect(
+      sample(text, 'telehealth_collector_events_dropped_total{event_class="security",reason="id_conflict"}'),
+    ).toBe(1);
+    expect(collector.stats()).toMatchObject({ stored: 1, duplicates: 0 });
+  });
+
   it('verifies a long incremental stretch in slices, one run at a time, and counts every row once', async () => {
     const { collector, telemetry } = newCollector();
     const events = Array.from({ length: 1300 }, (_, i) => makeEvent(i % 2 ? 'phi_access' : 'order_created'));

@@ -158,6 +158,23 @@ describe.each(INGEST_MOUNTS)('POST /v1/events (%s)', (mount) => {
     expect((await post(server, '[]')).status).toBe(400);
   });
 
+  it('answers 409 naming event_id when an id is reused for a different event; the same event again is 202', async () => {
+    const { collector, server } = await setup();
+    const e = makeEvent('authn_login_fail');
+    expect((await post(server, JSON.stringify(e))).status).toBe(202);
+    expect((await post(server, JSON.stringify(e))).status).toBe(202);
+    const fresh = makeEvent('authn_login_fail');
+    const reused = await post(server, JSON.stringify([fresh, { ...e, reason: 'unknown_user' }]));
+    expect(reused.status).toBe(409);
+    expect(await reused.json()).toEqual({
+      error: 'event_id_conflict',
+      message: 'no event of this request was accepted',
+      errors: [{ index: 1, path: 'event_id', message: 'already used by a different event' }],
+    });
+    await collector.flush();
+    expect(await rows([e.event_id, fresh.event_id])).toBe(1);
+  });
+
   it('authenticates by API key or HMAC signature with a replay window', async () => {
     const { server } = await setup();
     const e = JSON.stringify(makeEvent('authn_login_fail'));

@@ -92,14 +92,14 @@ describe('RowHasher (COPY batches on a worker thread)', () => {
       const inline = await AuditStore.open(db);
       const first = await withWorker.prepare(rows(300), withWorker.expectedHead());
       const second = await withWorker.prepare(rows(200), first.end);
-      expect(await withWorker.commit(first)).toEqual({ inserted: 300, duplicates: 0 });
-      expect(await withWorker.commit(second)).toEqual({ inserted: 200, duplicates: 0 });
+      expect(await withWorker.commit(first)).toEqual({ inserted: 300, duplicates: 0, conflicts: [] });
+      expect(await withWorker.commit(second)).toEqual({ inserted: 200, duplicates: 0, conflicts: [] });
       await inline.insert(
         Array.from({ length: 50 }, () => makeEvent('order_created') as unknown as AuditEvent),
       );
       // Prepared on a stale head: rebuilt under the lock (by the worker again).
       const third = await withWorker.prepare(rows(70), second.end);
-      expect(await withWorker.commit(third)).toEqual({ inserted: 70, duplicates: 0 });
+      expect(await withWorker.commit(third)).toEqual({ inserted: 70, duplicates: 0, conflicts: [] });
       const r = await new ChainVerifier(db).full();
       expect(r).toMatchObject({ ok: true, verified: 620 });
     });
