@@ -549,6 +549,71 @@ const platform: AlertDefinition[] = [
     test: perMinuteEventsTest('authz_fail', ['not_assigned', 'role_forbidden'], 'staff'),
   },
   {
+    id: 'PhiIntegrityFailure',
+    name: 'PhiIntegrityFailure',
+    severity: 'critical',
+    family: 'phi-integrity',
+    service: '{{ $labels.job }}',
+    group: 'platform',
+    expr: `sum by (job, reason) (increase(${COLLECTOR.eventsTotal}{event_type="${eventType('phi_integrity_fail')}"}[10m]))`,
+    threshold: {
+      value: 0,
+      comparison: '>',
+      unit: 'count',
+      why: 'A stored PHI value failing AES-GCM authentication was altered or moved in the database, or written under a key this deployment lacks: one is an integrity incident (HIPAA 164.312(c)), and every read of that record fails closed until it is resolved.',
+    },
+    for: '0m',
+    keepFiringFor: '15m',
+    summary:
+      '{{ $labels.job }}: {{ printf "%.0f" $value }} stored PHI values failed to decrypt in 10 minutes ({{ $labels.reason }})',
+    description:
+      'Reads of encrypted PHI or MFA secrets failed closed (event phi_integrity_fail, reason {{ $labels.reason }}): the stored value does not authenticate under its row, column and key. The caller got a 500; the record stays unreadable until restored.',
+    runbook: {
+      meaning:
+        'A stored encrypted value did not decrypt. `authentication_failed`: its bytes or associated data (table, column, row, patient) do not match, i.e. it was changed or copied from another row. `unknown_key`: it names a key id this deployment does not hold. `malformed` / `unknown_format`: it is not a value this service wrote.',
+      impact:
+        'The affected patient records, notes or prescriptions cannot be read (500), or an MFA account cannot log in. With `authentication_failed`, someone with database access may have altered PHI.',
+      steps: [
+        "Find the affected records: the audit log's `phi_integrity_fail` events name the resource (type and pseudonymous reference) and who was reading it; the Security dashboard shows them by reason.",
+        'Reason `unknown_key` right after a deployment or key rotation: a previous key was dropped from `ENCRYPTION_PREVIOUS_KEYS`; put it back and redeploy (no data is damaged).',
+        'Reason `authentication_failed` or `malformed`: do not repair anything yet; snapshot the database for forensics, compare the rows with the latest backup, and restore the values from it.',
+        ...SECURITY_INCIDENT_STEPS.slice(1),
+      ],
+      investigate: [
+        {
+          title: 'Failures by reason',
+          query: `sum by (reason) (increase(${COLLECTOR.eventsTotal}{event_type="phi_integrity_fail"}[1h]))`,
+        },
+        {
+          title: 'Server errors on the API',
+          query: `sum by (route) (rate(${EXPORTER.httpRequestsTotal}{job="${JOBS.api}",status_code=~"5.."}[5m]))`,
+        },
+      ],
+    },
+    dashboard: 'security',
+    test: gaugeTest(
+      (failed) => ({
+        specs: [
+          {
+            series: selector(COLLECTOR.eventsTotal, {
+              ...API_TARGET,
+              event_type: eventType('phi_integrity_fail'),
+              outcome: 'failure',
+              actor_role: 'provider',
+              reason: 'authentication_failed',
+            }),
+            kind: 'counter',
+            step: failed / 10,
+          },
+        ],
+        labels: { job: JOBS.api, reason: 'authentication_failed' },
+      }),
+      0,
+      () => 0,
+      () => 1,
+    ),
+  },
+  {
     id: 'DependencyDown',
     name: 'DependencyDown',
     severity: 'warning',

@@ -54,6 +54,15 @@ export const EVENT_TYPES = {
     outcome: 'success',
     reasons: ['own_record', 'assigned_provider', 'admin_access', 'billing_access'],
   },
+  /**
+   * A stored PHI value (or secret) failed to decrypt: altered or moved in the database, or written
+   * under a key this deployment does not hold. The read fails closed (500).
+   */
+  phi_integrity_fail: {
+    class: 'security',
+    outcome: 'failure',
+    reasons: ['authentication_failed', 'unknown_key', 'malformed', 'unknown_format'],
+  },
   order_created: { class: 'business', outcome: 'success', reasons: ['none'] },
   prescription_issued: { class: 'business', outcome: 'success', reasons: ['none'] },
   payment_captured: { class: 'business', outcome: 'success', reasons: ['none'] },

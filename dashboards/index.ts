@@ -84,7 +84,7 @@ export function securityDashboard(): dashboard.Dashboard {
   return buildDashboard({
     key: 'security',
     description:
-      'Authentication, lockouts, MFA, token revocations, PHI access and the audit log hash chain, with their alert thresholds.',
+      'Authentication, lockouts, MFA, token revocations, PHI access and integrity, and the audit log hash chain, with their alert thresholds.',
     variables: ['job', 'instance', 'logsDatasource'],
     rows: [
       { title: 'Authentication', panels: [security.loginsByOutcome(), security.failedLogins()] },
@@ -92,7 +92,10 @@ export function securityDashboard(): dashboard.Dashboard {
         title: 'Accounts and sessions',
         panels: [security.lockouts(), security.mfaFailures(), security.tokenRevocations()],
       },
-      { title: 'PHI access', panels: [security.phiAccess(), security.phiDenialRate()] },
+      {
+        title: 'PHI access',
+        panels: [security.phiAccess(), security.phiDenialRate(), security.phiIntegrity()],
+      },
       {
         title: 'Audit log integrity',
         panels: [security.auditChainState(), security.auditChainVerification(), security.auditRowsVerified()],

@@ -8,6 +8,7 @@
 import { pseudonymousRef } from '../collector-api';
 import type { AppContext, Role } from '../context';
 import { MFA_ROLES } from '../context';
+import { decryptReported } from '../crypto/decrypt-reported';
 import { HttpError } from '../http/errors';
 import { matchTotpStep } from './totp';
 import { createSession } from './sessions';
@@ -136,7 +137,7 @@ export async function login(ctx: AppContext, input: LoginInput): Promise<LoginRe
       throw new HttpError(401, 'mfa_required', 'A one-time code is required for this account');
     }
     const secret = user.totp_secret_enc
-      ? ctx.cipher.decrypt(user.totp_secret_enc, `users.totp_secret:${user.id}`)
+      ? decryptReported(ctx, actor, resource, user.totp_secret_enc, `users.totp_secret:${user.id}`)
       : null;
     const step = secret ? matchTotpStep(input.totp, secret) : null;
     if (step === null) {

@@ -7,13 +7,17 @@
  * Stored form: `v1.<keyId>.<iv b64url>.<ciphertext b64url>.<tag b64url>`
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { EventReason } from '../collector-api';
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
+/** Why a stored value did not decrypt: the reasons of the `phi_integrity_fail` event. */
+export type PhiDecryptionReason = EventReason<'phi_integrity_fail'>;
+
 export class PhiDecryptionError extends Error {
-  constructor(reason: string) {
+  constructor(readonly reason: PhiDecryptionReason) {
     // Never includes the value: the message may reach a log.
     super(`PHI value could not be decrypted: ${reason}`);
     this.name = 'PhiDecryptionError';
@@ -52,13 +56,13 @@ export function createPhiCipher(opts: {
     },
     decrypt(stored, context) {
       const parts = stored.split('.');
-      if (parts.length !== 5 || parts[0] !== VERSION) throw new PhiDecryptionError('unknown format');
+      if (parts.length !== 5 || parts[0] !== VERSION) throw new PhiDecryptionError('unknown_format');
       const [, keyId, ivB64, ctB64, tagB64] = parts as [string, string, string, string, string];
       const key = keys.get(keyId);
-      if (!key) throw new PhiDecryptionError('unknown key id');
+      if (!key) throw new PhiDecryptionError('unknown_key');
       const iv = Buffer.from(ivB64, 'base64url');
       const tag = Buffer.from(tagB64, 'base64url');
-      if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new PhiDecryptionError('malformed value');
+      if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new PhiDecryptionError('malformed');
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
         decipher.setAAD(Buffer.from(context, 'utf8'));
@@ -67,7 +71,7 @@ export function createPhiCipher(opts: {
           'utf8',
         );
       } catch {
-        throw new PhiDecryptionError('authentication failed');
+        throw new PhiDecryptionError('authentication_failed');
       }
     },
   };

@@ -16,7 +16,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { authorizePatient, patientExists, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
-import type { AppContext } from '../context';
+import type { AppContext, AuthContext } from '../context';
+import { decryptReported } from '../crypto/decrypt-reported';
 import { prescriptionContext, soapNoteContext } from '../crypto/phi-context';
 import { forbidden, notFound } from '../http/errors';
 import { idParams, limit, multiline, text, uuid } from '../http/schemas';
@@ -103,7 +104,11 @@ export async function insertPatient(
   return id;
 }
 
-export async function readPatient(ctx: AppContext, id: string): Promise<Record<string, unknown> | null> {
+export async function readPatient(
+  ctx: AppContext,
+  auth: AuthContext,
+  id: string,
+): Promise<Record<string, unknown> | null> {
   const { rows } = await ctx.db.query<Record<string, string | null | Date>>(
     `SELECT id, name_enc, dob_enc, ssn_enc, email_enc, phone_enc, address_enc, created_at FROM patients WHERE id = $1`,
     [id],
@@ -111,9 +116,12 @@ export async function readPatient(ctx: AppContext, id: string): Promise<Record<s
   const row = rows[0];
   if (!row) return null;
   const out: Record<string, unknown> = { id: row.id };
+  const actor = { role: auth.role, id: auth.userId };
+  const resource = { type: 'patient_record', id } as const;
   for (const f of PHI_FIELDS) {
     const v = row[COLUMN[f]];
-    out[f] = typeof v === 'string' ? ctx.cipher.decrypt(v, `patients.${COLUMN[f]}:${id}`) : null;
+    out[f] =
+      typeof v === 'string' ? decryptReported(ctx, actor, resource, v, `patients.${COLUMN[f]}:${id}`) : null;
   }
   out.createdAt = row.created_at;
   return out;
@@ -155,7 +163,7 @@ export function patientRoutes(ctx: AppContext): Router {
     const { id } = params(req, idParams);
     const auth = getAuth(res);
     await authorizePatient(ctx, auth, id, { resource: 'patient_record', phiRead: true });
-    const patient = await readPatient(ctx, id);
+    const patient = await readPatient(ctx, auth, id);
     if (!patient) throw notFound('Patient');
     res.json(patient);
   });
@@ -226,7 +234,9 @@ export function patientRoutes(ctx: AppContext): Router {
   r.get('/:id/soap-notes', async (req, res) => {
     const { id } = params(req, idParams);
     const q = query(req, z.object({ limit }).strict());
-    await authorizePatient(ctx, getAuth(res), id, { resource: 'soap_note', phiRead: true });
+    const auth = getAuth(res);
+    await authorizePatient(ctx, auth, id, { resource: 'soap_note', phiRead: true });
+    const actor = { role: auth.role, id: auth.userId };
     const { rows } = await ctx.db.query<{
       id: string;
       provider_id: string;
@@ -242,7 +252,15 @@ export function patientRoutes(ctx: AppContext): Router {
         id: n.id,
         providerId: n.provider_id,
         createdAt: n.created_at,
-        ...(JSON.parse(ctx.cipher.decrypt(n.content_enc, soapNoteContext(n.id, id))) as object),
+        ...(JSON.parse(
+          decryptReported(
+            ctx,
+            actor,
+            { type: 'soap_note', id: n.id },
+            n.content_enc,
+            soapNoteContext(n.id, id),
+          ),
+        ) as object),
       })),
     });
   });
@@ -250,7 +268,9 @@ export function patientRoutes(ctx: AppContext): Router {
   r.get('/:id/prescriptions', async (req, res) => {
     const { id } = params(req, idParams);
     const q = query(req, z.object({ limit }).strict());
-    await authorizePatient(ctx, getAuth(res), id, { resource: 'prescription', phiRead: true });
+    const auth = getAuth(res);
+    await authorizePatient(ctx, auth, id, { resource: 'prescription', phiRead: true });
+    const actor = { role: auth.role, id: auth.userId };
     const { rows } = await ctx.db.query<{
       id: string;
       provider_id: string;
@@ -268,7 +288,15 @@ export function patientRoutes(ctx: AppContext): Router {
         providerId: p.provider_id,
         status: p.status,
         createdAt: p.created_at,
-        ...(JSON.parse(ctx.cipher.decrypt(p.details_enc, prescriptionContext(p.id, id))) as object),
+        ...(JSON.parse(
+          decryptReported(
+            ctx,
+            actor,
+            { type: 'prescription', id: p.id },
+            p.details_enc,
+            prescriptionContext(p.id, id),
+          ),
+        ) as object),
       })),
     });
   });

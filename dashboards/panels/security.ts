@@ -97,7 +97,7 @@ export function phiAccess() {
   return timeseriesPanel({
     title: 'PHI access granted and denied, by role and reason',
     description:
-      'Patient-record reads per minute: granted (own record, assigned provider, admin) and denied.',
+      'Patient-record reads per minute: granted (own record, assigned provider, admin, billing staff) and denied.',
     unit: 'opm',
     series: [
       { expr: eventRate(['phi_access'], 'actor_role, reason'), legend: 'granted {{actor_role}} {{reason}}' },
@@ -115,6 +115,19 @@ export function phiDenialRate() {
     unit: denied.grafanaUnit,
     series: [{ expr: eventRate(['authz_fail'], 'job'), legend: 'denied {{job}}' }],
     alerts: [denied],
+    min: 0,
+  });
+}
+
+/** Stored PHI values (and MFA secrets) that failed to decrypt, by reason: should stay at 0. */
+export function phiIntegrity() {
+  const integrity = alert('PhiIntegrityFailure');
+  return timeseriesPanel({
+    title: 'PHI values that failed to decrypt, by reason',
+    description: `Reads that failed closed because a stored encrypted value did not authenticate (event phi_integrity_fail), per minute. Any is an incident: ${integrity.name} (${integrity.severity}) fires on the first. authentication_failed: altered or moved in the database; unknown_key: a key missing after a rotation.`,
+    unit: 'opm',
+    series: [{ expr: eventRate(['phi_integrity_fail'], 'job, reason'), legend: '{{reason}} {{job}}' }],
+    related: [integrity],
     min: 0,
   });
 }

@@ -537,7 +537,7 @@ export function describeApi(backend: Backend): void {
         expect((await request(api).get(`/api/patients/${p1}/soap-notes`).set(auth(staff))).status).toBe(403);
       });
 
-      it('fails closed (500, generic message) when a stored ciphertext was tampered with', async () => {
+      it('fails closed (500, generic message) when a stored ciphertext was tampered with, and reports phi_integrity_fail', async () => {
         const created = await request(api)
           .post('/api/patients')
           .set(auth(admin))
@@ -548,9 +548,27 @@ export function describeApi(backend: Backend): void {
           `UPDATE patients SET name_enc = (SELECT name_enc FROM patients WHERE id = $2) WHERE id = $1`,
           [id, p1],
         );
+        const before = eventsOf(t, 'phi_integrity_fail').length;
         const res = await request(api).get(`/api/patients/${id}`).set(auth(admin));
         expect(res.status).toBe(500);
         expect(res.body).toEqual({ error: { code: 'internal_error', message: 'Internal server error' } });
+        // Reported once, with who read what, so that the integrity alert pages on it.
+        const reported = eventsOf(t, 'phi_integrity_fail').slice(before);
+        expect(reported).toHaveLength(1);
+        expect(reported[0]).toMatchObject({
+          reason: 'authentication_failed',
+          actor: { role: 'admin' },
+          resource: {
+            type: 'patient_record',
+            ref: pseudonymousRef(t.service.config.pseudonymKey, `patient_record:${id}`),
+          },
+        });
+        expect(
+          await metricValue(t, 'telehealth_events_total', {
+            event_type: 'phi_integrity_fail',
+            reason: 'authentication_failed',
+          }),
+        ).toBe(1);
       });
     });
 

@@ -17,21 +17,29 @@ describe('createPhiCipher', () => {
     expect(cipher.decrypt(cipher.encrypt('Zoë 👩‍⚕️', 'c'), 'c')).toBe('Zoë 👩‍⚕️');
   });
 
-  it('refuses a value moved to another row or column, a flipped bit, a wrong key or an unknown format', () => {
+  it('refuses a value moved to another row or column, a flipped bit, a wrong key or an unknown format, saying which', () => {
+    const reasonOf = (stored: string, context: string, c = cipher): string => {
+      try {
+        c.decrypt(stored, context);
+      } catch (err) {
+        expect(err).toBeInstanceOf(PhiDecryptionError);
+        return (err as PhiDecryptionError).reason;
+      }
+      throw new Error('expected a failure');
+    };
     const v = cipher.encrypt('secret', 'patients.name_enc:1');
-    expect(() => cipher.decrypt(v, 'patients.name_enc:2')).toThrow(PhiDecryptionError);
-    expect(() => cipher.decrypt(v, 'patients.email_enc:1')).toThrow(PhiDecryptionError);
+    expect(reasonOf(v, 'patients.name_enc:2')).toBe('authentication_failed');
+    expect(reasonOf(v, 'patients.email_enc:1')).toBe('authentication_failed');
     const parts = v.split('.');
     const ct = Buffer.from(parts[3]!, 'base64url');
     ct[0] = ct[0]! ^ 1;
     parts[3] = ct.toString('base64url');
-    expect(() => cipher.decrypt(parts.join('.'), 'patients.name_enc:1')).toThrow(/authentication failed/);
+    expect(reasonOf(parts.join('.'), 'patients.name_enc:1')).toBe('authentication_failed');
     const other = createPhiCipher({ keyId: 'k1', key: randomBytes(32) });
-    expect(() => other.decrypt(v, 'patients.name_enc:1')).toThrow(PhiDecryptionError);
-    expect(() => cipher.decrypt('plaintext', 'x')).toThrow(/unknown format/);
-    expect(() => cipher.decrypt(v.replace('v1.k1.', 'v1.k9.'), 'patients.name_enc:1')).toThrow(
-      /unknown key id/,
-    );
+    expect(reasonOf(v, 'patients.name_enc:1', other)).toBe('authentication_failed');
+    expect(reasonOf('plaintext', 'x')).toBe('unknown_format');
+    expect(reasonOf(v.replace('v1.k1.', 'v1.k9.'), 'patients.name_enc:1')).toBe('unknown_key');
+    expect(reasonOf(`${parts.slice(0, 4).join('.')}.AAAA`, 'patients.name_enc:1')).toBe('malformed');
   });
 
   it('never puts the value in an error message', () => {
