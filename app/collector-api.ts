@@ -16,6 +16,8 @@ export {
   registerTraceSamplingMetrics,
   logCountersFromTelemetry,
   shutdownTracing,
+  FolderLease,
+  FolderInUseError,
 } from '../collector';
 export type {
   Database,

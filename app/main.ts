@@ -3,7 +3,7 @@
  * unset, demo users in development), API on :3000 and /metrics on :9464. Stops gracefully on
  * SIGTERM/SIGINT. Prints addresses and where the dev credentials are, never a secret.
  */
-import { shutdownTracing } from './collector-api';
+import { FolderInUseError, shutdownTracing } from './collector-api';
 import { ConfigError } from './config';
 import { startService } from './service';
 
@@ -15,6 +15,11 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) {
       for (const i of err.issues) console.error(`[config] ${i.variable}: ${i.message}`);
       process.exit(78); // EX_CONFIG
+    }
+    // Its message names the folder and the process holding it, nothing else.
+    if (err instanceof FolderInUseError) {
+      console.error(`[start] failed: ${err.message}`);
+      process.exit(1);
     }
     console.error(
       `[start] failed: ${err instanceof Error ? err.name : 'error'}${(err as { code?: string }).code ? ` (${(err as { code?: string }).code})` : ''}`,

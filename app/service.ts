@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createTelemetry, type Telemetry } from '../exporter';
 import { createPasswordHasher } from './auth/passwords';
 import {
+  FolderLease,
   openDatabase,
   registerTraceSamplingMetrics,
   traceRequestListener,
@@ -94,12 +95,21 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
   const instrumented = parts.metrics || parts.accessLog;
 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // One service per data folder: a second one would open the same embedded database and spool.
+  const lease = await FolderLease.acquire(config.dataDir, { name: 'data' });
   const telemetry = createTelemetry({ version: config.version });
-  const database = await openDatabase(
-    config.databaseUrl
-      ? { url: config.databaseUrl, poolMax: config.dbPoolMax }
-      : { dataDir: join(config.dataDir, 'pglite') },
-  );
+  let database: Database;
+  try {
+    database = await openDatabase(
+      config.databaseUrl
+        ? { url: config.databaseUrl, poolMax: config.dbPoolMax }
+        : { dataDir: join(config.dataDir, 'pglite') },
+    );
+  } catch (err) {
+    await lease.release();
+    throw err;
+  }
+  // Run in order on close; the lease goes last, once nothing uses the folder any more.
   const cleanups: Array<() => Promise<void>> = [() => database.close()];
   let obs: Observability | undefined;
   try {
@@ -151,7 +161,13 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
     };
 
     // Rows written before migration 003: re-encrypted once with their patient in the associated data.
-    const bound = await bindPhiToPatients(database, ctx.cipher);
+    const bound = await bindPhiToPatients(database, ctx.cipher, ({ resource, id, reason }) =>
+      events.report('phi_integrity_fail', {
+        actor: { role: 'system', id: null },
+        reason,
+        resource: { type: resource, id },
+      }),
+    );
     if (bound.failed > 0)
       obs?.logger.error(
         { 'event.action': 'phi_rebind', 'telehealth.count': bound.failed },
@@ -237,12 +253,14 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
               obs?.logError(err);
             }
           }
+          await lease.release();
         })();
         return closing;
       },
     };
   } catch (err) {
     for (const step of cleanups) await step().catch(() => undefined);
+    await lease.release();
     throw err;
   }
 }

@@ -10,6 +10,7 @@
  * Replays are exactly-once per event_id because the store skips ids it already has.
  */
 import { AsyncResource } from 'node:async_hooks';
+import { promises as fsp } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Router } from 'express';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -46,6 +47,7 @@ import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { RowHasher } from './row-hasher';
 import { readChainHead, writeChainHead } from './chain-head-file';
+import { FolderLease } from './folder-lease';
 import { appendQuarantine } from './quarantine';
 import { Spool } from './spool';
 import { inlineVerifier, VerifierThread, type ChainVerification } from './verifier-thread';
@@ -62,8 +64,13 @@ export interface CollectorPager {
 export interface CollectorOptions {
   telemetry: Telemetry;
   database: Database;
-  /** Folder of the spool (created 0700). One collector process per folder. */
+  /**
+   * Folder of the spool (created 0700). One collector process per folder, enforced by a lease
+   * (folder-lease.ts): a second one fails to start with FolderInUseError.
+   */
   spoolDir: string;
+  /** A spool lease not renewed for this long is free (default 30 s; another host's holder may be gone). */
+  spoolLockStaleMs?: number;
   /** When set, record() accepts only events of this source. */
   source?: string;
   /**
@@ -263,6 +270,8 @@ export function createCollector(opts: CollectorOptions): Collector {
 
   let closing = false;
   let stopped = false;
+  let spoolLock: FolderLease | null = null;
+  let lockLost = false;
   let startError: unknown = null;
   let spoolError: unknown = null;
   let storeHealthy = false;
@@ -639,9 +648,38 @@ export function createCollector(opts: CollectorOptions): Collector {
     }
   }
 
+  /**
+   * Another process took the spool's lease (this one was frozen past its expiry): it now replays
+   * and appends to the same segments, so this one must not touch them again. Events not yet durable
+   * were not acknowledged (HTTP clients retry them); readiness fails so that it is replaced.
+   */
+  function leaseLost(): void {
+    lockLost = true;
+    closing = true;
+    stopped = true;
+    logger?.error(
+      { 'telehealth.count': writeBuffer.length },
+      'spool lease taken by another process; this collector stopped writing and refuses events',
+    );
+    for (const wake of [...sleepers]) wake();
+  }
+
   // ---------------------------------------------------------------- start-up
   const started = (async () => {
-    const { spool: s, recovery } = await Spool.open(opts.spoolDir, { segmentBytes });
+    await fsp.mkdir(opts.spoolDir, { recursive: true, mode: 0o700 });
+    spoolLock = await FolderLease.acquire(opts.spoolDir, {
+      name: 'spool',
+      staleMs: opts.spoolLockStaleMs,
+      onLost: leaseLost,
+    });
+    let opened: Awaited<ReturnType<typeof Spool.open>>;
+    try {
+      opened = await Spool.open(opts.spoolDir, { segmentBytes });
+    } catch (err) {
+      await spoolLock.release();
+      throw err;
+    }
+    const { spool: s, recovery } = opened;
     spool = s;
     const stored = await readChainHead(opts.spoolDir);
     storedHead = stored.head;
@@ -864,7 +902,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       await started.catch(() => undefined);
       const deadline = Date.now() + (copts.drainTimeoutMs ?? 5000);
       // Spool what is buffered (durability first), then give the store a bounded chance to drain.
-      while (writeBuffer.length > 0 && Date.now() < deadline && spool) {
+      while (writeBuffer.length > 0 && Date.now() < deadline && spool && !lockLost) {
         kickWriter();
         await Promise.race([writerDone, sleep(50)]);
       }
@@ -889,6 +927,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         w.reject(new Error('collector closed'));
       }
       await spool?.close();
+      await spoolLock?.release();
       await hasher?.close();
       await verifierInstance?.close();
     })();
@@ -896,6 +935,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   async function readinessCheck(): Promise<void> {
+    if (lockLost) throw new Error('spool lease lost');
     if (closing) throw new Error('collector is closing');
     await started;
     if (startError) throw new Error('spool unavailable');

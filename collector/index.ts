@@ -36,6 +36,7 @@ export type {
   ResourceType,
 } from './events';
 export { pseudonymousRef } from './pseudonymous-ref';
+export { FolderLease, FolderInUseError } from './folder-lease';
 export { migrate, AUDIT_OWNER_ROLE, AUDIT_WRITER_ROLE } from './migrations';
 export { ChainVerifier } from './chain-verifier';
 export type { BreakKind, ChainHead, VerifyResult } from './chain-verifier';

@@ -2,10 +2,11 @@
  * Re-encrypts SOAP notes and prescriptions written before migration 003 with their patient in the
  * associated data (crypto/phi-context.ts), once, at start-up, after the migrations. Idempotent and
  * safe with several instances starting together: each row is updated only while still unbound. A
- * row whose stored value does not decrypt under its old context is left unbound and counted: it
- * was altered, and reading it fails authentication as any tampered value does.
+ * row whose stored value does not decrypt under its old context is left unbound, counted and passed
+ * to `onFailure` (the service reports it as `phi_integrity_fail`): it was altered, and reading it
+ * fails authentication as any tampered value does.
  */
-import type { PhiCipher } from '../crypto/phi-cipher';
+import { PhiDecryptionError, type PhiCipher, type PhiDecryptionReason } from '../crypto/phi-cipher';
 import {
   legacyPrescriptionContext,
   legacySoapNoteContext,
@@ -19,12 +20,14 @@ const BATCH_ROWS = 500;
 const TABLES = [
   {
     table: 'soap_notes',
+    resource: 'soap_note',
     column: 'content_enc',
     legacy: legacySoapNoteContext,
     bound: soapNoteContext,
   },
   {
     table: 'prescriptions',
+    resource: 'prescription',
     column: 'details_enc',
     legacy: legacyPrescriptionContext,
     bound: prescriptionContext,
@@ -37,7 +40,17 @@ export interface BindOutcome {
   failed: number;
 }
 
-export async function bindPhiToPatients(db: Database, cipher: PhiCipher): Promise<BindOutcome> {
+export interface BindFailure {
+  resource: (typeof TABLES)[number]['resource'];
+  id: string;
+  reason: PhiDecryptionReason;
+}
+
+export async function bindPhiToPatients(
+  db: Database,
+  cipher: PhiCipher,
+  onFailure: (f: BindFailure) => void = () => undefined,
+): Promise<BindOutcome> {
   const out: BindOutcome = { rebound: 0, failed: 0 };
   for (const t of TABLES) {
     // Keyset paging over the unbound rows: a row that failed stays unbound and is passed over.
@@ -52,8 +65,10 @@ export async function bindPhiToPatients(db: Database, cipher: PhiCipher): Promis
         let plaintext: string;
         try {
           plaintext = cipher.decrypt(row.value, t.legacy(row.id));
-        } catch {
+        } catch (err) {
           out.failed += 1;
+          if (err instanceof PhiDecryptionError)
+            onFailure({ resource: t.resource, id: row.id, reason: err.reason });
           continue;
         }
         const r = await db.query(

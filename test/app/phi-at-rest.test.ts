@@ -147,7 +147,10 @@ describe(`PHI at rest (${defaultBackend()})`, () => {
         b.id,
         'v1.kt.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA',
       ]);
-      expect(await bindPhiToPatients(db, cipher)).toEqual({ rebound: 1, failed: 1 });
+      const failures: unknown[] = [];
+      expect(await bindPhiToPatients(db, cipher, (f) => failures.push(f))).toEqual({ rebound: 1, failed: 1 });
+      // Passed on, so that the service reports it as phi_integrity_fail.
+      expect(failures).toEqual([{ resource: 'soap_note', id: b.id, reason: 'authentication_failed' }]);
       const after = await db.query<{ id: string; content_enc: string; bound_to_patient: boolean }>(
         `SELECT id::text AS id, content_enc, bound_to_patient FROM soap_notes WHERE id = ANY($1::uuid[])`,
         [[a.id, b.id]],

@@ -2,10 +2,19 @@
  * The fault switch (FAULT_INJECTION=enabled only) and graceful shutdown: readiness turns 503, the
  * request in flight finishes, events are flushed to the audit store, the database is released.
  */
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { openDatabase } from '../../collector';
-import { defaultBackend, loginAs, metricValue, startTestService, type TestService } from './helpers';
+import { FolderInUseError, openDatabase } from '../../collector';
+import { startService } from '../../app/service';
+import {
+  defaultBackend,
+  loginAs,
+  metricValue,
+  startTestService,
+  TEST_ENV,
+  type TestService,
+} from './helpers';
 
 describe(`fault switch and graceful shutdown (${defaultBackend()})`, () => {
   let t: TestService;
@@ -52,6 +61,22 @@ describe(`fault switch and graceful shutdown (${defaultBackend()})`, () => {
     expect(Date.now() - fast).toBeLessThan(250);
   }, 30_000);
 
+  it('refuses to start a second service on the same data folder, naming the process holding it', async () => {
+    const second = startService({
+      env: { ...TEST_ENV, SEED_DEMO_DATA: 'false' },
+      host: '127.0.0.1',
+      port: 0,
+      metricsPort: 0,
+      dataDir: t.dataDir,
+      databaseUrl: t.databaseUrl,
+      print: () => undefined,
+    });
+    await expect(second).rejects.toBeInstanceOf(FolderInUseError);
+    await expect(second).rejects.toThrow(`in use by process ${process.pid}`);
+    // The running one is untouched.
+    expect((await request(t.service.apiUrl).get('/api/ready')).status).toBe(200);
+  });
+
   it('drains on close: 503 readiness, the in-flight request completes, events are flushed', async () => {
     const api = t.service.apiUrl;
     const token = await loginAs(t, 'demo-patient-1');
@@ -71,6 +96,8 @@ describe(`fault switch and graceful shutdown (${defaultBackend()})`, () => {
     await closing;
     // The listener is gone.
     await expect(request(api).get('/api/health')).rejects.toThrow();
+    // The data folder's lease is given back.
+    expect(readdirSync(t.dataDir).filter((n) => n.startsWith('data.lock.'))).toEqual([]);
 
     // Every event reported (including the last PHI read) reached the audit store.
     const db = await openDatabase(

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCollector, type Collector, type CollectorPager } from '../../collector/collector';
 import { openDatabase, type Database } from '../../collector/database';
@@ -352,6 +352,50 @@ describe('collector pipeline on PostgreSQL', () => {
     ).toBeGreaterThanOrEqual(2);
     await expect(collector.readinessCheck()).rejects.toThrow(/spool/);
     await collector.close({ drainTimeoutMs: 100 });
+  });
+
+  it('refuses a second collector on the same spool folder, and starts one once the first has closed', async () => {
+    const { collector: first, spoolDir } = newCollector();
+    await first.started;
+    const second = createCollector({
+      telemetry: createTelemetry({ defaultMetrics: false }),
+      database: db,
+      spoolDir,
+      schedule: NO_JOBS,
+    });
+    cleanups.push(() => second.close());
+    await expect(second.started).rejects.toThrow(/in use by process/);
+    await expect(second.readinessCheck()).rejects.toThrow();
+    await first.close();
+    const third = createCollector({
+      telemetry: createTelemetry({ defaultMetrics: false }),
+      database: db,
+      spoolDir,
+      schedule: NO_JOBS,
+    });
+    cleanups.push(() => third.close());
+    await third.started;
+    expect(third.record(makeEvent('authz_fail'))).toEqual({ accepted: true });
+    await third.flush();
+  });
+
+  it('stops writing and turns unready when another process takes its spool lease', async () => {
+    const { collector, spoolDir } = newCollector({ spoolLockStaleMs: 600 });
+    await collector.started;
+    expect(collector.record(makeEvent('authz_fail'))).toEqual({ accepted: true });
+    await collector.flush();
+    // Frozen past its lease (as a paused process would be): another host takes the next generation.
+    const mine = readdirSync(spoolDir).find((n) => n.startsWith('spool.lock.')) as string;
+    const next = Number(mine.split('.').pop()) + 1;
+    writeFileSync(
+      path.join(spoolDir, `spool.lock.${next}`),
+      JSON.stringify({ pid: 1, host: 'other-node', token: 'theirs' }),
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    await expect(collector.readinessCheck()).rejects.toThrow('spool lease lost');
+    expect(collector.record(makeEvent('authz_fail'))).toMatchObject({ accepted: false, reason: 'closed' });
+    await collector.close();
+    expect(readdirSync(spoolDir).filter((n) => n.startsWith('spool.lock.'))).toContain(`spool.lock.${next}`);
   });
 
   it('recovers the spool after a crash, cutting a torn last record', async () => {
