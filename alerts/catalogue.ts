@@ -555,7 +555,12 @@ const platform: AlertDefinition[] = [
     family: 'phi-integrity',
     service: '{{ $labels.job }}',
     group: 'platform',
-    expr: `sum by (job, reason) (increase(${COLLECTOR.eventsTotal}{event_type="${eventType('phi_integrity_fail')}"}[10m]))`,
+    // The second term: a pod that reports at start-up (legacy rows rebound before its first scrape)
+    // is first scraped with the counter above 0, which increase() cannot see.
+    expr: (() => {
+      const failures = `${COLLECTOR.eventsTotal}{event_type="${eventType('phi_integrity_fail')}"}`;
+      return `(sum by (job, reason) (increase(${failures}[10m]) or (${failures} unless ${failures} offset 10m)))`;
+    })(),
     threshold: {
       value: 0,
       comparison: '>',

@@ -192,7 +192,7 @@ export const ALERT_THRESHOLDS = {
     severity: 'critical',
     family: 'phi-integrity',
     service: '{{ $labels.job }}',
-    expr: 'sum by (job, reason) (increase(telehealth_events_total{event_type="phi_integrity_fail"}[10m]))',
+    expr: '(sum by (job, reason) (increase(telehealth_events_total{event_type="phi_integrity_fail"}[10m]) or (telehealth_events_total{event_type="phi_integrity_fail"} unless telehealth_events_total{event_type="phi_integrity_fail"} offset 10m)))',
     comparison: '>',
     threshold: 0,
     unit: 'count',

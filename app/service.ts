@@ -96,7 +96,8 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // One service per data folder: a second one would open the same embedded database and spool.
-  const lease = await FolderLease.acquire(config.dataDir, { name: 'data' });
+  let onLeaseLost: () => void = () => undefined;
+  const lease = await FolderLease.acquire(config.dataDir, { name: 'data', onLost: () => onLeaseLost() });
   const telemetry = createTelemetry({ version: config.version });
   let database: Database;
   try {
@@ -229,7 +230,7 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
     const apiUrl = `http://${displayHost}:${port}`;
 
     let closing: Promise<void> | undefined;
-    return {
+    const running: RunningService = {
       apiUrl,
       metricsUrl,
       port,
@@ -258,6 +259,14 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
         return closing;
       },
     };
+    // Frozen past its lease, another service took the folder: this one must stop using the embedded
+    // database and spool at once (readiness 503, then closed), and exit non-zero to be replaced.
+    onLeaseLost = () => {
+      obs?.logger.error({}, 'data folder lease taken by another process; shutting down');
+      process.exitCode = 1;
+      void running.close();
+    };
+    return running;
   } catch (err) {
     for (const step of cleanups) await step().catch(() => undefined);
     await lease.release();

@@ -69,8 +69,8 @@ export interface CollectorOptions {
    * (folder-lease.ts): a second one fails to start with FolderInUseError.
    */
   spoolDir: string;
-  /** A spool lease not renewed for this long is free (default 30 s; another host's holder may be gone). */
-  spoolLockStaleMs?: number;
+  /** The spool lease's timing (folder-lease.ts; defaults: stale after 30 s, renewed every 5 s). */
+  spoolLease?: { staleMs?: number; renewMs?: number };
   /** When set, record() accepts only events of this source. */
   source?: string;
   /**
@@ -383,6 +383,9 @@ export function createCollector(opts: CollectorOptions): Collector {
       }
       spoolError = null;
       backoff = retryMin;
+      // Acknowledged only if written while the lease was ours: after a freeze, a successor may have
+      // taken the spool and recovered it already, and would never read these records.
+      if (!(await leaseConfirmed())) return;
       writeBuffer.splice(0, group.length);
       for (const p of group) writeBufferBytes -= p.bytes + RECORD_HEADER_BYTES;
       const last = group[group.length - 1] as Pending;
@@ -535,26 +538,30 @@ export function createCollector(opts: CollectorOptions): Collector {
           }
           const outcome = await committing;
           metrics.storeBatchDurationSeconds.observe(Number(committedAt - t0) / 1e9);
+          stored += outcome.inserted;
+          duplicates += outcome.duplicates;
+          metrics.eventsStoredTotal.inc(outcome.inserted);
           // Before the batch leaves the spool: if this fails, the batch is written again (its rows
           // are duplicates by then, the conflicts are found again) until they are kept.
           if (outcome.conflicts.length > 0) await quarantineConflicts(outcome.conflicts);
           storeQueue.splice(0, n);
           if (singleMode > 0) singleMode -= 1;
           committedSeq = (batch[n - 1] as Queued).seq;
-          stored += outcome.inserted;
-          duplicates += outcome.duplicates;
-          metrics.eventsStoredTotal.inc(outcome.inserted);
           metrics.lastStoredEventTimestampSeconds.set(Date.now() / 1000);
           if (!storeHealthy) logger?.info({}, 'audit store writes succeeding');
           storeHealthy = true;
           backoff = retryMin;
           unlogged = { events, seq: committedSeq };
-          await spool?.release(committedSeq).catch(() => undefined);
+          // A successor may have recovered these segments: they are its to release now.
+          if (await leaseConfirmed()) await spool?.release(committedSeq).catch(() => undefined);
           updateGauges();
         } catch (err) {
           next = null;
           await drainLog();
           if (err instanceof QuarantineFailed) {
+            // The pipeline waits on it: shown as store errors, not only as a log line.
+            metrics.storeErrorsTotal.inc();
+            storeHealthy = false;
             logger?.error(
               { 'error.code': errorCode(err.cause) },
               'conflicting audit rows could not be quarantined; retrying',
@@ -657,6 +664,11 @@ export function createCollector(opts: CollectorOptions): Collector {
     lockLost = true;
     closing = true;
     stopped = true;
+    for (const t of tasks.splice(0)) void t.destroy();
+    for (const w of ackWaiters.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(new Error('spool lease lost'));
+    }
     logger?.error(
       { 'telehealth.count': writeBuffer.length },
       'spool lease taken by another process; this collector stopped writing and refuses events',
@@ -664,12 +676,26 @@ export function createCollector(opts: CollectorOptions): Collector {
     for (const wake of [...sleepers]) wake();
   }
 
+  /**
+   * Whether the spool's lease is still this collector's, confirmed by a renewal when the last one is
+   * not recent (after a freeze): waits out a transient failure to renew, false once it is lost.
+   */
+  async function leaseConfirmed(): Promise<boolean> {
+    while (spoolLock && !spoolLock.valid()) {
+      if (await spoolLock.renew()) return true;
+      if (spoolLock.lost) return false;
+      await sleep(retryMin);
+    }
+    return !lockLost;
+  }
+
   // ---------------------------------------------------------------- start-up
   const started = (async () => {
     await fsp.mkdir(opts.spoolDir, { recursive: true, mode: 0o700 });
     spoolLock = await FolderLease.acquire(opts.spoolDir, {
       name: 'spool',
-      staleMs: opts.spoolLockStaleMs,
+      staleMs: opts.spoolLease?.staleMs,
+      renewMs: opts.spoolLease?.renewMs,
       onLost: leaseLost,
     });
     let opened: Awaited<ReturnType<typeof Spool.open>>;
@@ -1009,7 +1035,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     if (r.ok) {
       metrics.auditChainBroken.set(0);
       metrics.auditChainLastVerifiedTimestampSeconds.set(Date.now() / 1000);
-      if (r.head.seq > (storedHead?.seq ?? 0)) {
+      if (r.head.seq > (storedHead?.seq ?? 0) && !lockLost) {
         // Kept outside the database, so that a restarted collector goes on from it (not genesis).
         await writeChainHead(opts.spoolDir, r.head).then(
           () => (storedHead = r.head),

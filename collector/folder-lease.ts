@@ -8,30 +8,42 @@
  * Node has no flock(), so the lock is a lease in files: `<name>.lock.<generation>`, created with
  * O_EXCL (exactly one creator of a name succeeds, on any local file system), holding who took it. The
  * holder renews it by touching the file; the highest generation is the lock. A lease is free when
- * its holder is gone: on this host, a process id that is no longer running (or this process's own
- * id, left by an earlier life of the same container); elsewhere, a lease not renewed for `staleMs`.
+ * its holder is gone:
+ * - held from this process table (same host, boot and pid namespace): at once when its process id
+ *   no longer runs, or is this process's own id without being a lease this process took (an earlier
+ *   life of the same container);
+ * - held from anywhere else (another host or container, whose process ids mean nothing here): once
+ *   this process has watched it go unrenewed for the holder's `staleMs` (or its own, if longer), on
+ *   its own monotonic clock. Comparing the file's time with this clock instead would let a holder
+ *   whose clock runs behind look stale straight after renewing.
  * Taking a free lease creates the next generation, so two processes taking the same stale lease
- * cannot both succeed. A holder that finds a higher generation, or its own file gone, has lost the
- * lease (it was frozen for longer than `staleMs`) and must stop writing.
+ * cannot both succeed. A holder that finds a higher generation, or its own file gone, or could not
+ * renew for longer than a taker waits, has lost the lease and must stop using the folder. Callers
+ * check `valid()` before they acknowledge or delete anything: it is false once the last renewal is
+ * old enough that the lease may have been taken (after a freeze), until a renewal confirms it.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 
 interface Holder {
   pid: number;
   host: string;
+  /** Boot id and pid-namespace id: a pid is only meaningful within the same pair. */
+  boot: string;
+  pidNs: string;
+  staleMs: number;
   token: string;
 }
 
 /** The folder is in use by another live process. */
 export class FolderInUseError extends Error {
   readonly code = 'FOLDER_IN_USE';
-  constructor(dir: string, holder: Holder | null, ageMs: number) {
+  constructor(dir: string, holder: Holder | null) {
     super(
       `folder ${dir} is in use by ${holder ? `process ${holder.pid} on host ${holder.host}` : 'another process'}` +
-        ` (lease renewed ${Math.round(ageMs / 1000)} s ago); one process per folder`,
+        '; one process per folder',
     );
     this.name = 'FolderInUseError';
   }
@@ -44,14 +56,27 @@ export interface FolderLeaseOptions {
   staleMs?: number;
   /** How often the holder renews it (default staleMs / 6). */
   renewMs?: number;
-  /** How long to wait for another host's lease to go stale before giving up (default staleMs × 1.5). */
+  /**
+   * How long to wait for a lease held from elsewhere to go stale before giving up (default 1.5 ×
+   * the longer of this stale period and the holder's).
+   */
   waitMs?: number;
-  /** Called once if the lease is found taken by another process. */
+  /** Called once if the lease is lost (taken by another process, or not renewable). */
   onLost?: () => void;
 }
 
-/** Tokens of the leases this process holds: a lease naming this pid is only ours if listed here. */
+/** Tokens of the leases this process holds or is taking: a lease naming this pid is ours only if listed. */
 const heldHere = new Set<string>();
+
+function procId(file: string): string {
+  try {
+    return file.endsWith('boot_id') ? readFileSync(file, 'utf8').trim() : String(statSync(file).ino);
+  } catch {
+    return ''; // not Linux: the host name alone identifies the process table
+  }
+}
+const BOOT_ID = procId('/proc/sys/kernel/random/boot_id');
+const PID_NS = procId('/proc/self/ns/pid');
 
 function alive(pid: number): boolean {
   try {
@@ -73,18 +98,25 @@ async function generations(dir: string, name: string): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
-async function readHolder(file: string): Promise<{ holder: Holder | null; ageMs: number } | null> {
+async function readHolder(file: string): Promise<{ holder: Holder | null; mtimeMs: number } | null> {
   try {
     const [text, st] = await Promise.all([fsp.readFile(file, 'utf8'), fsp.stat(file)]);
     let holder: Holder | null = null;
     try {
       const h = JSON.parse(text) as Partial<Holder>;
       if (typeof h.pid === 'number' && typeof h.host === 'string' && typeof h.token === 'string')
-        holder = { pid: h.pid, host: h.host, token: h.token };
+        holder = {
+          pid: h.pid,
+          host: h.host,
+          boot: typeof h.boot === 'string' ? h.boot : '',
+          pidNs: typeof h.pidNs === 'string' ? h.pidNs : '',
+          staleMs: typeof h.staleMs === 'number' && h.staleMs > 0 ? h.staleMs : 0,
+          token: h.token,
+        };
     } catch {
-      holder = null; // torn by a crash while it was written: judged by its age alone
+      holder = null; // torn by a crash while it was written: judged as held from elsewhere
     }
-    return { holder, ageMs: Math.max(0, Date.now() - st.mtimeMs) };
+    return { holder, mtimeMs: st.mtimeMs };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -96,46 +128,70 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class FolderLease {
   private timer: NodeJS.Timeout | null = null;
   private lostAlready = false;
+  private released = false;
+  /** performance.now() of the last renewal that confirmed the lease. */
+  private confirmedAt = performance.now();
 
   private constructor(
     private readonly dir: string,
     private readonly name: string,
     private readonly generation: number,
     private readonly token: string,
+    private readonly staleMs: number,
+    private readonly renewMs: number,
     private readonly onLost: (() => void) | undefined,
   ) {}
 
-  /** Takes the folder's lease, waiting for another host's to go stale; FolderInUseError if held. */
+  /** Takes the folder's lease, waiting for one held from elsewhere to go stale; FolderInUseError if held. */
   static async acquire(dir: string, opts: FolderLeaseOptions): Promise<FolderLease> {
     if (!/^[a-z]{1,32}$/.test(opts.name)) throw new Error('lease name must be 1-32 lowercase letters');
     const name = opts.name;
     const prefix = `${name}.lock.`;
     const staleMs = opts.staleMs ?? 30_000;
     const renewMs = opts.renewMs ?? Math.max(10, Math.floor(staleMs / 6));
-    const deadline = Date.now() + (opts.waitMs ?? staleMs * 1.5);
-    const me: Holder = { pid: process.pid, host: hostname(), token: randomBytes(12).toString('hex') };
+    const startedAt = performance.now();
+    const me: Holder = {
+      pid: process.pid,
+      host: hostname(),
+      boot: BOOT_ID,
+      pidNs: PID_NS,
+      staleMs,
+      token: randomBytes(12).toString('hex'),
+    };
+    // What this process has seen of a lease held from elsewhere: unchanged since `since`.
+    let watched: { generation: number; mtimeMs: number; since: number } | null = null;
     for (;;) {
       const gens = await generations(dir, name);
       const top = gens.at(-1) ?? 0;
       if (top > 0) {
         const seen = await readHolder(path.join(dir, `${prefix}${top}`));
         if (seen === null) continue; // released meanwhile
-        const { holder, ageMs } = seen;
-        const fresh = ageMs < staleMs;
-        const sameHost = holder !== null && holder.host === me.host;
-        const held = sameHost
-          ? holder.pid === process.pid
-            ? heldHere.has(holder.token)
-            : fresh && alive(holder.pid)
-          : fresh;
-        if (held) {
-          // Another host's holder may be gone without a trace: wait for its lease to expire.
-          if (sameHost || Date.now() >= deadline) throw new FolderInUseError(dir, holder, ageMs);
-          await sleep(Math.max(10, Math.min(renewMs, staleMs - ageMs, deadline - Date.now())));
-          continue;
+        const { holder, mtimeMs } = seen;
+        const here =
+          holder !== null && holder.host === me.host && holder.boot === me.boot && holder.pidNs === me.pidNs;
+        if (here) {
+          // The same clock here: a live pid whose lease is not renewed is a reused pid, not a holder.
+          const held =
+            holder.pid === process.pid
+              ? heldHere.has(holder.token)
+              : alive(holder.pid) && Date.now() - mtimeMs < Math.max(staleMs, holder.staleMs);
+          if (held) throw new FolderInUseError(dir, holder);
+        } else {
+          if (watched === null || watched.generation !== top || watched.mtimeMs !== mtimeMs)
+            watched = { generation: top, mtimeMs, since: performance.now() };
+          const quiet = performance.now() - watched.since;
+          const limit = Math.max(staleMs, holder?.staleMs ?? 0);
+          const deadline = startedAt + (opts.waitMs ?? limit * 1.5);
+          if (quiet < limit) {
+            if (performance.now() >= deadline) throw new FolderInUseError(dir, holder);
+            await sleep(Math.max(10, Math.min(renewMs, limit - quiet, deadline - performance.now())));
+            continue;
+          }
         }
       }
-      const lock = new FolderLease(dir, name, top + 1, me.token, opts.onLost);
+      // Listed before the file exists: another acquire of this process that reads it meanwhile
+      // must see a lease of this process, not an earlier life's.
+      heldHere.add(me.token);
       try {
         const fh = await fsp.open(path.join(dir, `${prefix}${top + 1}`), 'wx', 0o600);
         try {
@@ -145,46 +201,68 @@ export class FolderLease {
           await fh.close();
         }
       } catch (err) {
+        heldHere.delete(me.token);
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue; // another taker won this generation
         throw err;
       }
-      heldHere.add(me.token);
+      const lease = new FolderLease(dir, name, top + 1, me.token, staleMs, renewMs, opts.onLost);
       // Earlier generations are history once this one exists.
       for (const g of gens) await fsp.unlink(path.join(dir, `${prefix}${g}`)).catch(() => undefined);
-      lock.timer = setInterval(() => void lock.renew(), renewMs);
-      lock.timer.unref();
-      return lock;
+      lease.timer = setInterval(() => void lease.renew(), renewMs);
+      lease.timer.unref();
+      return lease;
     }
   }
 
-  /** Whether another process has taken the lease since. */
+  /** Whether another process has taken the lease, or it could not be renewed in time. */
   get lost(): boolean {
     return this.lostAlready;
+  }
+
+  /**
+   * True while the lease is certainly still ours: confirmed less than half a stale period ago (a
+   * taker waits a whole one). False after a freeze until `renew()` confirms it again.
+   */
+  valid(): boolean {
+    return !this.lostAlready && performance.now() - this.confirmedAt < this.staleMs / 2;
+  }
+
+  /** `valid()`, confirming the lease with a renewal first when it is not certain. */
+  async confirm(): Promise<boolean> {
+    return this.valid() || (await this.renew());
   }
 
   private get file(): string {
     return path.join(this.dir, `${this.name}.lock.${this.generation}`);
   }
 
-  /** Touches the lease, after checking it is still the lock and still ours. */
+  /** Touches the lease, after checking it is still the lock and still ours; false once lost. */
   async renew(): Promise<boolean> {
-    if (this.lostAlready) return false;
+    if (this.lostAlready || this.released) return false;
+    const started = performance.now();
     try {
       const gens = await generations(this.dir, this.name);
       const mine = await readHolder(this.file);
+      if (this.released) return false;
       if ((gens.at(-1) ?? 0) !== this.generation || mine?.holder?.token !== this.token) {
         this.markLost();
         return false;
       }
       const now = new Date();
       await fsp.utimes(this.file, now, now);
+      this.confirmedAt = started;
       return true;
     } catch {
-      return true; // a transient read error: the next renewal checks again, well within staleMs
+      // A read or touch that keeps failing: once a taker could have found it stale, it is lost.
+      if (!this.released && performance.now() - this.confirmedAt >= this.staleMs - this.renewMs) {
+        this.markLost();
+      }
+      return false;
     }
   }
 
   private markLost(): void {
+    if (this.lostAlready) return;
     this.lostAlready = true;
     heldHere.delete(this.token);
     if (this.timer) clearInterval(this.timer);
@@ -194,6 +272,8 @@ export class FolderLease {
 
   /** Gives the lease up (only if still ours). */
   async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     heldHere.delete(this.token);

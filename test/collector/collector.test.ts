@@ -380,7 +380,7 @@ describe('collector pipeline on PostgreSQL', () => {
   });
 
   it('stops writing and turns unready when another process takes its spool lease', async () => {
-    const { collector, spoolDir } = newCollector({ spoolLockStaleMs: 600 });
+    const { collector, spoolDir } = newCollector({ spoolLease: { staleMs: 600 } });
     await collector.started;
     expect(collector.record(makeEvent('authz_fail'))).toEqual({ accepted: true });
     await collector.flush();
@@ -396,6 +396,24 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(collector.record(makeEvent('authz_fail'))).toMatchObject({ accepted: false, reason: 'closed' });
     await collector.close();
     expect(readdirSync(spoolDir).filter((n) => n.startsWith('spool.lock.'))).toContain(`spool.lock.${next}`);
+  });
+
+  it('acknowledges nothing written after a freeze in which another process took its spool lease', async () => {
+    // No timer renewal: only the check before the acknowledgement can notice.
+    const { collector, spoolDir } = newCollector({ spoolLease: { staleMs: 600, renewMs: 60_000 } });
+    await collector.started;
+    const mine = readdirSync(spoolDir).find((n) => n.startsWith('spool.lock.')) as string;
+    writeFileSync(
+      path.join(spoolDir, `spool.lock.${Number(mine.split('.').pop()) + 1}`),
+      JSON.stringify({ pid: 1, host: 'other-node', token: 'theirs' }),
+    );
+    const admitted = collector.admit([makeEvent('authz_fail')] as never);
+    expect(admitted.ok).toBe(true);
+    // Frozen for longer than half the lease (no timer, no renewal) while the write goes on.
+    const until = Date.now() + 400;
+    while (Date.now() < until);
+    if (admitted.ok) await expect(admitted.durable).rejects.toThrow('spool lease lost');
+    await expect(collector.readinessCheck()).rejects.toThrow('spool lease lost');
   });
 
   it('recovers the spool after a crash, cutting a torn last record', async () => {
