@@ -10,7 +10,12 @@ import { startService } from './service';
 async function main(): Promise<void> {
   let service: Awaited<ReturnType<typeof startService>>;
   try {
-    service = await startService();
+    service = await startService({
+      // The service has closed itself: exit non-zero once it is done, to be replaced.
+      onLeaseLost: () => {
+        process.exitCode = 1;
+      },
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const i of err.issues) console.error(`[config] ${i.variable}: ${i.message}`);

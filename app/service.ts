@@ -55,6 +55,13 @@ export interface StartServiceOptions {
   onEvent?: (event: Record<string, unknown>) => void;
   /** Where start-up messages go (default console.log; never given a secret). */
   print?: (line: string) => void;
+  /** The data folder's lease timing (folder-lease.ts; defaults: stale after 30 s, renewed every 5 s). */
+  dataLease?: { staleMs?: number; renewMs?: number };
+  /**
+   * Called when another process took the data folder (this one was frozen past its lease): the
+   * service is already closing itself. `npm start` exits non-zero on it, to be replaced.
+   */
+  onLeaseLost?: () => void;
 }
 
 export interface RunningService {
@@ -97,7 +104,11 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // One service per data folder: a second one would open the same embedded database and spool.
   let onLeaseLost: () => void = () => undefined;
-  const lease = await FolderLease.acquire(config.dataDir, { name: 'data', onLost: () => onLeaseLost() });
+  const lease = await FolderLease.acquire(config.dataDir, {
+    name: 'data',
+    ...opts.dataLease,
+    onLost: () => onLeaseLost(),
+  });
   const telemetry = createTelemetry({ version: config.version });
   let database: Database;
   try {
@@ -260,11 +271,11 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
       },
     };
     // Frozen past its lease, another service took the folder: this one must stop using the embedded
-    // database and spool at once (readiness 503, then closed), and exit non-zero to be replaced.
+    // database and spool at once (readiness 503, then closed).
     onLeaseLost = () => {
       obs?.logger.error({}, 'data folder lease taken by another process; shutting down');
-      process.exitCode = 1;
       void running.close();
+      opts.onLeaseLost?.();
     };
     return running;
   } catch (err) {

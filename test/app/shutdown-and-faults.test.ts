@@ -2,7 +2,7 @@
  * The fault switch (FAULT_INJECTION=enabled only) and graceful shutdown: readiness turns 503, the
  * request in flight finishes, events are flushed to the audit store, the database is released.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { FolderInUseError, openDatabase } from '../../collector';
@@ -76,6 +76,28 @@ describe(`fault switch and graceful shutdown (${defaultBackend()})`, () => {
     // The running one is untouched.
     expect((await request(t.service.apiUrl).get('/api/ready')).status).toBe(200);
   });
+
+  it('closes itself when another process takes its data folder (frozen past its lease)', async () => {
+    let told = 0;
+    const other = await startTestService(defaultBackend(), {
+      dataLease: { staleMs: 600, renewMs: 100 },
+      onLeaseLost: () => (told += 1),
+      env: { SEED_DEMO_DATA: 'false' },
+    });
+    try {
+      expect((await request(other.service.apiUrl).get('/api/ready')).status).toBe(200);
+      const mine = readdirSync(other.dataDir).find((n) => n.startsWith('data.lock.')) as string;
+      writeFileSync(
+        join(other.dataDir, `data.lock.${Number(mine.split('.').pop()) + 1}`),
+        JSON.stringify({ pid: 1, host: 'other-node', token: 'theirs' }),
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(told).toBe(1);
+      await expect(request(other.service.apiUrl).get('/api/health')).rejects.toThrow();
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 
   it('drains on close: 503 readiness, the in-flight request completes, events are flushed', async () => {
     const api = t.service.apiUrl;
