@@ -277,6 +277,8 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
       void running.close();
       opts.onLeaseLost?.();
     };
+    // Lost while starting (the handler did nothing then): acted on now.
+    if (lease.lost) onLeaseLost();
     return running;
   } catch (err) {
     for (const step of cleanups) await step().catch(() => undefined);

@@ -365,6 +365,9 @@ export function createCollector(opts: CollectorOptions): Collector {
   async function runWriter(): Promise<void> {
     let backoff = retryMin;
     while (writeBuffer.length > 0 && !stopped && spool) {
+      // Written only while the lease is ours: after a freeze, a successor may have recovered the
+      // spool, and records appended to its segments now would shadow its own on its next recovery.
+      if (!(await leaseConfirmed())) return;
       const group = writeBuffer.slice(0, MAX_GROUP);
       for (const p of group) p.seq = p.ord + offset;
       const t0 = process.hrtime.bigint();

@@ -18,9 +18,10 @@
  *   whose clock runs behind look stale straight after renewing.
  * Taking a free lease creates the next generation, so two processes taking the same stale lease
  * cannot both succeed. A holder that finds a higher generation, or its own file gone, or could not
- * renew for longer than a taker waits, has lost the lease and must stop using the folder. Callers
- * check `valid()` before they acknowledge or delete anything: it is false once the last renewal is
- * old enough that the lease may have been taken (after a freeze), until a renewal confirms it.
+ * renew (or whose renewal completed) only after a taker could have found it stale, has lost the
+ * lease and must stop using the folder. Callers check `valid()` before they write, acknowledge or
+ * delete anything: it is false once the last renewal is half a stale period old (after a freeze,
+ * a suspend), until a renewal confirms it.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync, statSync } from 'node:fs';
@@ -129,8 +130,9 @@ export class FolderLease {
   private timer: NodeJS.Timeout | null = null;
   private lostAlready = false;
   private released = false;
-  /** performance.now() of the last renewal that confirmed the lease. */
-  private confirmedAt = performance.now();
+  /** When the last renewal that confirmed the lease started, on both clocks (see sinceConfirmed). */
+  private confirmedMono = performance.now();
+  private confirmedWall = Date.now();
 
   private constructor(
     private readonly dir: string,
@@ -169,18 +171,19 @@ export class FolderLease {
         const { holder, mtimeMs } = seen;
         const here =
           holder !== null && holder.host === me.host && holder.boot === me.boot && holder.pidNs === me.pidNs;
-        if (here) {
-          // The same clock here: a live pid whose lease is not renewed is a reused pid, not a holder.
-          const held =
-            holder.pid === process.pid
-              ? heldHere.has(holder.token)
-              : alive(holder.pid) && Date.now() - mtimeMs < Math.max(staleMs, holder.staleMs);
+        const limit = Math.max(staleMs, holder?.staleMs ?? 0);
+        // In this process table a dead pid is certain; a live one with a recent lease is a holder
+        // (refused at once). A live pid whose lease looks old may be a reused pid, or the wall clock
+        // stepped: watched like a holder elsewhere.
+        const certain =
+          here && (holder.pid === process.pid || !alive(holder.pid) || Date.now() - mtimeMs < limit);
+        if (certain) {
+          const held = holder.pid === process.pid ? heldHere.has(holder.token) : alive(holder.pid);
           if (held) throw new FolderInUseError(dir, holder);
         } else {
           if (watched === null || watched.generation !== top || watched.mtimeMs !== mtimeMs)
             watched = { generation: top, mtimeMs, since: performance.now() };
           const quiet = performance.now() - watched.since;
-          const limit = Math.max(staleMs, holder?.staleMs ?? 0);
           const deadline = startedAt + (opts.waitMs ?? limit * 1.5);
           if (quiet < limit) {
             if (performance.now() >= deadline) throw new FolderInUseError(dir, holder);
@@ -224,7 +227,21 @@ export class FolderLease {
    * taker waits a whole one). False after a freeze until `renew()` confirms it again.
    */
   valid(): boolean {
-    return !this.lostAlready && performance.now() - this.confirmedAt < this.staleMs / 2;
+    return !this.lostAlready && this.sinceConfirmed() < this.staleMs / 2;
+  }
+
+  /**
+   * Time since the last confirmation: the longer of the monotonic clock (which a wall-clock step
+   * does not move) and the wall clock (which keeps running while the machine is suspended or the
+   * VM paused, when the monotonic clock stops but a taker's does not).
+   */
+  private sinceConfirmed(): number {
+    return Math.max(performance.now() - this.confirmedMono, Date.now() - this.confirmedWall);
+  }
+
+  /** Unconfirmed this long, a taker may have found the lease stale: it is lost, whatever a touch says. */
+  private get lossAfter(): number {
+    return this.staleMs - Math.min(this.renewMs, this.staleMs / 2);
   }
 
   /** `valid()`, confirming the lease with a renewal first when it is not certain. */
@@ -239,7 +256,12 @@ export class FolderLease {
   /** Touches the lease, after checking it is still the lock and still ours; false once lost. */
   async renew(): Promise<boolean> {
     if (this.lostAlready || this.released) return false;
-    const started = performance.now();
+    const startedMono = performance.now();
+    const startedWall = Date.now();
+    if (this.sinceConfirmed() >= this.lossAfter) {
+      this.markLost();
+      return false;
+    }
     try {
       const gens = await generations(this.dir, this.name);
       const mine = await readHolder(this.file);
@@ -250,13 +272,18 @@ export class FolderLease {
       }
       const now = new Date();
       await fsp.utimes(this.file, now, now);
-      this.confirmedAt = started;
+      // Checked, then touched: if that took until a taker could act, the check proves nothing.
+      if (this.released) return false;
+      if (this.sinceConfirmed() >= this.lossAfter) {
+        this.markLost();
+        return false;
+      }
+      this.confirmedMono = startedMono;
+      this.confirmedWall = startedWall;
       return true;
     } catch {
       // A read or touch that keeps failing: once a taker could have found it stale, it is lost.
-      if (!this.released && performance.now() - this.confirmedAt >= this.staleMs - this.renewMs) {
-        this.markLost();
-      }
+      if (!this.released && this.sinceConfirmed() >= this.lossAfter) this.markLost();
       return false;
     }
   }

@@ -76,9 +76,12 @@ describe('FolderLease', () => {
       const started = Date.now();
       await expect(take({ waitMs: 5000 })).rejects.toThrow(`in use by process ${child.pid}`);
       expect(Date.now() - started).toBeLessThan(2000);
-      // The same pid, not renewed for longer than its stale period: a reused pid, not a holder.
-      leaseFile(dir, 3, here(child.pid as number), 40_000);
-      await take();
+      // The same pid, its lease older than its stale period: a reused pid, or a stepped clock.
+      // Watched before it is taken, as a holder elsewhere is.
+      leaseFile(dir, 3, { ...here(child.pid as number), staleMs: 100 }, 40_000);
+      const watching = performance.now();
+      await take({ staleMs: 200 });
+      expect(performance.now() - watching).toBeGreaterThanOrEqual(190);
       expect(leases(dir)).toEqual(['spool.lock.4']);
     } finally {
       child.kill();
@@ -138,23 +141,35 @@ describe('FolderLease', () => {
   });
 
   it('is valid only while recently confirmed, and knows it lost the lease once another took a newer one', async () => {
+    const freeze = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
     let lost = 0;
-    const lease = await take({ staleMs: 200, renewMs: 60_000, onLost: () => (lost += 1) });
+    const lease = await take({ staleMs: 600, renewMs: 100, onLost: () => (lost += 1) });
     expect(lease.valid()).toBe(true);
-    // Frozen (no renewal) for more than half a stale period: not certain any more.
-    await new Promise((r) => setTimeout(r, 150));
+    // Frozen (no renewal) for more than half a stale period: not certain any more until confirmed.
+    freeze(350);
     expect(lease.valid()).toBe(false);
     expect(await lease.confirm()).toBe(true);
     expect(lease.valid()).toBe(true);
-    // Another host took the next generation.
+    // Another host took the next generation: the next renewal finds it.
     leaseFile(dir, 2, elsewhere);
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 250));
     expect(await lease.confirm()).toBe(false);
     expect(await lease.renew()).toBe(false);
     expect([lease.lost, lease.valid(), lost]).toEqual([true, false, 1]);
     // Releasing a lost lease leaves the new holder's file alone (the old one is the taker's to remove).
     await lease.release();
     expect(leases(dir)).toEqual(['spool.lock.1', 'spool.lock.2']);
+  });
+
+  it('counts itself lost after a freeze in which a taker could have found it stale, whatever the file says', async () => {
+    const lease = await take({ staleMs: 600, renewMs: 100 });
+    const until = performance.now() + 550;
+    while (performance.now() < until);
+    expect(await lease.renew()).toBe(false);
+    expect(lease.lost).toBe(true);
   });
 
   it('counts a lease it cannot renew for a stale period as lost', async () => {
