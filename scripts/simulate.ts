@@ -1,9 +1,12 @@
 /**
  * npm run simulate -- --scenario <normal|credential-stuffing|phi-snooping|error-spike|latency-spike>
  *                     --rate N --duration S [--target URL] [--credentials FILE] [--json]
+ * Without --credentials: DEV_CREDENTIALS_FILE, else DATA_DIR/dev-credentials.json, else
+ * .data/dev-credentials.json, as `npm start` writes it.
  * Drives a running service (npm start) with realistic traffic; a progress bar on a terminal, plain
  * lines otherwise, then a summary of requests, status codes and latency percentiles.
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runScenario, SCENARIOS, type Scenario, type ScenarioSummary } from '../app';
 
@@ -90,7 +93,11 @@ async function main(): Promise<void> {
     scenario: scenario as Scenario,
     rate,
     durationSeconds: duration,
-    credentialsFile: values.credentials as string | undefined,
+    // Where the service wrote them: the same variables it reads (DEV_CREDENTIALS_FILE, DATA_DIR).
+    credentialsFile:
+      (values.credentials as string | undefined) ??
+      (process.env.DEV_CREDENTIALS_FILE || undefined) ??
+      (process.env.DATA_DIR ? join(process.env.DATA_DIR, 'dev-credentials.json') : undefined),
     signal: controller.signal,
     onProgress: (p) => {
       const line = `${bar(p.elapsedSeconds / p.durationSeconds)} ${p.elapsedSeconds.toFixed(0)}/${p.durationSeconds}s  ${p.requests} req  in flight ${p.inFlight}  ${statusLine(p.byStatus)}`;

@@ -46,6 +46,27 @@ describe(`npm run simulate (${defaultBackend()})`, () => {
     for (const u of t.service.credentials!.users) expect(stdout).not.toContain(u.password);
   }, 90_000);
 
+  it('finds the credentials where the service wrote them from DATA_DIR, as npm start does', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: t.dataDir };
+    delete env.DEV_CREDENTIALS_FILE;
+    const { stdout } = await run(
+      TSX,
+      [
+        'scripts/simulate.ts',
+        '--scenario',
+        'normal',
+        '--rate',
+        '4',
+        '--duration',
+        '1',
+        '--target',
+        t.service.apiUrl,
+      ],
+      { cwd: ROOT, timeout: 60_000, env },
+    );
+    expect(stdout).toMatch(/^status +200:\d+/m);
+  }, 90_000);
+
   it('refuses bad arguments with the usage and exit code 2', async () => {
     const err = await run(TSX, ['scripts/simulate.ts', '--scenario', 'meltdown'], {
       cwd: ROOT,
