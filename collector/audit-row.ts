@@ -86,14 +86,6 @@ export function auditRowOf(e: AuditEvent): AuditRow {
   );
 }
 
-/**
- * The row of fields read back from the store (each column as text, in the form auditRowOf writes it):
- * equal to the row that was stored, so that a row sent again can be compared with the stored one.
- */
-export function auditRowOfFields(f: AuditRowFields): AuditRow {
-  return ROW_COLUMNS.map((c) => copyText(f[c])).join('\t');
-}
-
 /** The event id of a row (its first field; a uuid never needs escaping). */
 export function rowEventId(row: AuditRow): string {
   const tab = row.indexOf('\t');

@@ -13,18 +13,17 @@
  * chain never links to a row that was not inserted: in-batch duplicates at once, stored ones when
  * the write reports them (COPY: unique violation; INSERT: fewer rows than sent), by writing the batch
  * again without the ids found stored under the lock. The unique index is the last line of defence.
- * A row is a duplicate only when it equals the one kept; a different event under a taken id is a
- * conflict, returned to the caller (which keeps it aside) instead of being skipped without a trace.
+ * A row is a duplicate only when it equals the one kept (at the stored row's place in the chain it
+ * gives the stored hash); a different event under a taken id is a conflict, returned to the caller
+ * (which keeps it aside) instead of being skipped without a trace.
  */
 import {
   auditRowOf,
-  auditRowOfFields,
   canonicalTextOfRow,
   ROW_COLUMNS,
   rowEventId,
   rowFields,
   type AuditRow,
-  type AuditRowFields,
 } from './audit-row';
 import { chainHashHexOfText, GENESIS_HASH } from './canonical-row';
 import { appendCopyLines, CHAIN_COLUMNS, copyBatchText, startCopyBatch } from './copy-batch';
@@ -76,7 +75,7 @@ interface WriteResult {
   /** Rows of the batch whose id the store holds for a different row. */
   conflicts: AuditRow[];
   /** The stored rows found for the batch's ids (only when it was written again without them). */
-  stored: Map<string, AuditRow>;
+  stored: Map<string, StoredLink>;
 }
 
 const COLUMNS =
@@ -111,14 +110,27 @@ const OPENING_SQL = (asWriter: boolean): string =>
 const SLICE_MS = 4;
 const CHECK_EVERY = 64;
 
-/** A stored row's columns as the text auditRowOf writes (UTC milliseconds, numbers in decimal). */
-const STORED_ROWS_SQL = `SELECT ${ROW_COLUMNS.map((c) =>
-  c === 'occurred_at'
-    ? `to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at`
-    : c === 'event_id' || c === 'schema_version' || c === 'amount_minor'
-      ? `${c}::text AS ${c}`
-      : c,
-).join(', ')} FROM audit_events WHERE event_id = ANY($1::uuid[])`;
+/** Where a stored row sits in the chain: enough to tell whether a row is the one stored there. */
+interface StoredLink {
+  seq: string;
+  recorded_ms: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const STORED_LINKS_SQL = `SELECT event_id::text AS event_id, seq,
+  floor(extract(epoch FROM recorded_at) * 1000)::int8 AS recorded_ms,
+  encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
+FROM audit_events WHERE event_id = ANY($1::uuid[])`;
+
+/**
+ * Whether `row` is the row stored at `link`: hashed at its place in the chain, as the verifier
+ * checks it, it gives the stored hash (one definition of a row's content: the canonical form).
+ */
+function isStoredRow(row: AuditRow, link: StoredLink): boolean {
+  const text = canonicalTextOfRow(row, Number(link.seq), Number(link.recorded_ms));
+  return chainHashHexOfText(link.prev_hash, text) === link.hash;
+}
 
 const sameLink = (a: ChainLink, b: ChainLink): boolean => a.seq === b.seq && a.hash.equals(b.hash);
 
@@ -221,7 +233,8 @@ export class AuditStore {
     // A row repeating an id earlier in the batch is compared with the row that id ends up with: the
     // stored one when the earlier row was itself not written.
     for (const row of batch.batchConflicts) {
-      if (result.stored.get(rowEventId(row)) === row) duplicates += 1;
+      const link = result.stored.get(rowEventId(row));
+      if (link !== undefined && isStoredRow(row, link)) duplicates += 1;
       else conflicts.push(row);
     }
     return { inserted: result.inserted, duplicates, conflicts };
@@ -237,14 +250,16 @@ export class AuditStore {
       : { seq: 0, hash: GENESIS_HASH };
     let events = batch.events;
     const conflicts: AuditRow[] = [];
-    const stored = new Map<string, AuditRow>();
+    const stored = new Map<string, StoredLink>();
     if (skipStored) {
-      const found = await tx.query<AuditRowFields>(STORED_ROWS_SQL, [events.map(rowEventId)]);
-      for (const r of found.rows) stored.set(r.event_id as string, auditRowOfFields(r));
+      const found = await tx.query<StoredLink & { event_id: string }>(STORED_LINKS_SQL, [
+        events.map(rowEventId),
+      ]);
+      for (const r of found.rows) stored.set(r.event_id, r);
       events = events.filter((row) => {
-        const kept = stored.get(rowEventId(row));
-        if (kept === undefined) return true;
-        if (kept !== row) conflicts.push(row);
+        const link = stored.get(rowEventId(row));
+        if (link === undefined) return true;
+        if (!isStoredRow(row, link)) conflicts.push(row);
         return false;
       });
       if (events.length === 0) return { inserted: 0, end: head, conflicts, stored };

@@ -271,7 +271,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   let closing = false;
   let stopped = false;
   let spoolLock: FolderLease | null = null;
-  let lockLost = false;
+  const lockLost = (): boolean => spoolLock?.lost === true;
   let startError: unknown = null;
   let spoolError: unknown = null;
   let storeHealthy = false;
@@ -664,7 +664,6 @@ export function createCollector(opts: CollectorOptions): Collector {
    * were not acknowledged (HTTP clients retry them); readiness fails so that it is replaced.
    */
   function leaseLost(): void {
-    lockLost = true;
     closing = true;
     stopped = true;
     for (const t of tasks.splice(0)) void t.destroy();
@@ -684,12 +683,11 @@ export function createCollector(opts: CollectorOptions): Collector {
    * not recent (after a freeze): waits out a transient failure to renew, false once it is lost.
    */
   async function leaseConfirmed(): Promise<boolean> {
-    while (spoolLock && !spoolLock.valid()) {
-      if (await spoolLock.renew()) return true;
-      if (spoolLock.lost) return false;
+    for (;;) {
+      if (!spoolLock || (await spoolLock.confirm())) return true;
+      if (spoolLock.lost || stopped) return false;
       await sleep(retryMin);
     }
-    return !lockLost;
   }
 
   // ---------------------------------------------------------------- start-up
@@ -931,7 +929,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       await started.catch(() => undefined);
       const deadline = Date.now() + (copts.drainTimeoutMs ?? 5000);
       // Spool what is buffered (durability first), then give the store a bounded chance to drain.
-      while (writeBuffer.length > 0 && Date.now() < deadline && spool && !lockLost) {
+      while (writeBuffer.length > 0 && Date.now() < deadline && spool && !lockLost()) {
         kickWriter();
         await Promise.race([writerDone, sleep(50)]);
       }
@@ -964,7 +962,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   async function readinessCheck(): Promise<void> {
-    if (lockLost) throw new Error('spool lease lost');
+    if (lockLost()) throw new Error('spool lease lost');
     if (closing) throw new Error('collector is closing');
     await started;
     if (startError) throw new Error('spool unavailable');
@@ -1038,7 +1036,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     if (r.ok) {
       metrics.auditChainBroken.set(0);
       metrics.auditChainLastVerifiedTimestampSeconds.set(Date.now() / 1000);
-      if (r.head.seq > (storedHead?.seq ?? 0) && !lockLost) {
+      if (r.head.seq > (storedHead?.seq ?? 0) && !lockLost()) {
         // Kept outside the database, so that a restarted collector goes on from it (not genesis).
         await writeChainHead(opts.spoolDir, r.head).then(
           () => (storedHead = r.head),

@@ -127,6 +127,11 @@ export async function readPatient(
   return out;
 }
 
+/** A SOAP note's or prescription's encrypted JSON fields, for `actor` (a failure is reported). */
+function decryptedJson(...args: Parameters<typeof decryptReported>): object {
+  return JSON.parse(decryptReported(...args)) as object;
+}
+
 export function patientRoutes(ctx: AppContext): Router {
   const r = Router();
   r.use(requireAuth(ctx));
@@ -252,15 +257,13 @@ export function patientRoutes(ctx: AppContext): Router {
         id: n.id,
         providerId: n.provider_id,
         createdAt: n.created_at,
-        ...(JSON.parse(
-          decryptReported(
-            ctx,
-            actor,
-            { type: 'soap_note', id: n.id },
-            n.content_enc,
-            soapNoteContext(n.id, id),
-          ),
-        ) as object),
+        ...decryptedJson(
+          ctx,
+          actor,
+          { type: 'soap_note', id: n.id },
+          n.content_enc,
+          soapNoteContext(n.id, id),
+        ),
       })),
     });
   });
@@ -288,15 +291,13 @@ export function patientRoutes(ctx: AppContext): Router {
         providerId: p.provider_id,
         status: p.status,
         createdAt: p.created_at,
-        ...(JSON.parse(
-          decryptReported(
-            ctx,
-            actor,
-            { type: 'prescription', id: p.id },
-            p.details_enc,
-            prescriptionContext(p.id, id),
-          ),
-        ) as object),
+        ...decryptedJson(
+          ctx,
+          actor,
+          { type: 'prescription', id: p.id },
+          p.details_enc,
+          prescriptionContext(p.id, id),
+        ),
       })),
     });
   });

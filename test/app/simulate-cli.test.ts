@@ -9,6 +9,15 @@ const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
+/** The normal scenario against the test service, with `args` (rate, duration, credentials). */
+function simulate(target: string, args: string[], env?: NodeJS.ProcessEnv) {
+  return run(TSX, ['scripts/simulate.ts', '--scenario', 'normal', '--target', target, ...args], {
+    cwd: ROOT,
+    timeout: 60_000,
+    env,
+  });
+}
+
 describe(`npm run simulate (${defaultBackend()})`, () => {
   let t: TestService;
   beforeAll(async () => {
@@ -21,23 +30,14 @@ describe(`npm run simulate (${defaultBackend()})`, () => {
   it('writes the demo credentials to a 0600 file the simulator reads, and prints a summary', async () => {
     const file = t.service.config.devCredentialsFile;
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const { stdout } = await run(
-      TSX,
-      [
-        'scripts/simulate.ts',
-        '--scenario',
-        'normal',
-        '--rate',
-        '8',
-        '--duration',
-        '2',
-        '--target',
-        t.service.apiUrl,
-        '--credentials',
-        file,
-      ],
-      { cwd: ROOT, timeout: 60_000 },
-    );
+    const { stdout } = await simulate(t.service.apiUrl, [
+      '--rate',
+      '8',
+      '--duration',
+      '2',
+      '--credentials',
+      file,
+    ]);
     // Not a terminal: plain progress lines, then the summary.
     expect(stdout).toMatch(/\d+\/2s +\d+ req/);
     expect(stdout).toMatch(/^requests \d+/m);
@@ -49,21 +49,7 @@ describe(`npm run simulate (${defaultBackend()})`, () => {
   it('finds the credentials where the service wrote them from DATA_DIR, as npm start does', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: t.dataDir };
     delete env.DEV_CREDENTIALS_FILE;
-    const { stdout } = await run(
-      TSX,
-      [
-        'scripts/simulate.ts',
-        '--scenario',
-        'normal',
-        '--rate',
-        '4',
-        '--duration',
-        '1',
-        '--target',
-        t.service.apiUrl,
-      ],
-      { cwd: ROOT, timeout: 60_000, env },
-    );
+    const { stdout } = await simulate(t.service.apiUrl, ['--rate', '4', '--duration', '1'], env);
     expect(stdout).toMatch(/^status +200:\d+/m);
   }, 90_000);
 

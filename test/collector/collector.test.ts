@@ -357,23 +357,11 @@ describe('collector pipeline on PostgreSQL', () => {
   it('refuses a second collector on the same spool folder, and starts one once the first has closed', async () => {
     const { collector: first, spoolDir } = newCollector();
     await first.started;
-    const second = createCollector({
-      telemetry: createTelemetry({ defaultMetrics: false }),
-      database: db,
-      spoolDir,
-      schedule: NO_JOBS,
-    });
-    cleanups.push(() => second.close());
+    const { collector: second } = newCollector({ spoolDir });
     await expect(second.started).rejects.toThrow(/in use by process/);
     await expect(second.readinessCheck()).rejects.toThrow();
     await first.close();
-    const third = createCollector({
-      telemetry: createTelemetry({ defaultMetrics: false }),
-      database: db,
-      spoolDir,
-      schedule: NO_JOBS,
-    });
-    cleanups.push(() => third.close());
+    const { collector: third } = newCollector({ spoolDir });
     await third.started;
     expect(third.record(makeEvent('authz_fail'))).toEqual({ accepted: true });
     await third.flush();
