@@ -24,7 +24,8 @@ import { createPhiCipher } from './crypto/phi-cipher';
 import { bindPhiToPatients } from './db/bind-phi';
 import { migrate } from './db/migrate';
 import { createEventReporter, type EventSink } from './events/event-reporter';
-import { createApp } from './http/create-app';
+import { answerClientErrors } from './http/client-error';
+import { createApp, responseHeaders } from './http/create-app';
 import { createFaultSwitch, type FaultSwitch } from './http/fault-switch';
 import { createObservability, type Observability } from './observability';
 import {
@@ -216,6 +217,8 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
     if (parts.accessLog && obs) listener = obs.accessLog(listener);
     if (parts.metrics) listener = telemetry.httpRequestListener(listener);
     const server = traceServer(createServer(traceRequestListener(listener)));
+    // Requests Node refuses before the app sees them get the API's error shape and headers too.
+    answerClientErrors(server, responseHeaders());
     // Slow-loris and idle keep-alive bounds; in-flight requests are drained on close().
     server.headersTimeout = 20_000;
     server.requestTimeout = 60_000;

@@ -55,6 +55,15 @@ export const EVENT_TYPES = {
     reasons: ['own_record', 'assigned_provider', 'admin_access', 'billing_access'],
   },
   /**
+   * PHI created or changed (a patient registered or updated, a SOAP note written), with the basis of
+   * access as for reads; `intake`: a new patient registered by staff or an admin.
+   */
+  phi_write: {
+    class: 'security',
+    outcome: 'success',
+    reasons: ['intake', 'own_record', 'assigned_provider', 'admin_access'],
+  },
+  /**
    * A stored PHI value (or secret) failed to decrypt: altered or moved in the database, or written
    * under a key this deployment does not hold. The read fails closed (500).
    */

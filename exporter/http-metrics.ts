@@ -65,9 +65,41 @@ interface RequestState {
   span: Span | undefined;
 }
 
+interface RouteLabel {
+  baseUrl: string;
+  label: string;
+  counted: boolean;
+}
 interface RouteLike {
   path?: unknown;
-  [ROUTE_LABEL]?: { baseUrl: string; label: string; counted: boolean };
+  [ROUTE_LABEL]?: RouteLabel;
+}
+
+/**
+ * The route's label for this mount: the mount path as a template plus the route's own template.
+ * Cached on Express's Route object (one per template), so the label string is the same, hashed
+ * once, on every request; a different spelling of the mount path recomputes it.
+ */
+function labelOf(route: RouteLike, baseUrl: string): RouteLabel {
+  let cached = route[ROUTE_LABEL];
+  if (cached === undefined || cached.baseUrl !== baseUrl) {
+    const path = route.path;
+    const label = templateMountPath(baseUrl) + (typeof path === 'string' ? path : String(path));
+    cached = { baseUrl, label, counted: !UNCOUNTED_ROUTES.has(label) };
+    route[ROUTE_LABEL] = cached;
+  }
+  return cached;
+}
+
+/**
+ * The matched route's template with its mount path (`/api/patients/:id`), or undefined when no route
+ * matched: what the RED metrics label a request with, for other per-route records (the access log).
+ */
+export function routeTemplate(req: IncomingMessage): string | undefined {
+  const r = req as IncomingMessage & { route?: RouteLike | null; baseUrl?: string };
+  const route = r.route;
+  if (route === undefined || route === null) return undefined;
+  return labelOf(route, r.baseUrl ?? '').label;
 }
 
 const NO_NEXT: NextFunction = () => undefined;
@@ -205,15 +237,7 @@ export class HttpMetrics {
     if (layerRoute === undefined || layerRoute === null) {
       route = ROUTE_UNMATCHED;
     } else {
-      const baseUrl = req.baseUrl ?? '';
-      let cached = layerRoute[ROUTE_LABEL];
-      if (cached === undefined || cached.baseUrl !== baseUrl) {
-        // Cached on Express's Route object: the label string is then the same (hashed once) every time.
-        const path = layerRoute.path;
-        const label = templateMountPath(baseUrl) + (typeof path === 'string' ? path : String(path));
-        cached = { baseUrl, label, counted: !UNCOUNTED_ROUTES.has(label) };
-        layerRoute[ROUTE_LABEL] = cached;
-      }
+      const cached = labelOf(layerRoute, req.baseUrl ?? '');
       if (!cached.counted) return;
       route = cached.label;
     }
@@ -305,21 +329,19 @@ export class HttpMetrics {
 /**
  * `req.baseUrl` is the matched mount path, not its template: a router mounted at `/p/:id/notes`
  * reports `/p/3f2a…/notes`. Identifier-looking segments (numbers, UUIDs, long hex or tokens) are
- * replaced by `:param`, so an id (possibly a patient's) never becomes a label value. Runs only when a
- * route's cached label misses, not per request.
+ * replaced by `:param`, so an id (possibly a patient's) never becomes a label value. It is the
+ * caller's spelling, too: Express matches mount paths regardless of case unless told otherwise, so
+ * the path is lower-cased (`/API/Patients` is `/api/patients`), or every spelling would be a label of
+ * its own. Runs only when a route's cached label misses, not per request.
  */
 const ID_SEGMENT =
   /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}|[A-Za-z0-9_-]{24,})$/i;
 
 export function templateMountPath(baseUrl: string): string {
   if (baseUrl === '') return baseUrl;
-  const segments = baseUrl.split('/');
-  let changed = false;
+  const segments = baseUrl.toLowerCase().split('/');
   for (let i = 0; i < segments.length; i++) {
-    if (ID_SEGMENT.test(segments[i] as string)) {
-      segments[i] = ':param';
-      changed = true;
-    }
+    if (ID_SEGMENT.test(segments[i] as string)) segments[i] = ':param';
   }
-  return changed ? segments.join('/') : baseUrl;
+  return segments.join('/');
 }

@@ -1,6 +1,6 @@
 /** Public API of the exporter: everything other folders may import. */
 export { createTelemetry } from './telemetry';
-export { routeNamer } from './http-metrics';
+export { routeNamer, routeTemplate } from './http-metrics';
 export type { CounterDefinition, GaugeDefinition, PoolStats, Telemetry, TelemetryOptions } from './telemetry';
 export type { TelemetryConfig } from './config';
 export { DEFAULT_SERIES_CAP } from './config';

@@ -2,7 +2,7 @@
  * Who may see a patient's PHI: the patient, the patient's assigned providers, and admins; staff see
  * billing records (orders, invoices) for payment and operations. Every decision is reported:
  * `phi_access` when a read is granted (the accounting of who saw which patient's records, HIPAA
- * § 164.528), `authz_fail` when denied (the PHI-snooping alert counts those). A denial does not say
+ * § 164.528), `phi_write` when PHI is created or changed, `authz_fail` when denied (the PHI-snooping alert counts those). A denial does not say
  * whether the patient exists.
  */
 import type { AppContext, AuthContext } from '../context';
@@ -46,7 +46,8 @@ async function decide(
 
 /**
  * Throws 403 (and reports `authz_fail`) unless the caller may act on the patient. Reads (`phiRead`)
- * report `phi_access` when granted, writes do not (they report their own business event).
+ * report `phi_access` when granted; writes report once stored (reportPhiWrite, or their own business
+ * event: an order, a prescription, a payment).
  * `staffAllowed` is for billing records (orders, invoices, payments): staff are granted them, and
  * their reads are reported with the reason `billing_access`.
  */
@@ -76,6 +77,20 @@ export async function authorizePatient(
     throw new HttpError(403, 'forbidden', 'You may not access this patient');
   }
   if (opts.phiRead) ctx.events.report('phi_access', { actor, reason: decision.reason, resource });
+}
+
+/**
+ * Reports a write of a patient's PHI (after it is stored): `phi_write`, so that the record of who
+ * touched a patient's PHI holds changes as well as reads. `resource.id` is the patient's id, as for
+ * reads, so that both are accounted under the same patient.
+ */
+export function reportPhiWrite(
+  ctx: AppContext,
+  auth: AuthContext,
+  reason: EventReason<'phi_write'>,
+  resource: { type: PhiResource; id: string },
+): void {
+  ctx.events.report('phi_write', { actor: { role: auth.role, id: auth.userId }, reason, resource });
 }
 
 /**

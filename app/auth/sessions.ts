@@ -159,7 +159,8 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
                 sessions.last_seen_at < now() - make_interval(secs => $4) AS stale
            FROM sessions JOIN users ON users.id = sessions.user_id
           WHERE sessions.id = $1 AND sessions.user_id = $2
-            -- A disabled account, or one whose role changed, ends its sessions at once (not at expiry).
+            -- A disabled account, or one whose role changed, ends its sessions at once (not at expiry);
+            -- migration 005 revokes them for good as the account changes.
             AND NOT users.disabled AND users.role = $5),
        touched AS (
          UPDATE sessions SET last_seen_at = now() FROM s

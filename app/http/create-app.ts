@@ -4,7 +4,8 @@
  * (app/service.ts) rather than occupying Express layers, so the benchmark can build the same
  * application with all of it off.
  */
-import express, { type Express, type Router } from 'express';
+import type { IncomingMessage } from 'node:http';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from '../context';
 import { authRoutes } from '../routes/auth-routes';
@@ -12,8 +13,39 @@ import { invoiceRoutes, paymentRoutes } from '../routes/billing-routes';
 import { orderRoutes, prescriptionRoutes } from '../routes/order-routes';
 import { patientRoutes } from '../routes/patient-routes';
 import { userRoutes } from '../routes/user-routes';
-import { errorHandler, notFoundHandler } from './errors';
+import { headersOf } from './client-error';
+import { errorHandler, notFoundHandler, unsupportedMediaType } from './errors';
 import { faultRoutes, type FaultSwitch } from './fault-switch';
+
+/** Whether the request has a body (RFC 9112 §6.3: a Transfer-Encoding, or a non-zero Content-Length). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** The headers every response carries: security headers, and no caching of PHI. */
+const HEADER_MIDDLEWARE: RequestHandler[] = [
+  helmet({
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      useDefaults: false,
+    },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    noSniff: true,
+  }),
+  (_req, res, next) => {
+    // Responses carry PHI: no shared or browser cache may keep them.
+    res.set('Cache-Control', 'no-store');
+    next();
+  },
+];
+
+/** The same headers as a list, for answers written outside Express (app/http/client-error.ts). */
+export function responseHeaders(): Record<string, string> {
+  return headersOf(HEADER_MIDDLEWARE);
+}
 
 export interface CreateAppOptions {
   /** GET /api/health and GET /api/ready. */
@@ -29,24 +61,14 @@ export function createApp(ctx: AppContext, opts: CreateAppOptions = {}): Express
   app.set('etag', false);
   // Query strings are parsed flat: nested `a[b]=` objects are not an input any route accepts.
   app.set('query parser', 'simple');
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-        useDefaults: false,
-      },
-      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
-      frameguard: { action: 'deny' },
-      referrerPolicy: { policy: 'no-referrer' },
-      noSniff: true,
-    }),
-  );
-  app.use((_req, res, next) => {
-    // Responses carry PHI: no shared or browser cache may keep them.
-    res.set('Cache-Control', 'no-store');
-    next();
-  });
+  for (const m of HEADER_MIDDLEWARE) app.use(m);
   app.use(express.json({ limit: ctx.config.bodyLimitBytes, strict: true }));
+  app.use((req, _res, next) => {
+    // A body the JSON parser left alone (another content type, or none) is refused, not taken as
+    // empty: it would otherwise be answered as if every field were missing.
+    if (req.body === undefined && hasBody(req)) next(unsupportedMediaType());
+    else next();
+  });
 
   if (opts.healthRouter) app.use(opts.healthRouter);
   if (opts.faults) {

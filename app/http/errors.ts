@@ -30,6 +30,8 @@ export const unauthorized = (code = 'unauthenticated', message = 'Authentication
 export const forbidden = () => new HttpError(403, 'forbidden', 'You may not access this resource');
 export const notFound = (what = 'Resource') => new HttpError(404, 'not_found', `${what} not found`);
 export const conflict = (code: string, message: string) => new HttpError(409, code, message);
+export const unsupportedMediaType = () =>
+  new HttpError(415, 'unsupported_media_type', 'The request body must be JSON (application/json)');
 
 export function errorBody(code: string, message: string, fields?: FieldIssue[]) {
   return { error: fields ? { code, message, fields } : { code, message } };

@@ -9,10 +9,33 @@ import { badRequest, type FieldIssue } from './errors';
 const MAX_FIELDS = 20;
 const SAFE_SEGMENT = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
 
-function message(issue: z.core.$ZodIssue): string {
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'an array',
+  null: 'null',
+};
+
+/** Whether the value at `path` inside `input` is absent (zod 4 leaves the input out of its issues). */
+function isMissing(input: unknown, path: readonly PropertyKey[]): boolean {
+  let v = input;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null) return true;
+    if (!Object.prototype.hasOwnProperty.call(v, key)) return true;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v === undefined;
+}
+
+function message(issue: z.core.$ZodIssue, input: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? 'is required' : `must be ${issue.expected}`;
+      return isMissing(input, issue.path)
+        ? 'is required'
+        : `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
     case 'unrecognized_keys':
       return 'unknown field';
     case 'invalid_value':
@@ -58,8 +81,9 @@ function path(where: string, issue: z.core.$ZodIssue): string {
   ].join('.');
 }
 
-export function toFieldIssues(where: string, error: z.ZodError): FieldIssue[] {
-  return error.issues.slice(0, MAX_FIELDS).map((i) => ({ path: path(where, i), message: message(i) }));
+/** `input`: what was parsed, to tell a missing field from one of the wrong type. */
+export function toFieldIssues(where: string, error: z.ZodError, input: unknown): FieldIssue[] {
+  return error.issues.slice(0, MAX_FIELDS).map((i) => ({ path: path(where, i), message: message(i, input) }));
 }
 
 /** Parses one part of the request or throws a 400 naming the failing fields. */
@@ -69,7 +93,7 @@ export function parse<S extends z.ZodType>(
   where: 'body' | 'query' | 'params',
 ): z.output<S> {
   const r = schema.safeParse(value);
-  if (!r.success) throw badRequest(toFieldIssues(where, r.error));
+  if (!r.success) throw badRequest(toFieldIssues(where, r.error, value));
   return r.data;
 }
 

@@ -15,7 +15,7 @@ import { authorizePatient, reportBillingListRead, roleForbidden } from '../auth/
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
 import { conflict, HttpError, notFound } from '../http/errors';
-import { currency, idParams, limit, minorUnits, uuid } from '../http/schemas';
+import { currency, idParams, limit, MAX_MINOR_UNITS, minorUnits, uuid } from '../http/schemas';
 import { body, params, query } from '../http/validate';
 
 /** Test payment methods and what the simulated processor answers for each. */
@@ -77,6 +77,48 @@ const invoiceJson = (i: InvoiceRow) => ({
 });
 const INVOICE_COLUMNS = 'id, patient_id, order_id, amount_minor, currency, status, created_at';
 
+const invalid = (path: string, message: string) =>
+  new HttpError(400, 'validation_failed', 'The request is invalid', [{ path, message }]);
+
+/**
+ * Invoices an order for its total, once: the order's row is locked while its invoices are checked
+ * and the new one is written, so two requests for the same order cannot both pass the check, and a
+ * cancellation waits for (or precedes) it. A cancelled order, or one with an invoice that is not
+ * void, is refused with 409. An amount or currency given with the order must match the order's.
+ */
+async function invoiceOrder(
+  ctx: AppContext,
+  input: { patientId: string; orderId: string; amountMinor?: number; currency?: Currency },
+  id: string,
+  createdBy: string,
+): Promise<{ amount: number; currency: Currency }> {
+  return ctx.db.transaction(async (tx) => {
+    const o = await tx.query<{ total_minor: string | number; currency: Currency; status: string }>(
+      `SELECT total_minor, currency, status FROM orders WHERE id = $1 AND patient_id = $2 FOR UPDATE`,
+      [input.orderId, input.patientId],
+    );
+    const order = o.rows[0];
+    if (!order) throw notFound('Order');
+    const total = Number(order.total_minor);
+    if (input.amountMinor !== undefined && input.amountMinor !== total)
+      throw invalid('body.amountMinor', 'must match the order total');
+    if (input.currency !== undefined && input.currency !== order.currency)
+      throw invalid('body.currency', 'must match the order currency');
+    if (order.status === 'cancelled') throw conflict('order_cancelled', 'The order is cancelled');
+    const existing = await tx.query(`SELECT 1 FROM invoices WHERE order_id = $1 AND status <> 'void'`, [
+      input.orderId,
+    ]);
+    if (existing.rowCount > 0) throw conflict('order_invoiced', 'The order already has an invoice');
+    if (total < 1 || total > MAX_MINOR_UNITS)
+      throw conflict('order_total_out_of_range', 'The order total cannot be invoiced');
+    await tx.query(
+      `INSERT INTO invoices (id, patient_id, order_id, amount_minor, currency, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [id, input.patientId, input.orderId, total, order.currency, createdBy],
+    );
+    return { amount: total, currency: order.currency };
+  });
+}
+
 export function invoiceRoutes(ctx: AppContext): Router {
   const r = Router();
   r.use(requireAuth(ctx));
@@ -85,34 +127,19 @@ export function invoiceRoutes(ctx: AppContext): Router {
     const auth = getAuth(res);
     if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth);
     const input = body(req, invoiceBody);
-    let amount = input.amountMinor;
-    let cur = input.currency;
-    if (input.orderId) {
-      const o = await ctx.db.query<{ total_minor: string | number; currency: Currency }>(
-        `SELECT total_minor, currency FROM orders WHERE id = $1 AND patient_id = $2`,
-        [input.orderId, input.patientId],
-      );
-      const order = o.rows[0];
-      if (!order) throw notFound('Order');
-      amount ??= Number(order.total_minor);
-      cur ??= order.currency;
-      if (cur !== order.currency)
-        throw new HttpError(400, 'validation_failed', 'The request is invalid', [
-          { path: 'body.currency', message: 'must match the order currency' },
-        ]);
-    }
-    if (!amount || amount <= 0)
-      throw new HttpError(400, 'validation_failed', 'The request is invalid', [
-        { path: 'body.amountMinor', message: 'must be at least 1' },
-      ]);
     const p = await ctx.db.query(`SELECT 1 FROM patients WHERE id = $1`, [input.patientId]);
     if (p.rowCount === 0) throw notFound('Patient');
     const id = randomUUID();
-    await ctx.db.query(
-      `INSERT INTO invoices (id, patient_id, order_id, amount_minor, currency, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [id, input.patientId, input.orderId ?? null, amount, cur, auth.userId],
-    );
-    res.status(201).json({ id, status: 'unpaid', amountMinor: amount, currency: cur });
+    const invoice = input.orderId
+      ? await invoiceOrder(ctx, { ...input, orderId: input.orderId }, id, auth.userId)
+      : { amount: input.amountMinor as number, currency: input.currency as Currency };
+    if (!input.orderId) {
+      await ctx.db.query(
+        `INSERT INTO invoices (id, patient_id, order_id, amount_minor, currency, created_by) VALUES ($1, $2, NULL, $3, $4, $5)`,
+        [id, input.patientId, invoice.amount, invoice.currency, auth.userId],
+      );
+    }
+    res.status(201).json({ id, status: 'unpaid', amountMinor: invoice.amount, currency: invoice.currency });
   });
 
   r.get('/', async (req, res) => {

@@ -14,8 +14,17 @@ import { authorizePatient, patientExists, reportBillingListRead, roleForbidden }
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext } from '../context';
 import { prescriptionContext } from '../crypto/phi-context';
-import { conflict, forbidden, notFound } from '../http/errors';
-import { currency, idParams, limit, multiline, text, uuid } from '../http/schemas';
+import { conflict, notFound } from '../http/errors';
+import {
+  currency,
+  idParams,
+  limit,
+  MAX_MINOR_UNITS,
+  multiline,
+  patientOfBody,
+  text,
+  uuid,
+} from '../http/schemas';
 import { body, params, query } from '../http/validate';
 
 const orderBody = z
@@ -35,7 +44,12 @@ const orderBody = z
       .min(1)
       .max(50),
   })
-  .strict();
+  .strict()
+  // An order is invoiced for its total: it must fit what an invoice may hold.
+  .refine((v) => v.items.reduce((sum, i) => sum + i.quantity * i.unitPriceMinor, 0) <= MAX_MINOR_UNITS, {
+    message: `total must be at most ${MAX_MINOR_UNITS}`,
+    path: ['items'],
+  });
 const orderQuery = z
   .object({
     patientId: uuid.optional(),
@@ -79,12 +93,13 @@ export function orderRoutes(ctx: AppContext): Router {
 
   r.post('/', async (req, res) => {
     const auth = getAuth(res);
-    const input = body(req, orderBody);
-    await authorizePatient(ctx, auth, input.patientId, {
+    const { patientId } = body(req, patientOfBody);
+    await authorizePatient(ctx, auth, patientId, {
       resource: 'order',
       phiRead: false,
       staffAllowed: true,
     });
+    const input = body(req, orderBody);
     await patientExists(ctx, input.patientId);
     const total = input.items.reduce((sum, i) => sum + i.quantity * i.unitPriceMinor, 0);
     const id = randomUUID();
@@ -174,16 +189,10 @@ export function prescriptionRoutes(ctx: AppContext): Router {
 
   r.post('/', async (req, res) => {
     const auth = getAuth(res);
+    const { patientId: forPatient } = body(req, patientOfBody);
+    if (auth.role !== 'provider') throw roleForbidden(ctx, auth, { type: 'prescription', id: forPatient });
+    await authorizePatient(ctx, auth, forPatient, { resource: 'prescription', phiRead: false });
     const input = body(req, prescriptionBody);
-    if (auth.role !== 'provider') {
-      ctx.events.report('authz_fail', {
-        actor: { role: auth.role, id: auth.userId },
-        reason: 'role_forbidden',
-        resource: { type: 'prescription', id: input.patientId },
-      });
-      throw forbidden();
-    }
-    await authorizePatient(ctx, auth, input.patientId, { resource: 'prescription', phiRead: false });
     await patientExists(ctx, input.patientId);
     const id = randomUUID();
     const { patientId, ...details } = input;

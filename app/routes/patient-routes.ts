@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import { authorizePatient, patientExists, roleForbidden } from '../auth/phi-access';
+import { authorizePatient, patientExists, reportPhiWrite, roleForbidden } from '../auth/phi-access';
 import { getAuth, requireAuth } from '../auth/sessions';
 import type { AppContext, AuthContext } from '../context';
 import { decryptReported } from '../crypto/decrypt-reported';
@@ -141,6 +141,7 @@ export function patientRoutes(ctx: AppContext): Router {
     if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth);
     const input = body(req, createPatientBody);
     const id = await insertPatient(ctx, input, auth.userId);
+    reportPhiWrite(ctx, auth, 'intake', { type: 'patient_record', id });
     res.status(201).json({ id });
   });
 
@@ -195,6 +196,10 @@ export function patientRoutes(ctx: AppContext): Router {
       sets.push(`${COLUMN[f]} = $${values.length}`);
     }
     await ctx.db.query(`UPDATE patients SET ${sets.join(', ')} WHERE id = $1`, values);
+    reportPhiWrite(ctx, auth, auth.role === 'admin' ? 'admin_access' : 'own_record', {
+      type: 'patient_record',
+      id,
+    });
     res.status(204).end();
   });
 
@@ -233,6 +238,7 @@ export function patientRoutes(ctx: AppContext): Router {
       `INSERT INTO soap_notes (id, patient_id, provider_id, content_enc) VALUES ($1, $2, $3, $4)`,
       [noteId, id, auth.userId, ctx.cipher.encrypt(JSON.stringify(input), soapNoteContext(noteId, id))],
     );
+    reportPhiWrite(ctx, auth, 'assigned_provider', { type: 'soap_note', id });
     res.status(201).json({ id: noteId });
   });
 

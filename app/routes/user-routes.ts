@@ -6,6 +6,7 @@ import { getAuth, requireAuth, revokeUserSessions } from '../auth/sessions';
 import { generateTotpSecret, totpUri } from '../auth/totp';
 import type { AppContext, Role } from '../context';
 import { MFA_ROLES, ROLES } from '../context';
+import { uniqueViolation } from '../db/unique-violation';
 import { conflict, notFound } from '../http/errors';
 import { uuid, idParams, limit } from '../http/schemas';
 import { body, params, query } from '../http/validate';
@@ -68,7 +69,14 @@ export function userRoutes(ctx: AppContext): Router {
       if (Number((p.rows[0] as { logins: number }).logins) > 0)
         throw conflict('patient_has_login', 'That patient already has a login');
     }
-    const user = await insertUser(ctx, input);
+    // The checks above answer the common case; the unique indexes decide a race between two requests.
+    const user = await insertUser(ctx, input).catch((err: unknown) => {
+      const index = uniqueViolation(err);
+      if (index === 'users_username_lower_key') throw conflict('username_taken', 'That username is taken');
+      if (index === 'users_patient_id_key')
+        throw conflict('patient_has_login', 'That patient already has a login');
+      throw err;
+    });
     res.status(201).json({
       id: user.id,
       username: input.username,

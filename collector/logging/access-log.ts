@@ -2,7 +2,8 @@
  * One access-log line per request. The request path only records a start time and the trace
  * context; the line is built once the response has closed, by a serialiser compiled once for its
  * fields (Logger.compile: the same allow-list checks and ECS line, without pino's generic path). `url.path` is the route template
- * (`req.baseUrl + req.route.path`), never the concrete URL, which may carry identifiers.
+ * as the RED metrics label it (the mount path templated, then `req.route.path`), never the concrete
+ * URL, which may carry identifiers.
  *
  * Two ways to attach it, as with the exporter's RED metrics: as a wrapper of the app's request
  * listener (`http.createServer(accessLogListener(logger)(app))`, which costs no Express layer) or as
@@ -12,6 +13,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { performance } from 'node:perf_hooks';
 import type { SpanContext } from '@opentelemetry/api';
 import type { NextFunction, RequestHandler } from 'express';
+import { routeTemplate } from '../../exporter';
 import { activeSpanContext } from '../trace-context';
 import { HTTP_METHODS, type HttpMethod } from './fields';
 import type { CompiledLogLine, Logger } from './logger';
@@ -82,7 +84,7 @@ const STATE = Symbol('telehealth.accessLogState');
 interface AccessState {
   line: AccessLine;
   skip: ReadonlySet<string>;
-  req: IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
+  req: IncomingMessage;
   started: number;
   spanContext: SpanContext | undefined;
 }
@@ -95,8 +97,7 @@ function onClose(this: Holder): void {
   if (state === undefined) return;
   this[STATE] = undefined;
   const req = state.req;
-  const routePath = req.route?.path;
-  const route = typeof routePath === 'string' ? (req.baseUrl ?? '') + routePath : undefined;
+  const route = routeTemplate(req);
   if (route !== undefined && state.skip.has(route)) return;
   write(state.line, {
     method: req.method ?? 'GET',

@@ -97,10 +97,11 @@ export function phiAccess() {
   return timeseriesPanel({
     title: 'PHI access granted and denied, by role and reason',
     description:
-      'Patient-record reads per minute: granted (own record, assigned provider, admin, billing staff) and denied.',
+      'PHI reads and writes per minute: granted (own record, assigned provider, admin, billing staff; intake for new patients) and denied.',
     unit: 'opm',
     series: [
       { expr: eventRate(['phi_access'], 'actor_role, reason'), legend: 'granted {{actor_role}} {{reason}}' },
+      { expr: eventRate(['phi_write'], 'actor_role, reason'), legend: 'written {{actor_role}} {{reason}}' },
       { expr: eventRate(['authz_fail'], 'actor_role, reason'), legend: 'denied {{actor_role}} {{reason}}' },
     ],
     related: [denied],

@@ -2,6 +2,7 @@
  * The core API suite, run on both backends (api-postgres.test.ts, api-pglite.test.ts): every
  * endpoint and rule of the service, through HTTP, with the events it reports.
  */
+import { connect } from 'node:net';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { pseudonymousRef } from '../../collector';
@@ -116,6 +117,54 @@ export function describeApi(backend: Backend): void {
         expect(q.body.error.fields[0]).toEqual({ path: 'query.limit', message: 'must be at most 100' });
       });
 
+      it('tells a missing field from one of the wrong type, and refuses a body that is not JSON (415)', async () => {
+        const res = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p1, amountMinor: '100', currency: 'USD' });
+        expect(res.status).toBe(400);
+        expect(res.body.error.fields).toEqual([{ path: 'body.amountMinor', message: 'must be a number' }]);
+        const fraction = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p1, amountMinor: 0.5, currency: 'USD' });
+        expect(fraction.body.error.fields).toEqual([
+          { path: 'body.amountMinor', message: 'must be an integer' },
+        ]);
+        const missing = await request(api).post('/api/auth/login').send({ password: 'x' });
+        expect(missing.body.error.fields).toEqual([{ path: 'body.username', message: 'is required' }]);
+        const repeated = await request(api).get('/api/orders?limit=1&limit=2').set(auth(staff));
+        expect(repeated.body.error.fields).toEqual([{ path: 'query.limit', message: 'must be a number' }]);
+        const plain = await request(api)
+          .post('/api/auth/login')
+          .set('content-type', 'text/plain')
+          .send('{"username":"demo-patient-1","password":"x"}');
+        expect(plain.status).toBe(415);
+        expect(plain.body.error.code).toBe('unsupported_media_type');
+        expect(plain.headers['x-frame-options']).toBe('DENY');
+      });
+
+      it('answers requests Node refuses before the app (headers too large) in the error shape, with the security headers', async () => {
+        const url = new URL(api);
+        const raw = await new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(url.port), url.hostname, () => {
+            socket.write(`GET /api/ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+          });
+          let data = '';
+          socket.on('data', (d) => (data += d.toString()));
+          socket.on('close', () => resolve(data));
+          socket.on('error', reject);
+        });
+        const [head, body] = raw.split('\r\n\r\n');
+        expect(head).toMatch(/^HTTP\/1\.1 431 /);
+        expect(head).toMatch(/\r\nx-frame-options: DENY\r\n/i);
+        expect(head).toMatch(/\r\nstrict-transport-security: max-age=31536000/i);
+        expect(head).toMatch(/\r\ncache-control: no-store/i);
+        expect(JSON.parse(body as string)).toEqual({
+          error: { code: 'headers_too_large', message: expect.any(String) },
+        });
+      });
+
       it('has no fault switch unless FAULT_INJECTION=enabled', async () => {
         expect((await request(api).post('/api/_faults').send({ errorRate: 1 })).status).toBe(404);
       });
@@ -224,24 +273,35 @@ export function describeApi(backend: Backend): void {
       it('ends the sessions of an account disabled, or given another role, since the token was issued', async () => {
         const db = t.service.database;
         const patient = await loginAs(t, 'demo-patient-5');
-        const staff = await loginAs(t, 'demo-staff');
+        const staffToken = await loginAs(t, 'demo-staff');
         const idOf = (token: string) => (jwt.decode(token) as { sub: string }).sub;
         const me = (token: string) => request(api).get('/api/auth/me').set(auth(token));
         expect((await me(patient)).status).toBe(200);
-        expect((await me(staff)).status).toBe(200);
+        expect((await me(staffToken)).status).toBe(200);
         try {
           await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [idOf(patient)]);
-          await db.query(`UPDATE users SET role = 'provider' WHERE id = $1`, [idOf(staff)]);
-          for (const token of [patient, staff]) {
+          await db.query(`UPDATE users SET role = 'provider' WHERE id = $1`, [idOf(staffToken)]);
+          for (const token of [patient, staffToken]) {
             const r = await me(token);
             expect(r.status).toBe(401);
             expect(r.body.error.code).toBe('token_revoked');
           }
         } finally {
           await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [idOf(patient)]);
-          await db.query(`UPDATE users SET role = 'staff' WHERE id = $1`, [idOf(staff)]);
+          await db.query(`UPDATE users SET role = 'staff' WHERE id = $1`, [idOf(staffToken)]);
         }
-        expect((await me(patient)).status).toBe(200);
+        // Ended for good: enabling the account again, or restoring its role, does not revive the tokens.
+        for (const token of [patient, staffToken]) expect((await me(token)).status).toBe(401);
+        // Even when a token was not used while the account was disabled.
+        const unused = await loginAs(t, 'demo-patient-5');
+        await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [idOf(unused)]);
+        await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [idOf(unused)]);
+        const r = await me(unused);
+        expect(r.status).toBe(401);
+        expect(r.body.error.code).toBe('token_revoked');
+        expect((await me(await loginAs(t, 'demo-patient-5'))).status).toBe(200);
+        // The suite's own staff token ended with the role change: the later tests log in again.
+        staff = await loginAs(t, 'demo-staff');
       });
 
       it('ends a session after 15 minutes without a request', async () => {
@@ -346,6 +406,28 @@ export function describeApi(backend: Backend): void {
         expect(ev).toMatchObject({ reason: 'own_record', resource: { type: 'patient_record' } });
         expect((ev.resource as { ref: string }).ref).toMatch(REF);
         expect(JSON.stringify(ev)).not.toContain(p1);
+      });
+
+      it('takes a patient id in upper case as the same patient (read, update, owner check, pseudonym)', async () => {
+        const upper = p1.toUpperCase();
+        const ref = (e: Record<string, unknown>) => (e.resource as { ref: string }).ref;
+        const lower = await request(api).get(`/api/patients/${p1}`).set(auth(provider1));
+        expect(lower.status).toBe(200);
+        const lowerRef = ref(eventsOf(t, 'phi_access').at(-1)!);
+        const read = await request(api).get(`/api/patients/${upper}`).set(auth(provider1));
+        expect(read.status).toBe(200);
+        expect(read.body).toMatchObject({ id: p1, name: 'Demo Patient 01' });
+        expect(ref(eventsOf(t, 'phi_access').at(-1)!)).toBe(lowerRef);
+        expect((await request(api).get(`/api/patients/${upper}`).set(auth(patient1))).status).toBe(200);
+        await request(api)
+          .patch(`/api/patients/${upper}`)
+          .set(auth(admin))
+          .send({ phone: '+1 555 0101' })
+          .expect(204);
+        const after = await request(api).get(`/api/patients/${p1}`).set(auth(admin));
+        expect(after.status).toBe(200);
+        expect(after.body.phone).toBe('+1 555 0101');
+        expect(eventsOf(t, 'phi_integrity_fail')).toEqual([]);
       });
 
       it('lets assigned providers and admins read, and refuses everyone else with 403 + authz_fail', async () => {
@@ -468,7 +550,11 @@ export function describeApi(backend: Backend): void {
         expect(since(beforeWrite)).toEqual([]);
       });
 
-      it('creates and updates patients (staff intake, admin or the patient update)', async () => {
+      it('creates and updates patients (staff intake, admin or the patient update), each reported as phi_write', async () => {
+        const ref = (kind: string, id: string) =>
+          pseudonymousRef(t.service.config.pseudonymKey, `${kind}:${id}`);
+        const writes = () => eventsOf(t, 'phi_write').length;
+        const before = writes();
         const created = await request(api)
           .post('/api/patients')
           .set(auth(staff))
@@ -492,11 +578,32 @@ export function describeApi(backend: Backend): void {
           'body.dateOfBirth',
           'body.ssn',
         ]);
+        const surrogate = await request(api)
+          .post('/api/patients')
+          .set(auth(staff))
+          .set('content-type', 'application/json')
+          .send('{"name":"Ann \\ud83d Lee","dateOfBirth":"1980-01-01"}');
+        expect(surrogate.status).toBe(400);
+        expect(surrogate.body.error.fields).toEqual([
+          { path: 'body.name', message: 'must be valid Unicode text' },
+        ]);
+        // Only the intake was written: refused writes report nothing.
+        expect(eventsOf(t, 'phi_write').slice(before)).toEqual([
+          expect.objectContaining({
+            actor: expect.objectContaining({ role: 'staff' }),
+            reason: 'intake',
+            resource: { type: 'patient_record', ref: ref('patient_record', id) },
+          }),
+        ]);
         await request(api)
           .patch(`/api/patients/${id}`)
           .set(auth(admin))
           .send({ phone: '+1 555 0199' })
           .expect(204);
+        expect(eventsOf(t, 'phi_write').at(-1)).toMatchObject({
+          reason: 'admin_access',
+          resource: { type: 'patient_record', ref: ref('patient_record', id) },
+        });
         const read = await request(api).get(`/api/patients/${id}`).set(auth(admin));
         expect(read.body).toMatchObject({ name: 'Intake Person', phone: '+1 555 0199', ssn: null });
         await request(api)
@@ -504,12 +611,18 @@ export function describeApi(backend: Backend): void {
           .set(auth(patient1))
           .send({ address: '2 New Road, Testville' })
           .expect(204);
+        expect(eventsOf(t, 'phi_write').at(-1)).toMatchObject({
+          reason: 'own_record',
+          resource: { ref: ref('patient_record', p1) },
+        });
+        const writesSoFar = writes();
         expect(
           (await request(api).patch(`/api/patients/${p2}`).set(auth(patient1)).send({ address: 'x' })).status,
         ).toBe(403);
         expect((await request(api).patch(`/api/patients/${p1}`).set(auth(patient1)).send({})).status).toBe(
           400,
         );
+        expect(writes()).toBe(writesSoFar);
       });
 
       it('keeps SOAP notes for the assigned provider and the patient', async () => {
@@ -524,6 +637,14 @@ export function describeApi(backend: Backend): void {
           .set(auth(provider1))
           .send(note);
         expect(created.status).toBe(201);
+        expect(eventsOf(t, 'phi_write').at(-1)).toMatchObject({
+          actor: { role: 'provider' },
+          reason: 'assigned_provider',
+          resource: {
+            type: 'soap_note',
+            ref: pseudonymousRef(t.service.config.pseudonymKey, `soap_note:${p1}`),
+          },
+        });
         expect(
           (await request(api).post(`/api/patients/${unassigned}/soap-notes`).set(auth(provider1)).send(note))
             .status,
@@ -608,6 +729,19 @@ export function describeApi(backend: Backend): void {
         const list = await request(api).get('/api/users?role=provider').set(auth(admin));
         expect(list.body.users.map((u: { username: string }) => u.username)).toContain('new.provider');
         expect(JSON.stringify(list.body)).not.toMatch(/password|totp/i);
+      });
+
+      it('answers 409, never 500, when requests race to create the same username', async () => {
+        const create = () =>
+          request(api)
+            .post('/api/users')
+            .set(auth(admin))
+            .send({ username: 'race.staff', password: 'a-long-enough-password', role: 'staff' });
+        const results = await Promise.all(Array.from({ length: 6 }, create));
+        const statuses = results.map((r) => r.status).sort();
+        expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
+        for (const r of results.filter((x) => x.status === 409))
+          expect(r.body.error.code).toBe('username_taken');
       });
     });
 
@@ -698,6 +832,17 @@ export function describeApi(backend: Backend): void {
           ).status,
         ).toBe(403);
         expect((await request(api).post('/api/prescriptions').set(auth(admin)).send(body)).status).toBe(403);
+        // The caller is judged before the rest of the body: a forbidden one is refused and reported
+        // whatever the body lacks.
+        for (const [token, path] of [
+          [loginPatient2, '/api/prescriptions'],
+          [patient1, '/api/orders'],
+        ] as const) {
+          const denials = eventsOf(t, 'authz_fail').length;
+          const r = await request(api).post(path).set(auth(token)).send({ patientId: p2 });
+          expect(r.status).toBe(403);
+          expect(eventsOf(t, 'authz_fail').length).toBe(denials + 1);
+        }
         const list = await request(api).get(`/api/patients/${p1}/prescriptions`).set(auth(patient1));
         expect(list.body.prescriptions[0]).toMatchObject({
           id: res.body.id,
@@ -872,6 +1017,66 @@ export function describeApi(backend: Backend): void {
               .send({ patientId: p1, orderId: order.body.id })
           ).status,
         ).toBe(404);
+        // Once per order: again, or racing, is 409.
+        const again = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p2, orderId: order.body.id });
+        expect(again.status).toBe(409);
+        expect(again.body.error.code).toBe('order_invoiced');
+        const newOrder = async (items: object[]) =>
+          (
+            await request(api)
+              .post('/api/orders')
+              .set(auth(staff))
+              .send({ patientId: p2, currency: 'GBP', items })
+          ).body.id as string;
+        const raced = await newOrder([{ sku: 'LAB-PANEL', quantity: 1, unitPriceMinor: 500 }]);
+        const racing = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            request(api).post('/api/invoices').set(auth(staff)).send({ patientId: p2, orderId: raced }),
+          ),
+        );
+        expect(racing.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+        // The order's own amount and currency, or none.
+        const other = await newOrder([{ sku: 'LAB-PANEL', quantity: 2, unitPriceMinor: 500 }]);
+        const wrongAmount = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p2, orderId: other, amountMinor: 1 });
+        expect(wrongAmount.status).toBe(400);
+        expect(wrongAmount.body.error.fields).toEqual([
+          { path: 'body.amountMinor', message: 'must match the order total' },
+        ]);
+        // Not a cancelled order.
+        await request(api)
+          .patch(`/api/orders/${other}`)
+          .set(auth(staff))
+          .send({ status: 'cancelled' })
+          .expect(200);
+        const cancelled = await request(api)
+          .post('/api/invoices')
+          .set(auth(staff))
+          .send({ patientId: p2, orderId: other });
+        expect(cancelled.status).toBe(409);
+        expect(cancelled.body.error.code).toBe('order_cancelled');
+        // An order's total must fit an invoice.
+        const huge = await request(api)
+          .post('/api/orders')
+          .set(auth(staff))
+          .send({
+            patientId: p2,
+            currency: 'GBP',
+            items: Array.from({ length: 20 }, () => ({
+              sku: 'LAB-PANEL',
+              quantity: 100,
+              unitPriceMinor: 10_000_000,
+            })),
+          });
+        expect(huge.status).toBe(400);
+        expect(huge.body.error.fields).toEqual([
+          { path: 'body.items', message: 'total must be at most 10000000000' },
+        ]);
       });
     });
 

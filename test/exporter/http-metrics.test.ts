@@ -217,6 +217,14 @@ describe('HTTP route labels of parameterised mounts', () => {
     expect(sampleValue(text, `${REQ}{method="GET",route="/p/:param/notes/",status_code="200"}`)).toBe(3);
   });
 
+  it('labels every spelling of a mount path alike (Express matches mounts regardless of case)', async () => {
+    const spellings = ['/api/patients', '/API/Patients', '/api/paTients', '/Api/PATIENTS', '/api/patIents'];
+    const text = await drive('/api/patients', spellings, 3);
+    expect(routesOf(text)).toEqual(new Set(['/api/patients/']));
+    expect(sampleValue(text, `${REQ}{method="GET",route="/api/patients/",status_code="200"}`)).toBe(5);
+    expect(sampleValue(text, `telehealth_metrics_label_overflow_total{metric="${DUR}"}`)).toBe(0);
+  });
+
   it('caps distinct route labels that still vary (slugs in a mount path)', async () => {
     const text = await drive(
       '/p/:slug/notes',

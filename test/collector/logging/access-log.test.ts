@@ -55,4 +55,22 @@ describe('accessLogMiddleware', () => {
     });
     expect(target.text()).not.toMatch(/canary|8812345/);
   });
+
+  test('url.path is the route as the RED metrics label it: the mount templated and case-folded', async () => {
+    const target = captureTarget();
+    const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
+    const app = express();
+    app.use(accessLogMiddleware(log));
+    const notes = express.Router();
+    notes.get('/', (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.use('/p/:pid/notes', notes);
+    await request(app).get('/p/3f2a9c1e-0b7d-4c55-9e21-7a0c2b9d4e10/notes').expect(200);
+    await request(app).get('/P/17/NOTES').expect(200);
+    await tick(10);
+    await log.close();
+    expect(target.lines().map((l) => l['url.path'])).toEqual(['/p/:param/notes/', '/p/:param/notes/']);
+    expect(target.text()).not.toContain('3f2a9c1e');
+  });
 });
