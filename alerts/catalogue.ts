@@ -1078,13 +1078,14 @@ const collector: AlertDefinition[] = [
     summary:
       '{{ $labels.job }}: {{ printf "%.0f" $value }} accepted {{ $labels.event_class }} events dropped in 10 minutes',
     description:
-      'The collector dropped {{ printf "%.0f" $value }} {{ $labels.event_class }} events it had accepted (spool full, store rejected them, or their event id was already stored for another event).',
+      'The collector dropped {{ printf "%.0f" $value }} {{ $labels.event_class }} events it had accepted (spool full, store rejected them, their event id was already stored for another event, or the spool was damaged on disk).',
     runbook: {
       meaning:
-        'Events that were accepted have left the pipeline: lost (spool_full), refused by the audit store for themselves (store_rejected), or sent under an event id the store already holds for a different event (id_conflict).',
+        'Events that were accepted have left the pipeline: lost (spool_full), refused by the audit store for themselves (store_rejected), sent under an event id the store already holds for a different event (id_conflict), or found damaged on disk when the collector started (spool_corrupt).',
       impact: 'The audit trail has a gap; business metrics undercount.',
       steps: [
         "Reason `store_rejected`: the rows are kept, one per line, in `quarantine.rows` beside the collector's spool; find the constraint they break (the error log has the event id and SQLSTATE), fix it, and replay them.",
+        "Reason `spool_corrupt`: the disk under the spool returned damaged bytes; the intact records after them were replayed, and the damaged bytes are in `<segment>.corrupt` beside the spool's segments. Check the disk (`dmesg`, SMART) and move the spool off it; the sources' own logs may hold the lost events' ids for resending.",
         'Reason `id_conflict`: the stored event stands and the later one is kept in `quarantine.rows`; compare the two (the error log has the event id). A source reusing ids is a bug in that source (each event needs a fresh UUID); a stored event that differs from what its source sent is a possible tampering and goes to the AuditChainBroken steps.',
         ...COLLECTOR_STEPS,
         ...SECURITY_INCIDENT_STEPS.slice(4),
@@ -1181,7 +1182,7 @@ const collector: AlertDefinition[] = [
       impact: 'The HIPAA audit trail cannot be trusted from the first broken row on.',
       steps: [
         'Do not repair anything yet: preserve the database state (snapshot) for forensics.',
-        'Run `npm run audit:verify` to find the first broken row and compare with the externally anchored head hash.',
+        "Run `npm run audit:verify -- --head-dir <the collector's spool folder>` (or `--anchor-seq`/`--anchor-hash` with the externally kept head) to find the first broken row; unanchored, a deleted tail is not seen.",
         "Kind `anchor_mismatch` (in the collector's error log): the row the collector had verified last (kept in `audit-chain-head.json` beside its spool) is gone or changed, i.e. the verified tail was deleted or rewritten. After a deliberate database restore or reset only, and once that is recorded, move the file aside to re-anchor the collector on the restored chain.",
         ...SECURITY_INCIDENT_STEPS,
       ],

@@ -19,7 +19,12 @@ export interface ChainHead {
   hash: string;
 }
 
-export type BreakKind = 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap' | 'anchor_mismatch';
+/**
+ * `seq_out_of_range`: a row below the chain's first sequence number (1), where no link reaches it:
+ * planted by an insert, it would otherwise never be read.
+ */
+export type BreakKind =
+  'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap' | 'anchor_mismatch' | 'seq_out_of_range';
 
 export interface VerifyResult {
   ok: boolean;
@@ -51,6 +56,8 @@ interface Row {
   resource_ref: string | null;
   amount_minor: string | null;
   currency: string | null;
+  /** Both timestamps are whole milliseconds, as written (the chain hashes milliseconds). */
+  whole_ms: boolean;
   prev_hash: string;
   hash: string;
 }
@@ -59,12 +66,17 @@ const SELECT_SQL = `
 SELECT seq, event_id::text AS event_id, schema_version, event_type,
        floor(extract(epoch FROM occurred_at) * 1000)::int8 AS occurred_ms,
        floor(extract(epoch FROM recorded_at) * 1000)::int8 AS recorded_ms,
+       extract(microseconds FROM occurred_at)::int8 % 1000 = 0
+         AND extract(microseconds FROM recorded_at)::int8 % 1000 = 0 AS whole_ms,
        source, actor_role, actor_ref, outcome, reason, resource_type, resource_ref,
        amount_minor::text AS amount_minor, currency,
        encode(prev_hash, 'hex') AS prev_hash, encode(hash, 'hex') AS hash
 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`;
 
 const HEAD_SQL = `SELECT encode(hash, 'hex') AS hash FROM audit_events WHERE seq = $1`;
+
+/** The lowest row below the chain's start, if any (one probe of the primary key). */
+const BELOW_CHAIN_SQL = `SELECT seq FROM audit_events WHERE seq < 1 ORDER BY seq LIMIT 1`;
 
 const GENESIS_HEX = GENESIS_HASH.toString('hex');
 
@@ -104,6 +116,14 @@ export class ChainVerifier {
   async incremental(opts: { maxRows?: number } = {}): Promise<VerifyResult> {
     const maxRows = opts.maxRows ?? Number.POSITIVE_INFINITY;
     let verified = 0;
+    const below = await this.db.query<{ seq: string }>(BELOW_CHAIN_SQL);
+    if (below.rows[0] !== undefined)
+      return {
+        ok: false,
+        verified,
+        head: this.head(),
+        broken: { seq: Number(below.rows[0].seq), kind: 'seq_out_of_range' },
+      };
     if (this.seq > 0) {
       const at = await this.db.query<{ hash: string }>(HEAD_SQL, [this.seq]);
       if (at.rows[0]?.hash !== this.hash)
@@ -167,6 +187,9 @@ export class ChainVerifier {
   private check(row: Row, seq: number): BreakKind | null {
     if (seq !== this.seq + 1) return 'seq_gap';
     if (row.prev_hash !== this.hash) return 'prev_hash_mismatch';
+    // A timestamp moved by less than a millisecond hashes as before: the stored value itself must
+    // be what was written, a whole millisecond.
+    if (!row.whole_ms) return 'hash_mismatch';
     const text = canonicalText({
       seq,
       event_id: row.event_id,

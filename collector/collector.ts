@@ -715,6 +715,16 @@ export function createCollector(opts: CollectorOptions): Collector {
         { 'error.code': stored.problem },
         'stored audit chain head ignored; verifying from genesis',
       );
+    if (recovery.corruptRecords > 0) {
+      metrics.eventsDroppedTotal.inc(
+        { event_class: 'security', reason: 'spool_corrupt' },
+        recovery.corruptRecords,
+      );
+      logger?.error(
+        { 'event.action': 'spool_corrupt', 'telehealth.count': recovery.corruptRecords },
+        'damaged spool records set aside (<segment>.corrupt); the records after them are replayed',
+      );
+    }
     const lastSeq = recovery.lastSeq ?? 0;
     offset = lastSeq + 1;
     durableSeq = lastSeq;

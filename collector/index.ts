@@ -39,6 +39,7 @@ export { pseudonymousRef } from './pseudonymous-ref';
 export { FolderLease, FolderInUseError } from './folder-lease';
 export { migrate, AUDIT_OWNER_ROLE, AUDIT_WRITER_ROLE } from './migrations';
 export { ChainVerifier } from './chain-verifier';
+export { CHAIN_HEAD_FILE, readChainHead } from './chain-head-file';
 export type { BreakKind, ChainHead, VerifyResult } from './chain-verifier';
 export { BUSINESS_GAUGES } from './collector-metrics';
 export type { BusinessGauge, ScheduledJob } from './collector-metrics';

@@ -150,7 +150,11 @@ export const PAYMENT_AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded
  * spool_full: lost; store_rejected: refused by the store for itself; id_conflict: a different event
  * under an event id already stored. The last two are kept in the quarantine file.
  */
-export const DROP_REASONS = ['spool_full', 'store_rejected', 'id_conflict'] as const;
+/**
+ * `spool_corrupt`: records found damaged in the spool at start-up (their class cannot be read, so
+ * they are counted as security events, the stricter).
+ */
+export const DROP_REASONS = ['spool_full', 'store_rejected', 'id_conflict', 'spool_corrupt'] as const;
 export const LOG_DROP_REASONS = ['buffer_full', 'sink_error'] as const;
 /** `decision` label: rate_limited = chosen by the ratio, refused by the per-second cap. */
 export const TRACE_SAMPLING_DECISIONS = ['sampled', 'not_sampled', 'rate_limited'] as const;

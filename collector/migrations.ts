@@ -90,6 +90,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `GRANT SELECT ON audit_schema_migrations TO ${AUDIT_WRITER_ROLE}`,
     ],
   },
+  {
+    version: 2,
+    // The chain starts at seq 1: a row below it is reached by no link, so an insert there (the
+    // writer may insert) would plant an event no verification reads. Refused from now on; NOT VALID
+    // leaves rows already there to the verifier, which looks for them (seq_out_of_range).
+    sql: [
+      `DO $do$ BEGIN
+         ALTER TABLE audit_events ADD CONSTRAINT audit_events_seq_in_chain CHECK (seq >= 1) NOT VALID;
+       EXCEPTION WHEN duplicate_object THEN NULL;
+       END $do$`,
+    ],
+  },
 ];
 
 /** Applies pending migrations; concurrent callers wait on the lock and then find nothing to do. */

@@ -1,7 +1,8 @@
 /**
  * The on-disk spool: an append-only write-ahead log of accepted events, in segment files.
  * Every record carries its sequence number and a CRC-32, so that after `kill -9` (or a power cut) a
- * torn last record is recognised and cut off instead of poisoning the replay. Segments are deleted
+ * torn last record is recognised and cut off instead of poisoning the replay, and a record damaged
+ * on disk is skipped (and set aside) without losing the acknowledged records after it. Segments are deleted
  * only when every event in them is committed to the audit store.
  *
  * Record layout: u32 payload length | u32 crc32(seq + payload) | u64 seq | payload (UTF-8: the
@@ -47,6 +48,82 @@ export interface SpoolRecovery {
   lastSeq: number | null;
   /** Bytes cut off the end of segments (torn or corrupt records). */
   discardedBytes: number;
+  /**
+   * Records lost to damage inside a segment (a corrupt record with intact ones after it): counted
+   * from the gap in sequence numbers around it. The intact records after it are kept; the damaged
+   * bytes are set aside in `<segment>.corrupt` beside it.
+   */
+  corruptRecords: number;
+}
+
+/**
+ * A sequence number further ahead than this from the last intact record is not taken as the next
+ * record when resynchronising after damage (it would be bytes that happen to pass the CRC).
+ */
+const MAX_RESYNC_GAP = 1_000_000;
+
+/** The intact record at `off`: its sequence number and end, or undefined. */
+function recordAt(buf: Buffer, off: number): { seq: number; end: number } | undefined {
+  if (off + HEADER_BYTES > buf.length) return undefined;
+  const len = buf.readUInt32BE(off);
+  if (len > MAX_PAYLOAD_BYTES || off + HEADER_BYTES + len > buf.length) return undefined;
+  const end = off + HEADER_BYTES + len;
+  if (crc32(buf.subarray(off + 8, end)) !== buf.readUInt32BE(off + 4)) return undefined;
+  return { seq: buf.readUInt32BE(off + 8) * 0x1_0000_0000 + buf.readUInt32BE(off + 12), end };
+}
+
+/**
+ * The next intact record at or after `from` whose sequence number follows `afterSeq` (within
+ * MAX_RESYNC_GAP): where the segment goes on after a damaged record. The sequence number is checked
+ * before the CRC, so that scanning damaged bytes costs a few reads per byte.
+ */
+function nextRecord(buf: Buffer, from: number, afterSeq: number): number | undefined {
+  for (let p = from; p + HEADER_BYTES <= buf.length; p += 1) {
+    const seq = buf.readUInt32BE(p + 8) * 0x1_0000_0000 + buf.readUInt32BE(p + 12);
+    if (seq <= afterSeq || seq > afterSeq + MAX_RESYNC_GAP) continue;
+    if (recordAt(buf, p) !== undefined) return p;
+  }
+  return undefined;
+}
+
+interface SegmentScan {
+  /** Byte ranges of intact records, in order. */
+  kept: Array<[number, number]>;
+  /** Byte ranges of damaged records followed by intact ones. */
+  damaged: Array<[number, number]>;
+  /** Records lost in the damaged ranges (gaps in sequence numbers). */
+  lost: number;
+  /** Where the intact data ends: what follows is a torn tail. */
+  end: number;
+}
+
+/**
+ * Reads a segment's records as recovery must: a damaged record followed by intact ones is skipped
+ * (they were acknowledged: cutting the segment there would lose them all), and only a torn tail,
+ * after which nothing intact follows, is cut off. `firstSeq`: the segment's first record, from its
+ * name (damage can hit the first record too).
+ */
+function scanSegment(buf: Buffer, firstSeq: number): SegmentScan {
+  const scan: SegmentScan = { kept: [], damaged: [], lost: 0, end: 0 };
+  let off = 0;
+  let last = firstSeq - 1;
+  while (off < buf.length) {
+    const r = recordAt(buf, off);
+    // Sequence numbers only grow within a segment: one that does not is damage too.
+    if (r !== undefined && r.seq > last) {
+      scan.kept.push([off, r.end]);
+      last = r.seq;
+      off = r.end;
+      continue;
+    }
+    const next = nextRecord(buf, off + 1, last);
+    if (next === undefined) break;
+    scan.damaged.push([off, next]);
+    scan.lost += (recordAt(buf, next) as { seq: number }).seq - last - 1;
+    off = next;
+  }
+  scan.end = off;
+  return scan;
 }
 
 /** Encodes a group of records into one buffer (no per-record buffer to allocate and copy again). */
@@ -125,10 +202,21 @@ export class Spool {
 
   private async recover(): Promise<SpoolRecovery> {
     const names = (await fsp.readdir(this.dir)).filter((n) => SEGMENT_PATTERN.test(n)).sort();
-    const out: SpoolRecovery = { records: 0, firstSeq: null, lastSeq: null, discardedBytes: 0 };
+    const out: SpoolRecovery = {
+      records: 0,
+      firstSeq: null,
+      lastSeq: null,
+      discardedBytes: 0,
+      corruptRecords: 0,
+    };
     for (const name of names) {
       const file = path.join(this.dir, name);
-      const buf = await fsp.readFile(file);
+      let buf: Buffer = await fsp.readFile(file);
+      const scan = scanSegment(buf, Number(SEGMENT_PATTERN.exec(name)?.[1]));
+      if (scan.damaged.length > 0) {
+        buf = await this.setAsideDamage(name, buf, scan);
+        out.corruptRecords += scan.lost;
+      }
       let first = -1;
       let last = -1;
       let count = 0;
@@ -159,6 +247,22 @@ export class Spool {
       out.lastSeq = last;
     }
     return out;
+  }
+
+  /**
+   * Rewrites a damaged segment with its intact records only (a new file made durable, then renamed
+   * over it), after appending the damaged bytes to `<segment>.corrupt` for inspection. Returns the
+   * segment's new content.
+   */
+  private async setAsideDamage(name: string, buf: Buffer, scan: SegmentScan): Promise<Buffer> {
+    const file = path.join(this.dir, name);
+    const damaged = Buffer.concat(scan.damaged.map(([a, b]) => buf.subarray(a, b)));
+    await writeDurably(`${file}.corrupt`, damaged, 'a');
+    const kept = Buffer.concat(scan.kept.map(([a, b]) => buf.subarray(a, b)));
+    await writeDurably(`${file}.tmp`, kept, 'w');
+    await fsp.rename(`${file}.tmp`, file);
+    await fsyncDir(this.dir);
+    return kept;
   }
 
   bytes(): number {
@@ -292,6 +396,16 @@ export class Spool {
     const cur = this.current;
     this.current = null;
     if (cur) await cur.fh.close().catch(() => undefined);
+  }
+}
+
+async function writeDurably(file: string, data: Buffer, flags: 'a' | 'w'): Promise<void> {
+  const fh = await fsp.open(file, flags, 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -1,7 +1,10 @@
 /** `npm run audit:verify` (scripts/audit-verify.ts): exit codes, head hash output, anchors. */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { CHAIN_HEAD_FILE } from '../../collector';
 import { openDatabase, type Database } from '../../collector/database';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { makeEvent, quietCollector } from './helpers';
@@ -20,16 +23,23 @@ afterAll(async () => {
   await tdb.drop();
 });
 
-async function verify(args: string[] = []): Promise<{ code: number; out: Record<string, unknown> }> {
+async function verify(
+  args: string[] = [],
+  url = tdb.url,
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: Record<string, unknown> }> {
+  const parsed = (stdout: string) =>
+    (stdout.trim() === '' ? {} : JSON.parse(stdout.trim())) as Record<string, unknown>;
   try {
+    const { COLLECTOR_SPOOL_DIR: _unset, ...base } = process.env;
     const r = await run(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
-      env: { ...process.env, DATABASE_URL: tdb.url },
+      env: { ...base, DATABASE_URL: url, ...env },
       timeout: 60_000,
     });
-    return { code: 0, out: JSON.parse(r.stdout.trim()) as Record<string, unknown> };
+    return { code: 0, out: parsed(r.stdout) };
   } catch (err) {
     const e = err as { code: number; stdout: string };
-    return { code: e.code, out: JSON.parse(e.stdout.trim()) as Record<string, unknown> };
+    return { code: e.code, out: parsed(e.stdout) };
   }
 }
 
@@ -61,4 +71,44 @@ it('verifies the chain, prints the head for anchoring, and exits 2 on tampering'
   const broken = await verify();
   expect(broken).toMatchObject({ code: 2, out: { ok: false, broken: { seq: 22, kind: 'seq_gap' } } });
   expect((broken.out.head as { seq: number }).seq).toBe(20);
+}, 120_000);
+
+it('anchors on the head a collector stored, so a deleted tail or an emptied table is reported', async () => {
+  const other = await createTestDatabase('cli_anchor');
+  const odb = await openDatabase({ url: other.url });
+  const dir = mkdtempSync(path.join(tmpdir(), 'head-dir-'));
+  try {
+    const { collector, close } = quietCollector(odb, 'spool-cli-anchor');
+    for (let i = 0; i < 10; i++) collector.record(makeEvent('phi_access'));
+    await collector.flush();
+    expect((await collector.verifyChain({ full: true })).ok).toBe(true);
+    writeFileSync(path.join(dir, CHAIN_HEAD_FILE), JSON.stringify(collector.chainHead()));
+    await close();
+    const at = (args: string[], env: Record<string, string> = {}) => verify(args, other.url, env);
+
+    expect(await at(['--head-dir', dir])).toMatchObject({
+      code: 0,
+      out: { ok: true, anchor: { seq: 10, source: 'head_file' } },
+    });
+    await odb.transaction(async (tx) => {
+      await tx.query("SET LOCAL session_replication_role = 'replica'");
+      await tx.query('DELETE FROM audit_events WHERE seq > 7');
+    });
+    // Unanchored, a shorter log verifies (and says it had no anchor); anchored, it does not.
+    expect(await at([])).toMatchObject({ code: 0, out: { ok: true, verified: 7, anchor: null } });
+    const tail = { code: 2, out: { ok: false, broken: { seq: 10, kind: 'anchor_mismatch' } } };
+    expect(await at(['--head-dir', dir])).toMatchObject(tail);
+    expect(await at([], { COLLECTOR_SPOOL_DIR: dir })).toMatchObject(tail);
+    await odb.transaction(async (tx) => {
+      await tx.query("SET LOCAL session_replication_role = 'replica'");
+      await tx.query('DELETE FROM audit_events');
+    });
+    expect(await at(['--head-dir', dir])).toMatchObject(tail);
+    // A folder named on the command line must hold a head.
+    expect((await at(['--head-dir', tmpdir()])).code).toBe(1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await odb.close();
+    await other.drop();
+  }
 }, 120_000);

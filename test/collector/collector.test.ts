@@ -443,6 +443,43 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(await count('event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(500);
   });
 
+  it('replays the records after one damaged on disk, and counts the damaged one as dropped', async () => {
+    const sw = switchable(db, true);
+    const tmp = tempDir('spool-damage');
+    cleanups.push(() => tmp.remove());
+    const first = createCollector({
+      telemetry: createTelemetry({ defaultMetrics: false }),
+      database: sw,
+      spoolDir: tmp.dir,
+      schedule: NO_JOBS,
+    });
+    const events = Array.from({ length: 100 }, () => makeEvent('phi_access'));
+    const admitted = first.admit(events.map((e) => e as never));
+    expect(admitted.ok).toBe(true);
+    if (admitted.ok) await admitted.durable;
+    await first.close({ drainTimeoutMs: 50 });
+    // One byte of the third record's payload changed on disk.
+    const seg = path.join(tmp.dir, readdirSync(tmp.dir).find((n) => n.endsWith('.spool')) as string);
+    const buf = readFileSync(seg);
+    let off = 0;
+    for (let i = 0; i < 2; i += 1) off += 16 + buf.readUInt32BE(off);
+    buf[off + 30] = (buf[off + 30] as number) ^ 0xff;
+    writeFileSync(seg, buf);
+    const telemetry = createTelemetry({ defaultMetrics: false });
+    const second = createCollector({ telemetry, database: db, spoolDir: tmp.dir, schedule: NO_JOBS });
+    cleanups.push(() => second.close());
+    await second.flush({ timeoutMs: 20_000 });
+    const stored = events.filter((_, i) => i !== 2).map((e) => e.event_id);
+    expect(await count('event_id = ANY($1::uuid[])', [stored])).toBe(99);
+    const text = await telemetry.render();
+    expect(
+      sample(
+        text,
+        'telehealth_collector_events_dropped_total{event_class="security",reason="spool_corrupt"}',
+      ),
+    ).toBe(1);
+  });
+
   it('refreshes registered business gauges and counts job runs', async () => {
     const { collector, telemetry } = newCollector();
     collector.registerGauge('orders_open', 'SELECT 7 AS value');
@@ -598,6 +635,64 @@ describe('tamper evidence', () => {
       'resolve:telehealth-audit-chain-broken',
     ]);
     expect(sample(await telemetry.render(), 'telehealth_audit_chain_broken')).toBe(0);
+  });
+
+  it('refuses a row below the chain, reports one planted there anyway, and a timestamp moved by less than a millisecond', async () => {
+    const { collector } = newCollector();
+    const events = Array.from({ length: 5 }, () => makeEvent('authn_login_success'));
+    for (const e of events) collector.record(e);
+    await collector.flush();
+    expect((await collector.verifyChain({ full: true })).ok).toBe(true);
+    // A copy of row 1 at seq 0 (and a fresh id): what an insert-only credential could plant.
+    const plant = (seq: number) =>
+      db.query(
+        `INSERT INTO audit_events SELECT $1, gen_random_uuid(), schema_version, event_type, occurred_at,
+           recorded_at, source, actor_role, actor_ref, outcome, reason, resource_type, resource_ref,
+           amount_minor, currency, prev_hash, hash FROM audit_events WHERE seq = (SELECT min(seq) FROM audit_events)`,
+        [seq],
+      );
+    await expect(plant(0)).rejects.toMatchObject({ code: '23514' });
+    // Planted by one who could also drop the constraint: the verifier finds it.
+    await db.query('ALTER TABLE audit_events DROP CONSTRAINT audit_events_seq_in_chain');
+    try {
+      await plant(-7);
+      expect(await collector.verifyChain({ full: true })).toMatchObject({
+        ok: false,
+        broken: { seq: -7, kind: 'seq_out_of_range' },
+      });
+      expect(await collector.verifyChain()).toMatchObject({
+        ok: false,
+        broken: { kind: 'seq_out_of_range' },
+      });
+    } finally {
+      await db.transaction(async (tx) => {
+        await tx.query("SET LOCAL session_replication_role = 'replica'");
+        await tx.query('DELETE FROM audit_events WHERE seq < 1');
+      });
+      await db.query(
+        'ALTER TABLE audit_events ADD CONSTRAINT audit_events_seq_in_chain CHECK (seq >= 1) NOT VALID',
+      );
+    }
+    expect((await collector.verifyChain({ full: true })).ok).toBe(true);
+    const target = events[2]?.event_id;
+    const { rows } = await db.query<{ seq: string }>('SELECT seq FROM audit_events WHERE event_id = $1', [
+      target,
+    ]);
+    const moveBy = (us: number) =>
+      db.transaction(async (tx) => {
+        await tx.query("SET LOCAL session_replication_role = 'replica'");
+        await tx.query(
+          `UPDATE audit_events SET occurred_at = occurred_at + make_interval(secs => $1) WHERE event_id = $2`,
+          [us / 1e6, target],
+        );
+      });
+    await moveBy(500);
+    expect(await collector.verifyChain({ full: true })).toMatchObject({
+      ok: false,
+      broken: { seq: Number(rows[0]?.seq), kind: 'hash_mismatch' },
+    });
+    await moveBy(-500);
+    expect((await collector.verifyChain({ full: true })).ok).toBe(true);
   });
 
   it('reports a deleted verified tail, and a chain rebuilt on what is left does not resolve the page', async () => {

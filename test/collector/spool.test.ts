@@ -171,4 +171,61 @@ describe('Spool', () => {
       rmSync(other, { recursive: true, force: true });
     }
   });
+
+  describe('damage inside a segment (a byte changed on disk)', () => {
+    const SEG = 'seg-0000000000000001.spool';
+    /** Writes 100 records, then changes one byte of record `n`'s `field` (header or payload). */
+    async function damaged(n: number, field: 'length' | 'crc' | 'seq' | 'payload'): Promise<Buffer> {
+      const { spool } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      await spool.append(records(1, 100));
+      await spool.close();
+      const file = path.join(dir, SEG);
+      const buf = await fsp.readFile(file);
+      let off = 0;
+      for (let i = 1; i < n; i += 1) off += 16 + buf.readUInt32BE(off);
+      const at = { length: off + 1, crc: off + 5, seq: off + 15, payload: off + 20 }[field];
+      buf[at] = (buf[at] as number) ^ 0x5a;
+      await fsp.writeFile(file, buf);
+      return buf;
+    }
+
+    it.each(['length', 'crc', 'seq', 'payload'] as const)(
+      'a damaged %s: the records after it are kept and replayed, the one lost is counted and set aside',
+      async (field) => {
+        await damaged(3, field);
+        const { spool, recovery } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+        expect(recovery).toMatchObject({ records: 99, firstSeq: 1, lastSeq: 100, corruptRecords: 1 });
+        const seqs = (await spool.read(1, 100, 1000)).map((r) => r.seq);
+        expect(seqs).toEqual([1, 2, ...Array.from({ length: 97 }, (_, i) => i + 4)]);
+        // The damaged bytes are kept for inspection, beside the segment (not read as one).
+        expect((await fsp.stat(path.join(dir, `${SEG}.corrupt`))).size).toBeGreaterThan(16);
+        await spool.close();
+        // Recovered once: opening again finds nothing more to set aside.
+        const again = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+        expect(again.recovery).toMatchObject({ records: 99, corruptRecords: 0 });
+        await again.spool.close();
+      },
+    );
+
+    it('damage to the first record: the segment still yields the rest', async () => {
+      await damaged(1, 'payload');
+      const { spool, recovery } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      expect(recovery).toMatchObject({ records: 99, firstSeq: 2, lastSeq: 100, corruptRecords: 1 });
+      await spool.close();
+    });
+
+    it('a torn last record (nothing intact after it) is still only cut off, not counted as lost', async () => {
+      const { spool: a } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      await a.append(records(1, 10));
+      await a.close();
+      const file = path.join(dir, SEG);
+      const size = (await fsp.stat(file)).size;
+      await fsp.truncate(file, size - 7);
+      const { spool, recovery } = await Spool.open(dir, { segmentBytes: 8 * 1024 * 1024 });
+      expect(recovery).toMatchObject({ records: 9, lastSeq: 9, corruptRecords: 0 });
+      expect(recovery.discardedBytes).toBeGreaterThan(0);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.corrupt'))).toEqual([]);
+      await spool.close();
+    });
+  });
 });
