@@ -70,7 +70,11 @@ export type TriggerEvent = Extract<PagerDutyEvent, { event_action: 'trigger' }>;
 /** Cuts a summary to PagerDuty's 1024 characters, marking the cut. */
 export function truncateSummary(summary: string): string {
   if (summary.length <= MAX_SUMMARY) return summary;
-  return `${summary.slice(0, MAX_SUMMARY - 1)}…`;
+  let end = MAX_SUMMARY - 1;
+  // Not between the two halves of a surrogate pair (an emoji): half of one is no character.
+  const last = summary.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${summary.slice(0, end)}…`;
 }
 
 /** A dedup key that fits: long keys become a stable hash, so trigger and resolve still pair up. */

@@ -5,6 +5,11 @@
  * subclass, so a failed or stalled stream is noticed, counted and replaced: probe with backoff,
  * rebuild the stream, resume. Only one batch is outstanding at a time, which bounds what a dead
  * stream can take with it; everything else waits in the bounded queue in front of this target.
+ *
+ * A 429 is "overloaded, retry later", not a failure: a _bulk request answered 429 is re-sent with
+ * backoff (or after its Retry-After) for as long as it takes, so the batch is held and new lines
+ * wait in the bounded queue, which counts its own overflow (buffer_full). Documents the bulk helper
+ * gives up on after its own retry of item-level 429s are counted as lost at once.
  */
 import { Transform } from 'node:stream';
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
@@ -28,6 +33,17 @@ export interface ElasticsearchTargetOptions {
   /** Reconnection backoff: first and largest delay (defaults 500 ms and 30 s). */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Backoff before a _bulk request answered 429 is re-sent: first and largest delay (defaults 1 s
+   * and 30 s). A Retry-After header is honoured, up to the largest delay.
+   */
+  overloadBackoffInitialMs?: number;
+  overloadBackoffMaxMs?: number;
+  /**
+   * Wait before the bulk helper re-sends documents answered with an item-level 429 (default 5 s,
+   * the helper's own). It re-sends them once; keep it below stallTimeoutMs.
+   */
+  itemRetryWaitMs?: number;
 }
 
 type State = 'connecting' | 'open' | 'closed';
@@ -40,6 +56,23 @@ interface Attempt {
   stream: Transform;
   client: Client;
   dead: boolean;
+  /** Wakes the 429 backoffs in progress (the attempt is being discarded). */
+  pauses: Set<() => void>;
+}
+
+/** Delay asked for by a Retry-After header (seconds or an HTTP date), if any. */
+function retryAfterMs(err: unknown): number | undefined {
+  const headers = (err as { meta?: { headers?: Record<string, unknown> } }).meta?.headers;
+  const raw = headers?.['retry-after'];
+  const value = Array.isArray(raw) ? (raw[0] as unknown) : raw;
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function isOverloaded(err: unknown): boolean {
+  return (err as { meta?: { statusCode?: number } }).meta?.statusCode === 429;
 }
 
 function docsInBody(body: BulkBody): number {
@@ -68,6 +101,9 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
   const backoffInitial = opts.backoffInitialMs ?? 500;
   const backoffMax = opts.backoffMaxMs ?? 30_000;
   const requestTimeout = opts.requestTimeoutMs ?? 10_000;
+  const overloadInitial = opts.overloadBackoffInitialMs ?? 1000;
+  const overloadMax = opts.overloadBackoffMaxMs ?? 30_000;
+  const itemRetryWait = opts.itemRetryWaitMs ?? 5000;
 
   let state: State = 'connecting';
   let current: Attempt | undefined;
@@ -81,6 +117,8 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
 
   const stallTimer = setInterval(
     () => {
+      // A 429 backoff is not a stall: the clock restarts when the request is re-sent.
+      if (current?.pauses.size) return;
       if (state === 'open' && batch && Date.now() - lastProgress > stallTimeoutMs) {
         ctx.shippingError();
         fail();
@@ -142,11 +180,33 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
   }
 
   function discard(attempt: Attempt): void {
+    for (const wake of [...attempt.pauses]) wake();
     attempt.stream.removeAllListeners('error');
     attempt.stream.on('error', () => undefined);
     // pino-elasticsearch replaces destroy() with a connection-pool "resurrect"; call the real one.
     Transform.prototype.destroy.call(attempt.stream);
     attempt.client.close().catch(() => undefined);
+  }
+
+  /** Waits out a 429 backoff; discarding the attempt ends the wait early. */
+  function pause(attempt: Attempt, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        attempt.pauses.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      attempt.pauses.add(wake);
+    });
+  }
+
+  function overloadDelay(retry: number, err: unknown): number {
+    const asked = retryAfterMs(err);
+    if (asked !== undefined) return Math.min(overloadMax, asked);
+    const base = Math.min(overloadMax, overloadInitial * 2 ** Math.min(retry, 30));
+    return Math.round(base * (0.5 + Math.random() / 2));
   }
 
   function schedule(): void {
@@ -167,26 +227,38 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
     class ObservedClient extends Client {
       constructor(o: ClientOptions) {
         super({ ...o, maxRetries: 1, requestTimeout });
+        // pino-elasticsearch does not pass the helper's wait between re-sends of item-level 429s.
+        const helpers = this.helpers as unknown as { bulk: (o: object, r?: unknown) => unknown };
+        const bulkHelper = helpers.bulk.bind(helpers);
+        helpers.bulk = (o, r) => bulkHelper({ ...o, wait: itemRetryWait }, r);
         const original = this.bulk.bind(this) as (
           p: { body?: BulkBody; operations?: BulkBody },
           o?: unknown,
         ) => Promise<unknown>;
         (this as unknown as { bulk: typeof original }).bulk = async (params, options) => {
           const body = params.operations ?? params.body;
-          try {
-            const res = (await original(params, options)) as {
-              body?: { items?: BulkItem[] };
-              items?: BulkItem[];
-            };
-            if (made.attempt) onBulkAnswer(made.attempt, body, res.body?.items ?? res.items);
-            return res;
-          } catch (err) {
-            const attempt = made.attempt;
-            if (attempt && attempt === current && !attempt.dead) {
+          for (let retry = 0; ; retry++) {
+            try {
+              const res = (await original(params, options)) as {
+                body?: { items?: BulkItem[] };
+                items?: BulkItem[];
+              };
+              if (made.attempt) onBulkAnswer(made.attempt, body, res.body?.items ?? res.items);
+              return res;
+            } catch (err) {
+              const attempt = made.attempt;
+              if (!attempt || attempt !== current || attempt.dead) throw err;
               ctx.shippingError();
-              fail();
+              if (!isOverloaded(err)) {
+                fail();
+                throw err;
+              }
+              // Overloaded: the same request goes again later (nothing of it was stored), on
+              // the same stream, however long it takes; the queue in front bounds what waits.
+              await pause(attempt, overloadDelay(retry, err));
+              if (attempt.dead) throw err;
+              lastProgress = Date.now();
             }
-            throw err;
           }
         };
         made.clients.push(this);
@@ -206,13 +278,26 @@ export function createElasticsearchTarget(opts: ElasticsearchTargetOptions, ctx:
       },
       { Client: ObservedClient },
     );
-    const built: Attempt = { stream, client: made.clients[0]!, dead: false };
+    const built: Attempt = { stream, client: made.clients[0]!, dead: false, pauses: new Set() };
     made.attempt = built;
     stream.on('error', () => {
       if (built === current && !built.dead) {
         ctx.shippingError();
         fail();
       }
+    });
+    // Documents still answered 429 after the helper's re-send are dropped by it (onDrop). Other
+    // refusals also come here but were counted from the _bulk answer. The helper reports them
+    // one by one in a loop: count them together once it is done.
+    let gaveUp = 0;
+    stream.on('insertError', (err: { document?: { status?: number } }) => {
+      if (built !== current || built.dead || err.document?.status !== 429) return;
+      if (gaveUp++ > 0) return;
+      queueMicrotask(() => {
+        const n = gaveUp;
+        gaveUp = 0;
+        if (built === current && !built.dead) onAnswered(n, n);
+      });
     });
     // Lines pino-elasticsearch cannot parse never reach Elasticsearch.
     stream.on('unknown', () => {

@@ -14,6 +14,25 @@ test('any summary is cut to at most 1024 characters; short ones are untouched', 
   );
 });
 
+test('a summary of emoji and other astral characters is never cut inside one', () => {
+  const wellFormed = (v: string) => !/\p{Cs}/u.test(v);
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', minLength: 400, maxLength: 1500 }), (s) => {
+      const t = truncateSummary(s);
+      expect(t.length).toBeLessThanOrEqual(MAX_SUMMARY);
+      expect(wellFormed(t)).toBe(true);
+    }),
+    // Shrinking strings this long takes minutes; the failing case is reported as found.
+    { endOnFailure: true },
+  );
+  // Every cut position: an emoji ending exactly where the cut falls, or one character later.
+  for (const pad of [MAX_SUMMARY - 3, MAX_SUMMARY - 2, MAX_SUMMARY - 1]) {
+    const t = truncateSummary(`${'a'.repeat(pad)}${'😀'.repeat(10)}`);
+    expect(wellFormed(t)).toBe(true);
+    expect(t.endsWith('…')).toBe(true);
+  }
+});
+
 test('any dedup key fits in 255 characters, stays stable, and distinct long keys stay distinct', () => {
   fc.assert(
     fc.property(

@@ -12,7 +12,10 @@
  *
  * Outages: `down('refuse')` closes the listener and every socket (connection refused), `down('503')`
  * answers 503 to everything, `down('hang')` accepts requests and never answers (an overloaded
- * node); `up()` restores service on the same port (hung requests are cut).
+ * node), `down('429')` answers every `_bulk` with 429 es_rejected_execution_exception (indexing
+ * pressure: the node is up, pings succeed); `up()` restores service on the same port (hung
+ * requests are cut). Options answer 429 to the first N `_bulk` requests, or to some documents
+ * every time (item-level 429, what the bulk helper retries).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -30,6 +33,8 @@ export interface BulkRequestRecord {
   contentType: string | undefined;
   status: number;
   documents: number;
+  /** Epoch ms when the request was answered. */
+  at: number;
 }
 
 export interface ElasticsearchDoubleOptions {
@@ -37,6 +42,12 @@ export interface ElasticsearchDoubleOptions {
   maxContentLength?: number;
   /** Documents for which an item-level error is answered (mapper_parsing_exception, status 400). */
   rejectDocument?: (source: Record<string, unknown>) => boolean;
+  /** The first this many `_bulk` requests are answered 429 es_rejected_execution_exception. */
+  overloadedBulkRequests?: number;
+  /** Retry-After header value sent with those whole-request 429s (and with `down('429')`). */
+  retryAfter?: string;
+  /** Documents answered with an item-level 429 (es_rejected_execution_exception) every time. */
+  overloadDocument?: (source: Record<string, unknown>) => boolean;
 }
 
 export interface ElasticsearchDouble {
@@ -44,7 +55,7 @@ export interface ElasticsearchDouble {
   readonly port: number;
   documents(index?: string): StoredDocument[];
   requests(): BulkRequestRecord[];
-  down(mode: 'refuse' | '503' | 'hang'): Promise<void>;
+  down(mode: 'refuse' | '503' | 'hang' | '429'): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
 }
@@ -57,8 +68,9 @@ const ACCEPTED_TYPES = [
 ];
 const INDEX_NAME = /^[a-z0-9][a-z0-9_.+-]*$/;
 
-function send(res: ServerResponse, status: number, body?: unknown): void {
+function send(res: ServerResponse, status: number, body?: unknown, retryAfter?: string): void {
   res.setHeader('X-Elastic-Product', 'Elasticsearch');
+  if (retryAfter !== undefined) res.setHeader('Retry-After', retryAfter);
   if (body === undefined) {
     res.writeHead(status).end();
     return;
@@ -80,7 +92,8 @@ export async function startElasticsearchDouble(
   const docs: StoredDocument[] = [];
   const log: BulkRequestRecord[] = [];
   const sockets = new Set<Socket>();
-  let mode: 'up' | '503' | 'refuse' | 'hang' = 'up';
+  let mode: 'up' | '503' | 'refuse' | 'hang' | '429' = 'up';
+  let overloadedLeft = opts.overloadedBulkRequests ?? 0;
   const hung = new Set<ServerResponse>();
   let port = 0;
 
@@ -97,12 +110,27 @@ export async function startElasticsearchDouble(
       contentType: req.headers['content-type'],
       status: 0,
       documents: 0,
+      at: 0,
     };
     log.push(record);
-    const answer = (status: number, payload: unknown): void => {
+    const answer = (status: number, payload: unknown, retryAfter?: string): void => {
       record.status = status;
-      send(res, status, payload);
+      record.at = Date.now();
+      send(res, status, payload, retryAfter);
     };
+    // Indexing pressure rejects the whole request before reading it.
+    if (mode === '429' || overloadedLeft > 0) {
+      if (mode !== '429') overloadedLeft--;
+      return answer(
+        429,
+        esError(
+          429,
+          'es_rejected_execution_exception',
+          'rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1, max_coordinating_and_primary_bytes=0]',
+        ),
+        opts.retryAfter,
+      );
+    }
     const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!ACCEPTED_TYPES.includes(mediaType)) {
       return answer(406, {
@@ -191,6 +219,21 @@ export async function startElasticsearchDouble(
             _id: id,
             status: 400,
             error: { type: 'mapper_parsing_exception', reason: 'failed to parse' },
+          },
+        });
+        continue;
+      }
+      if (opts.overloadDocument?.(source as Record<string, unknown>)) {
+        errors = true;
+        items.push({
+          [op]: {
+            _index: index,
+            _id: id,
+            status: 429,
+            error: {
+              type: 'es_rejected_execution_exception',
+              reason: 'rejected execution of primary operation',
+            },
           },
         });
         continue;

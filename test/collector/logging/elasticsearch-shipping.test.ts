@@ -228,4 +228,142 @@ describe('Elasticsearch shipping', () => {
     expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBe(1);
     expect(es.requests().every((r) => r.status === 200)).toBe(true);
   });
+
+  test('a _bulk answered 429 (overloaded) is re-sent with backoff until accepted: nothing is dropped', async () => {
+    // More 429s than the 3 attempts a failed batch gets: a 429 must not be one of those.
+    es = await startElasticsearchDouble({ overloadedBulkRequests: 6 });
+    const registry = new Registry();
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: { node: es.url, ...FAST, overloadBackoffInitialMs: 20, overloadBackoffMaxMs: 200 },
+      counters: logCountersFromRegistry(registry),
+    });
+    writeLines(log, 'during', 50);
+    expect(await waitFor(() => shipped(es, 'during') === 50, 5000)).toBe(true);
+    writeLines(log, 'after', 10);
+    expect(await waitFor(() => shipped(es, 'after') === 10, 3000)).toBe(true);
+    expect((await log.close(2000)).lostLines).toBe(0);
+    expect(await metric(registry, 'telehealth_log_lines_dropped_total')).toBe(0);
+    // Each 429 is a failed shipping request; the same documents were re-sent, stored once.
+    expect(es.requests().filter((r) => r.status === 429)).toHaveLength(6);
+    expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBe(6);
+    expect(es.documents()).toHaveLength(60);
+    // The backoff doubles up to its cap, with jitter (half to all of it): 20, 40, 80, 160, 200, 200.
+    const at = es.requests().map((r) => r.at);
+    expect(at[6]! - at[0]!).toBeGreaterThanOrEqual(0.5 * (20 + 40 + 80 + 160 + 200 + 200) - 5);
+  });
+
+  test("a 429's Retry-After is honoured, up to overloadBackoffMaxMs", async () => {
+    es = await startElasticsearchDouble({ overloadedBulkRequests: 1, retryAfter: '1' });
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: { node: es.url, ...FAST, overloadBackoffInitialMs: 10, overloadBackoffMaxMs: 5000 },
+    });
+    writeLines(log, 'during', 5);
+    expect(await waitFor(() => shipped(es, 'during') === 5, 5000)).toBe(true);
+    const [rejected, accepted] = es.requests();
+    expect(rejected!.status).toBe(429);
+    expect(accepted!.at - rejected!.at).toBeGreaterThanOrEqual(990);
+    await log.close(1000);
+    await es.close();
+
+    // A Retry-After of an hour is capped.
+    es = await startElasticsearchDouble({ overloadedBulkRequests: 1, retryAfter: '3600' });
+    const capped = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: { node: es.url, ...FAST, overloadBackoffInitialMs: 10, overloadBackoffMaxMs: 300 },
+    });
+    writeLines(capped, 'during', 5);
+    expect(await waitFor(() => shipped(es, 'during') === 5, 3000)).toBe(true);
+    expect((await capped.close(1000)).lostLines).toBe(0);
+  });
+
+  test('a long 429 overload: lines wait in the bounded queue, its overflow is buffer_full, none is sink_error', async () => {
+    es = await startElasticsearchDouble();
+    await es.down('429');
+    const registry = new Registry();
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      // Backoffs (0.5 to 1 s) longer than the stall timeout: a 429 backoff is not a stall.
+      elasticsearch: {
+        node: es.url,
+        ...FAST,
+        stallTimeoutMs: 300,
+        overloadBackoffInitialMs: 1000,
+        overloadBackoffMaxMs: 1000,
+      },
+      elasticsearchBufferBytes: 64 * 1024,
+      counters: logCountersFromRegistry(registry),
+    });
+    writeLines(log, 'during', 100);
+    await tick(3000);
+    writeLines(log, 'during', 2000);
+    const stats = log.stats().sinks[0]!;
+    expect(stats.droppedLines.sink_error).toBe(0);
+    expect(stats.droppedLines.buffer_full).toBeGreaterThan(0);
+    // One shipping error per 429, none from a stall or a rebuilt stream.
+    const rejected = es.requests().filter((r) => r.status === 429).length;
+    expect(rejected).toBeGreaterThanOrEqual(3);
+    expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBe(rejected);
+    await es.up();
+    // What waited in the queue ships, then new lines do.
+    expect(await waitFor(() => log.stats().sinks[0]!.bufferedLines === 0, 5000)).toBe(true);
+    writeLines(log, 'after', 10);
+    expect(await waitFor(() => shipped(es, 'after') === 10, 5000)).toBe(true);
+    expect((await log.close(2000)).lostLines).toBe(0);
+    const after = log.stats().sinks[0]!;
+    expect(after.droppedLines.sink_error).toBe(0);
+    expect(shipped(es, 'during') + after.droppedLines.buffer_full).toBe(2100);
+    expect(await metric(registry, 'telehealth_log_lines_dropped_total', 'sink_error')).toBe(0);
+  });
+
+  test('close() during a 429 backoff ends by its deadline and counts the held lines as sink_error', async () => {
+    es = await startElasticsearchDouble();
+    await es.down('429');
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      elasticsearch: {
+        node: es.url,
+        ...FAST,
+        overloadBackoffInitialMs: 20_000,
+        overloadBackoffMaxMs: 20_000,
+      },
+    });
+    writeLines(log, 'during', 10);
+    expect(await waitFor(() => es.requests().length > 0, 3000)).toBe(true);
+    const started = Date.now();
+    const result = await log.close(500);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(result.lostLines).toBe(10);
+    expect(log.stats().sinks[0]!.droppedLines.sink_error).toBe(10);
+  });
+
+  test('documents still answered 429 after the bulk helper re-sent them are counted at once, and shipping goes on', async () => {
+    es = await startElasticsearchDouble({ overloadDocument: (doc) => doc['telehealth.count'] === 3 });
+    const registry = new Registry();
+    const log = createLogger({
+      serviceName: 'svc',
+      destination: 'none',
+      // The stall timer (30 s) must not be what ends the batch.
+      elasticsearch: { node: es.url, ...FAST, stallTimeoutMs: 30_000, itemRetryWaitMs: 100 },
+      counters: logCountersFromRegistry(registry),
+    });
+    const started = Date.now();
+    writeLines(log, 'before', 10);
+    expect(await waitFor(() => log.stats().sinks[0]!.droppedLines.sink_error === 1, 3000)).toBe(true);
+    expect(shipped(es, 'before')).toBe(9);
+    writeLines(log, 'after', 10);
+    expect(await waitFor(() => shipped(es, 'after') === 9, 3000)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(6000);
+    await log.close(2000);
+    // The helper re-sent each 429 document once before giving up on it.
+    expect(es.requests().filter((r) => r.documents === 1)).toHaveLength(2);
+    expect(await metric(registry, 'telehealth_log_lines_dropped_total', 'sink_error')).toBe(2);
+    expect(await metric(registry, 'telehealth_log_shipping_errors_total')).toBe(2);
+  });
 });
