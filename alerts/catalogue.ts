@@ -17,6 +17,7 @@ import {
   HTTP_ERROR_STATUS,
   HTTP_STATUS_LABEL,
   NODE,
+  MIN_REQUESTS_PER_MINUTE_FOR_P95,
   REQUEST_RATE_WINDOW,
 } from './expressions';
 import { fixture, selector, type SeriesSpec } from './fixtures';
@@ -169,6 +170,16 @@ const p95Test: ThresholdTest = (() => {
       kind: 'counter',
       step: cumulative(le),
     }));
+    // The histogram's count, which the minimum-traffic guard reads: every request of the buckets.
+    out.push({
+      series: selector(`${EXPORTER.httpRequestDurationSeconds}_count`, {
+        ...API_TARGET,
+        method: 'GET',
+        route: '/api/appointments',
+      }),
+      kind: 'counter',
+      step: cumulative(Infinity),
+    });
     return out;
   };
   return {
@@ -255,12 +266,14 @@ const platform: AlertDefinition[] = [
     family: 'latency',
     service: '{{ $labels.job }}',
     group: 'platform',
-    expr: `histogram_quantile(0.95, sum by (job, le) (rate(${EXPORTER.httpRequestDurationSeconds}_bucket[${REQUEST_RATE_WINDOW}])))`,
+    expr:
+      `(histogram_quantile(0.95, sum by (job, le) (rate(${EXPORTER.httpRequestDurationSeconds}_bucket[${REQUEST_RATE_WINDOW}])))` +
+      ` and on (job) sum by (job) (rate(${EXPORTER.httpRequestDurationSeconds}_count[${REQUEST_RATE_WINDOW}])) * 60 >= ${MIN_REQUESTS_PER_MINUTE_FOR_P95})`,
     threshold: {
       value: 2,
       comparison: '>',
       unit: 'seconds',
-      why: 'Infrastructure guide, Key Metrics: P95 latency > 2 s is a warning. 2 s is a bucket boundary of the exporter, so the quantile is exact there.',
+      why: `Infrastructure guide, Key Metrics: P95 latency > 2 s is a warning. 2 s is a bucket boundary of the exporter, so the quantile is exact there. Needs at least ${MIN_REQUESTS_PER_MINUTE_FOR_P95} requests a minute, so that one slow request in a quiet hour does not page.`,
     },
     for: '10m',
     summary: '{{ $labels.job }}: p95 latency is {{ printf "%.2f" $value }}s (threshold [[threshold]])',

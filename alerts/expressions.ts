@@ -23,6 +23,12 @@ export const HTTP_ERROR_STATUS = '5..';
 /** Rate window of request-based alerts: 20 scrape intervals of 15 s, smooth enough to page on. */
 export const REQUEST_RATE_WINDOW = '5m';
 /**
+ * Requests a minute a job must serve for its p95 to page: 4 a minute is 20 in the 5-minute window,
+ * so the 95th percentile is not simply the slowest request (one slow request at night is not an
+ * incident; the latency SLO's burn-rate alerts still count every request).
+ */
+export const MIN_REQUESTS_PER_MINUTE_FOR_P95 = 4;
+/**
  * Window of the per-minute security rates: 8 scrape intervals of 15 s (at least 4 samples even at a
  * 30 s scrape) keeps one lost scrape from zeroing the rate while still reacting within minutes.
  */

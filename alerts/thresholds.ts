@@ -66,7 +66,7 @@ export const ALERT_THRESHOLDS = {
     severity: 'warning',
     family: 'latency',
     service: '{{ $labels.job }}',
-    expr: 'histogram_quantile(0.95, sum by (job, le) (rate(telehealth_http_request_duration_seconds_bucket[5m])))',
+    expr: '(histogram_quantile(0.95, sum by (job, le) (rate(telehealth_http_request_duration_seconds_bucket[5m]))) and on (job) sum by (job) (rate(telehealth_http_request_duration_seconds_count[5m])) * 60 >= 4)',
     comparison: '>',
     threshold: 2,
     unit: 'seconds',
@@ -76,7 +76,7 @@ export const ALERT_THRESHOLDS = {
     runbookUrl: 'https://runbooks.telehealth.example/alerts/runbooks/HighLatencyP95.md',
     dashboardUid: 'telehealth-app-overview',
     labels: {},
-    why: 'Infrastructure guide, Key Metrics: P95 latency > 2 s is a warning. 2 s is a bucket boundary of the exporter, so the quantile is exact there.',
+    why: 'Infrastructure guide, Key Metrics: P95 latency > 2 s is a warning. 2 s is a bucket boundary of the exporter, so the quantile is exact there. Needs at least 4 requests a minute, so that one slow request in a quiet hour does not page.',
   },
   HostCpuHigh: {
     id: 'HostCpuHigh',
