@@ -111,6 +111,8 @@ export function buildAlertmanagerConfig(
   for (const s of used) if (!(s in RECEIVER_BY_SEVERITY)) throw new Error(`severity ${s} has no receiver`);
   const watchdog = alerts.find((a) => a.name === 'Watchdog');
   if (!watchdog) throw new Error('the catalogue has no Watchdog alert');
+  const pagerDutyFailing = alerts.find((a) => a.name === 'AlertmanagerFailedToSendAlerts');
+  if (!pagerDutyFailing) throw new Error('the catalogue has no AlertmanagerFailedToSendAlerts alert');
   const t = o.timings ?? {};
   const keys = o.routingKeyFiles ?? {
     high: `${ALERTMANAGER_SECRET_DIR}/pagerduty-high-urgency.key`,
@@ -150,6 +152,13 @@ export function buildAlertmanagerConfig(
         source_matchers: ['severity="critical"'],
         target_matchers: ['severity="warning"'],
         equal: [...INHIBIT_EQUAL],
+      },
+      {
+        // Alertmanager cannot deliver to PagerDuty: its own alert about that would go to PagerDuty
+        // too, and reach no one. It stops the heartbeats instead, so the dead man's switch, which
+        // pages from its own process and network path, tells on-call within its timeout.
+        source_matchers: [`alertname="${pagerDutyFailing.name}"`, 'integration="pagerduty"'],
+        target_matchers: [`alertname="${watchdog.name}"`],
       },
     ],
     receivers: [

@@ -115,7 +115,7 @@ export function createDeadmanSwitch(o: DeadmanOptions): DeadmanSwitch {
     if (!triggered && silentMs > o.timeoutSeconds * 1000) {
       const result = await o.pager.trigger(
         DEADMAN_DEDUP_KEY,
-        `No ${alertName} heartbeat from Alertmanager for ${Math.round(silentMs / 1000)} s: the alerting pipeline (Prometheus or Alertmanager) may be down`,
+        `No ${alertName} heartbeat from Alertmanager for ${Math.round(silentMs / 1000)} s: the alerting pipeline (Prometheus or Alertmanager) may be down, or Alertmanager cannot deliver to PagerDuty`,
         {
           last_heartbeat: heartbeats > 0 ? new Date(lastHeartbeatMs).toISOString() : 'none since start',
           timeout_seconds: o.timeoutSeconds,

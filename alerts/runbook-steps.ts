@@ -32,6 +32,10 @@ export const ALERTING_PIPELINE_STEPS = [
   'Until notifications flow again, watch the Application Overview and Security dashboards by hand and tell the on-call channel that paging is degraded.',
 ] as const;
 
+/** Alertmanager cannot deliver to PagerDuty: how that reaches on-call (alertmanager-config.ts). */
+export const PAGERDUTY_DELIVERY_STEP =
+  "When the failing integration is PagerDuty, this alert cannot be paged through it: it stops the Watchdog's heartbeats instead (an inhibition), and the dead man's switch pages from its own process once its timeout passes. That page is how you learn of it; the Alertmanager UI lists this alert as firing.";
+
 export const SATURATION_STEPS = [
   "Find the consumer: for a host, `topk(5, rate(namedprocess_namegroup_cpu_seconds_total[5m]))` if the process exporter runs, else `top`/`ps` on the host; for the service, the Infrastructure dashboard's CPU, heap, GC and event-loop lag panels.",
   'Correlate with traffic (Application Overview request rate) and recent deployments: a rise in traffic wants capacity, a rise per request wants a fix or rollback.',

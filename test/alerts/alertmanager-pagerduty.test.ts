@@ -263,3 +263,45 @@ test("info goes nowhere; the Watchdog reaches the dead man's switch with its bea
   expect(pd.events.slice(before).filter((e) => e.payload?.class === 'MetricLabelOverflow')).toHaveLength(0);
   expect(pd.events.slice(before).filter((e) => e.payload?.class === 'Watchdog')).toHaveLength(0);
 }, 40_000);
+
+test("Alertmanager failing to deliver to PagerDuty stops the Watchdog's heartbeats, so the dead man's switch pages", async () => {
+  const watchdog = alert({ alertname: 'Watchdog', ...byName('Watchdog').labels }, annotationsOf('Watchdog'));
+  const failing = alert(
+    labelsOf('AlertmanagerFailedToSendAlerts', {
+      job: 'alertmanager',
+      instance: 'alertmanager:9093',
+      integration: 'pagerduty',
+    }),
+    annotationsOf('AlertmanagerFailedToSendAlerts'),
+  );
+  const heartbeats = () => deadman.state().heartbeats;
+  await post([watchdog]);
+  const flowing = heartbeats();
+  await until(async () => (heartbeats() > flowing ? true : undefined), 15_000, 'a heartbeat');
+
+  await post([failing, watchdog]);
+  await until(
+    async () => {
+      const res = await fetch(`${amUrl}/api/v2/alerts?inhibited=true&filter=alertname%3D%22Watchdog%22`);
+      const listed = (await res.json()) as Array<{ status: { state: string } }>;
+      return listed[0]?.status.state === 'suppressed' ? true : undefined;
+    },
+    15_000,
+    'the Watchdog to be inhibited',
+  );
+  const stopped = heartbeats();
+  // Three repeat intervals of the Watchdog's route: none may reach the switch.
+  for (let i = 0; i < 3; i++) {
+    await post([watchdog]);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  expect(heartbeats()).toBe(stopped);
+
+  // Another integration failing (the webhook itself) does not stop them.
+  await post([{ ...failing, endsAt: new Date().toISOString() }]);
+  await post([
+    alert({ ...failing.labels, integration: 'webhook' }, annotationsOf('AlertmanagerFailedToSendAlerts')),
+    watchdog,
+  ]);
+  await until(async () => (heartbeats() > stopped ? true : undefined), 15_000, 'the heartbeats to resume');
+}, 60_000);
