@@ -134,7 +134,13 @@ export {
   ROUTING_KEY_LENGTH,
   type PagerDutyEvent,
 } from './pagerduty-event';
-export { createPager, type Pager, type PagerOptions } from './pager';
+export {
+  createDirectPager,
+  createPager,
+  type DirectPagerSettings,
+  type Pager,
+  type PagerOptions,
+} from './pager';
 export { createDeadmanSwitch, DEADMAN_DEDUP_KEY, type DeadmanOptions, type DeadmanSwitch } from './deadman';
 export { readRoutingKeyFile } from './routing-key';
 export { alertsMetricNames, ALERTS_METRICS, JOBS } from './metric-names';

@@ -19,6 +19,8 @@ export interface AppConfig {
   readonly metricsHost: string;
   readonly metricsPort: number;
   readonly metricsBearerTokenFile: string | undefined;
+  /** The collector's direct page when the audit chain breaks (none without a routing key file). */
+  readonly pagerDuty: { routingKeyFile: string; server?: string; caFile?: string } | undefined;
   readonly databaseUrl: string | undefined;
   readonly dbPoolMax: number;
   readonly dataDir: string;
@@ -71,6 +73,12 @@ const envSchema = z.object({
   METRICS_HOST: z.string().min(1).optional(),
   METRICS_PORT: port.default(9464),
   METRICS_BEARER_TOKEN_FILE: z.string().min(1).optional(),
+  PAGERDUTY_ROUTING_KEY_FILE: z.string().min(1).optional(),
+  PAGERDUTY_SERVER: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host or host:port')
+    .optional(),
+  PAGERDUTY_CA_FILE: z.string().min(1).optional(),
   DATABASE_URL: z
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
@@ -202,6 +210,13 @@ export function loadConfig(
     metricsHost: e.METRICS_HOST ?? e.HOST,
     metricsPort: e.METRICS_PORT,
     metricsBearerTokenFile: e.METRICS_BEARER_TOKEN_FILE,
+    pagerDuty: e.PAGERDUTY_ROUTING_KEY_FILE
+      ? {
+          routingKeyFile: e.PAGERDUTY_ROUTING_KEY_FILE,
+          ...(e.PAGERDUTY_SERVER ? { server: e.PAGERDUTY_SERVER } : {}),
+          ...(e.PAGERDUTY_CA_FILE ? { caFile: e.PAGERDUTY_CA_FILE } : {}),
+        }
+      : undefined,
     databaseUrl: e.DATABASE_URL,
     dbPoolMax: e.DB_POOL_MAX,
     dataDir,

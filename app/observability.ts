@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { RequestListener } from 'node:http';
+import { createDirectPager } from '../alerts';
 import type { Telemetry } from '../exporter';
 import {
   accessLogListener,
@@ -51,12 +52,17 @@ export async function createObservability(opts: {
     elasticsearch: silent ? false : 'env',
     counters: logCountersFromTelemetry(opts.telemetry),
   });
+  // The audit chain's page goes straight to PagerDuty, not through Prometheus (when configured).
+  const pager = config.pagerDuty
+    ? createDirectPager({ ...config.pagerDuty, source: `${config.serviceName}-collector` })
+    : undefined;
   const collector = createCollector({
     telemetry: opts.telemetry,
     database: opts.database,
     spoolDir: join(config.dataDir, 'spool'),
     source: config.serviceName,
     logger,
+    ...(pager ? { pager } : {}),
   });
   await collector.started;
   for (const [name, sql] of Object.entries(GAUGE_QUERIES))
@@ -72,6 +78,7 @@ export async function createObservability(opts: {
       try {
         await collector.close();
       } finally {
+        pager?.close();
         await logger.close();
       }
     },

@@ -56,6 +56,10 @@ import { inlineVerifier, VerifierThread, type ChainVerification } from './verifi
 export type CollectorLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 /** Paging hook (the app wires its PagerDuty client to it). Details never carry row contents. */
+/**
+ * Pages straight to PagerDuty (alerts' createDirectPager). `trigger` may resolve to `{ ok: false }`
+ * (or throw) when the page was not delivered: the next verification tries again.
+ */
 export interface CollectorPager {
   trigger(dedupKey: string, summary: string, details?: Record<string, string | number>): unknown;
   resolve(dedupKey: string): unknown;
@@ -1067,14 +1071,15 @@ export function createCollector(opts: CollectorOptions): Collector {
         'audit hash chain broken',
       );
       if (!chainBroken) {
-        chainBroken = true;
-        await Promise.resolve(
+        const sent: unknown = await Promise.resolve(
           opts.pager?.trigger(dedupKey, 'Audit log hash chain broken: possible tampering with audit_events', {
             first_bad_seq: broken.seq,
             kind: broken.kind,
             last_good_seq: r.head.seq,
           }),
-        ).catch(() => undefined);
+        ).catch(() => ({ ok: false }));
+        // A page that was not delivered is tried again by the next verification.
+        chainBroken = (sent as { ok?: unknown } | undefined)?.ok !== false;
       }
     }
     return r;

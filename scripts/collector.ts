@@ -12,6 +12,8 @@
  *   METRICS_BEARER_TOKEN_FILE    optional bearer token protecting /metrics
  *   COLLECTOR_SPOOL_CAPACITY_BYTES, COLLECTOR_QUEUE_CAPACITY   optional limits
  *   COLLECTOR_LOG_EVENTS         `false` to stop logging one line per stored event (default true)
+ *   PAGERDUTY_ROUTING_KEY_FILE   optional: the audit chain's direct page (not through Prometheus);
+ *                                PAGERDUTY_SERVER (host:port) and PAGERDUTY_CA_FILE for a proxy
  *
  * Prints one JSON line `{"msg":"collector listening","port":…,"metrics_port":…}` when ready (the
  * contract tests and scripts wait for); everything else is ECS JSON from collector/logging.
@@ -20,6 +22,7 @@ import express from 'express';
 import * as http from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { createDirectPager } from '../alerts';
 import { createCollector, createLogger, openDatabase, type EventSource } from '../collector';
 import { createTelemetry } from '../exporter';
 
@@ -60,9 +63,19 @@ async function main(): Promise<void> {
     dataDir: process.env.COLLECTOR_PGLITE_DIR || undefined,
   });
   telemetry.instrumentPgPool(() => database.poolStats());
+  const keyFile = process.env.PAGERDUTY_ROUTING_KEY_FILE;
+  const pager = keyFile
+    ? createDirectPager({
+        routingKeyFile: keyFile,
+        server: process.env.PAGERDUTY_SERVER || undefined,
+        caFile: process.env.PAGERDUTY_CA_FILE || undefined,
+        source: 'telehealth-collector',
+      })
+    : undefined;
   const collector = createCollector({
     telemetry,
     database,
+    ...(pager ? { pager } : {}),
     spoolDir: process.env.COLLECTOR_SPOOL_DIR ?? '.data/collector-spool',
     spoolCapacityBytes: process.env.COLLECTOR_SPOOL_CAPACITY_BYTES
       ? intEnv('COLLECTOR_SPOOL_CAPACITY_BYTES', 0)
@@ -112,6 +125,7 @@ async function main(): Promise<void> {
     await collector.close();
     await metricsServer.close();
     await database.close();
+    pager?.close();
     await logger.close();
     process.exit(0);
   };

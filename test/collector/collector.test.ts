@@ -695,6 +695,45 @@ describe('tamper evidence', () => {
     expect((await collector.verifyChain({ full: true })).ok).toBe(true);
   });
 
+  it('tries the chain-broken page again at the next verification when it was not delivered', async () => {
+    const sent: string[] = [];
+    let deliver = false;
+    const pager: CollectorPager = {
+      trigger: async (key) => {
+        sent.push(key);
+        return { ok: deliver };
+      },
+      resolve: () => undefined,
+    };
+    const { collector } = newCollector({ pager });
+    const events = Array.from({ length: 3 }, () => makeEvent('authn_login_success'));
+    for (const e of events) collector.record(e);
+    await collector.flush();
+    await db.transaction(async (tx) => {
+      await tx.query("SET LOCAL session_replication_role = 'replica'");
+      await tx.query(`UPDATE audit_events SET reason = 'password_and_totp' WHERE event_id = $1`, [
+        events[1]?.event_id,
+      ]);
+    });
+    try {
+      await collector.verifyChain({ full: true });
+      expect(sent).toHaveLength(1);
+      deliver = true;
+      await collector.verifyChain({ full: true });
+      expect(sent).toHaveLength(2);
+      // Delivered: paged once, not at every run.
+      await collector.verifyChain({ full: true });
+      expect(sent).toHaveLength(2);
+    } finally {
+      await db.transaction(async (tx) => {
+        await tx.query("SET LOCAL session_replication_role = 'replica'");
+        await tx.query(`UPDATE audit_events SET reason = 'password' WHERE event_id = $1`, [
+          events[1]?.event_id,
+        ]);
+      });
+    }
+  });
+
   it('reports a deleted verified tail, and a chain rebuilt on what is left does not resolve the page', async () => {
     const pages: string[] = [];
     const pager: CollectorPager = {
