@@ -21,6 +21,7 @@ export function applicationOverview(): dashboard.Dashboard {
       "Request rate, errors and latency by route, the SLOs and their error budgets, firing alerts and the alerting pipeline, the telemetry's own health.",
     variables: ['job', 'instance', 'route'],
     rows: [
+      { title: 'Up', panels: [app.apiTargetsUp(), app.apiUptime()] },
       { title: 'Traffic and errors', panels: [app.requestRate(), app.errorRatioPanel()] },
       { title: 'Latency', panels: [app.latencyByRoute()] },
       {
@@ -49,6 +50,7 @@ export function infrastructure(): dashboard.Dashboard {
     description: 'Hosts (node_exporter), the service process, the PostgreSQL pool and the event collector.',
     variables: ['node', 'job', 'instance'],
     rows: [
+      { title: 'Scrape targets', panels: [infra.scrapeTargets()] },
       {
         title: 'Hosts',
         panels: [infra.hostCpu(), infra.hostMemory(), infra.hostDisk(), infra.hostNetwork()],

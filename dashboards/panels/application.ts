@@ -6,6 +6,7 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { collectorMetricNames } from '../../collector/metric-names';
 import { exporterMetricNames } from '../../exporter/metric-names';
+import { THIRD_PARTY_METRICS as X } from '../../alerts/metric-names';
 import { alert, burnWindows, runbookUrl, SLOS } from './alert-catalogue';
 import { HTTP_LABELS } from './labels';
 import { MATCH, RANGE, RATE, statPanel, tablePanel, timeseriesPanel, VAR } from './shared';
@@ -159,6 +160,42 @@ export function mostFailingRoutes() {
     alerts: [high],
     sortBy: 'Value',
     width: 12,
+  });
+}
+
+/**
+ * Whether the API's targets answer their scrapes, and the uptime that gives over the SLO period:
+ * the platform's 99.9 % uptime target, measured where the down alerts measure it.
+ */
+export function apiTargetsUp() {
+  return timeseriesPanel({
+    title: 'API targets up',
+    description:
+      'Scrape targets of the API answering (up = 1), and how many there are. None up: TelehealthApiDown; none discovered: TelehealthApiAbsent (both critical).',
+    unit: 'short',
+    series: [
+      { expr: `sum by (job) (${X.up}{${MATCH.service}})`, legend: 'up {{job}}' },
+      { expr: `count by (job) (${X.up}{${MATCH.service}})`, legend: 'targets {{job}}' },
+    ],
+    runbooks: ['TelehealthApiDown', 'TelehealthApiAbsent'],
+    min: 0,
+    width: 8,
+  });
+}
+
+export function apiUptime() {
+  return statPanel({
+    title: `API uptime (${SLOS.period})`,
+    description: `Share of minutes of the last ${SLOS.period} in which at least one API target answered its scrape (the platform's target: 99.9 %). The availability SLO counts failed requests; this counts time down.`,
+    unit: 'percentunit',
+    series: [
+      {
+        expr: `avg_over_time((max by (job) (${X.up}{${MATCH.service}}))[${SLOS.period}:1m])`,
+        legend: '{{job}}',
+      },
+    ],
+    runbooks: ['TelehealthApiDown'],
+    width: 4,
   });
 }
 

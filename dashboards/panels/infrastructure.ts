@@ -4,6 +4,7 @@
  */
 import { COLLECTOR_METRICS, collectorMetricNames } from '../../collector/metric-names';
 import { exporterMetricNames, NODE_EXPORTER_METRICS as node } from '../../exporter/metric-names';
+import { THIRD_PARTY_METRICS as X } from '../../alerts/metric-names';
 import { alert } from './alert-catalogue';
 import { lastSuccessTime, MATCH, RATE, timeseriesPanel } from './shared';
 
@@ -180,7 +181,7 @@ export function collectorQueue() {
   const nearFull = alert('CollectorQueueNearFull');
   return timeseriesPanel({
     title: 'Collector queue fill',
-    description: `Events waiting in the in-memory queue divided by its capacity. Dashed line: ${nearFull.name}.`,
+    description: `Events waiting in the in-memory queue divided by its capacity. Dashed line: ${nearFull.name}. No line at all: CollectorMetricsAbsent (the collector exports nothing).`,
     unit: nearFull.grafanaUnit,
     series: [
       {
@@ -189,6 +190,7 @@ export function collectorQueue() {
       },
     ],
     alerts: [nearFull],
+    runbooks: ['CollectorMetricsAbsent'],
     min: 0,
     max: 1,
   });
@@ -221,6 +223,19 @@ export function collectorBacklog() {
     series: [{ expr: `${c.backlogEvents}{${MATCH.service}}`, legend: '{{job}} {{instance}}' }],
     alerts: [growing],
     min: 0,
+  });
+}
+
+export function scrapeTargets() {
+  return timeseriesPanel({
+    title: 'Scrape targets up',
+    description:
+      'Every target Prometheus scrapes (service, collector, node_exporter, Prometheus, Alertmanager): 1 answering, 0 not. TargetDown fires on a target down.',
+    unit: 'short',
+    series: [{ expr: `min by (job, instance) (${X.up})`, legend: '{{job}} {{instance}}' }],
+    runbooks: ['TargetDown'],
+    min: 0,
+    max: 1,
   });
 }
 

@@ -8,7 +8,7 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import type { AlertRef } from './alert-catalogue';
+import { runbookUrl, type AlertRef, type RunbookName } from './alert-catalogue';
 import { HTTP_LABELS } from './labels';
 
 /** Names of the template variables; queries reference them as `$name`. */
@@ -148,6 +148,8 @@ export interface PanelSpec {
   readonly alerts?: readonly AlertRef[];
   /** Runbooks to link without drawing a threshold (the panel shows a related signal). */
   readonly related?: readonly AlertRef[];
+  /** Runbooks of alerts that have no threshold to draw (a target down, a metric absent). */
+  readonly runbooks?: readonly RunbookName[];
   readonly width?: number;
   readonly height?: number;
   readonly min?: number;
@@ -155,7 +157,16 @@ export interface PanelSpec {
 }
 
 function links(spec: PanelSpec): dashboard.DashboardLinkBuilder[] {
-  return runbookLinks([...(spec.alerts ?? []), ...(spec.related ?? [])]);
+  return [
+    ...runbookLinks([...(spec.alerts ?? []), ...(spec.related ?? [])]),
+    ...(spec.runbooks ?? []).map((name) =>
+      new dashboard.DashboardLinkBuilder(`Runbook: ${name}`)
+        .type(dashboard.DashboardLinkType.Link)
+        .url(runbookUrl(name))
+        .tooltip(name)
+        .targetBlank(true),
+    ),
+  ];
 }
 
 export function timeseriesPanel(spec: PanelSpec & { readonly stacked?: boolean }): timeseries.PanelBuilder {
