@@ -186,11 +186,11 @@ export function apiTargetsUp() {
 export function apiUptime() {
   return statPanel({
     title: `API uptime (${SLOS.period})`,
-    description: `Share of minutes of the last ${SLOS.period} in which at least one API target answered its scrape (the platform's target: 99.9 %). The availability SLO counts failed requests; this counts time down.`,
+    description: `Share of the scrapes of the last ${SLOS.period} that the API's best target answered (the platform's target: 99.9 %). The availability SLO counts failed requests; this counts time down.`,
     unit: 'percentunit',
     series: [
       {
-        expr: `avg_over_time((max by (job) (${X.up}{${MATCH.service}}))[${SLOS.period}:1m])`,
+        expr: `max by (job) (avg_over_time(${X.up}{${MATCH.service}}[${SLOS.period}]))`,
         legend: '{{job}}',
       },
     ],
