@@ -20,10 +20,11 @@ import {
   MIN_REQUESTS_PER_MINUTE_FOR_P95,
   REQUEST_RATE_WINDOW,
 } from './expressions';
-import { fixture, selector, type SeriesSpec } from './fixtures';
+import { fixture, num, selector, type SeriesSpec, type ThresholdTestCases } from './fixtures';
 import { JOBS } from './metric-names';
 import {
   ALERTING_PIPELINE_STEPS,
+  PAGERDUTY_DELIVERY_STEP,
   COLLECTOR_STEPS,
   DATABASE_STEPS,
   HIGH_ERROR_RATE_STEPS,
@@ -93,35 +94,68 @@ function gaugeTest(
   };
 }
 
-/** Error ratio over requests: 200 requests a minute, `ratio` of them 5xx. */
-const errorRatioTest: ThresholdTest = (() => {
-  const specs = (ok: number, err: number): SeriesSpec[] => [
-    {
+/** A threshold test with the extra generated cases (minimum-traffic guard, inputs that must stay silent). */
+function withCases(
+  base: ThresholdTest,
+  cases: Pick<ThresholdTestCases, 'minTraffic' | 'silent'>,
+): ThresholdTestCases {
+  return { ...base, ...cases };
+}
+
+/** Requests a minute HighErrorRate needs before it pages (its minimum-traffic guard). */
+const MIN_REQUESTS_PER_MINUTE_FOR_ERROR_RATIO = 1;
+
+/**
+ * Error ratio over requests: 200 requests a minute, `ratio` of them 5xx. The others are not all 200:
+ * 20 % of them are 404 and 5 % 499 (client went away), which are the clients' outcomes and must not
+ * count as errors.
+ */
+const errorRatioTest: ThresholdTestCases = (() => {
+  const STATUSES = ['200', '404', '499', '503'] as const;
+  const specs = (perMinute: Record<(typeof STATUSES)[number], number>): SeriesSpec[] =>
+    STATUSES.map((status) => ({
       series: selector(EXPORTER.httpRequestsTotal, {
         ...API_TARGET,
         method: 'GET',
         route: '/api/appointments',
-        [HTTP_STATUS_LABEL]: '200',
+        [HTTP_STATUS_LABEL]: status,
       }),
       kind: 'counter',
-      step: ok,
-    },
-    {
-      series: selector(EXPORTER.httpRequestsTotal, {
-        ...API_TARGET,
-        method: 'GET',
-        route: '/api/appointments',
-        [HTTP_STATUS_LABEL]: '503',
+      step: perMinute[status],
+    }));
+  const labels = { job: JOBS.api };
+  const at = (ratio: number, perMinute: number, clientShare = { notFound: 0.2, gone: 0.05 }) => {
+    const rest = perMinute * (1 - ratio);
+    return fixture(
+      specs({
+        '200': rest * (1 - clientShare.notFound - clientShare.gone),
+        '404': rest * clientShare.notFound,
+        '499': rest * clientShare.gone,
+        '503': perMinute * ratio,
       }),
-      kind: 'counter',
-      step: err,
-    },
-  ];
+      labels,
+    );
+  };
+  const idle = () => fixture(specs({ '200': 0, '404': 0, '499': 0, '503': 0 }), labels);
   return {
-    fixture: (ratio) => fixture(specs(200 * (1 - ratio), 200 * ratio), { job: JOBS.api }),
-    idle: () => fixture(specs(0, 0), { job: JOBS.api }),
+    fixture: (ratio) => at(ratio, 200),
+    idle,
     justBelow: near.safe,
     justAbove: near.breach,
+    minTraffic: { perMinute: MIN_REQUESTS_PER_MINUTE_FOR_ERROR_RATIO, fixture: at },
+    silent: (threshold) => [
+      {
+        name: 'a lone 5xx every 2 minutes and no other traffic (0.5 requests/min) stays silent',
+        phases: [
+          { fixture: at(1, 1), minutes: 1 },
+          { fixture: idle(), minutes: 1 },
+        ],
+      },
+      {
+        name: `a client-error storm (40 % 404, 10 % 499) beside ${num(near.safe(threshold) * 100)} % 5xx stays silent: 4xx and 499 are not server errors`,
+        phases: [{ fixture: at(near.safe(threshold), 200, { notFound: 0.4, gone: 0.1 }), minutes: 60 }],
+      },
+    ],
   };
 })();
 
@@ -129,10 +163,34 @@ const errorRatioTest: ThresholdTest = (() => {
  * Histogram whose p95 is exactly `value`: mass below the bucket holding `value`, inside it and above it,
  * solved for histogram_quantile's linear interpolation within the bucket.
  */
-const p95Test: ThresholdTest = (() => {
+const p95Test: ThresholdTestCases = (() => {
   const bounds = [...HTTP_DURATION_BUCKETS_SECONDS];
-  const perMinute = 1000;
-  const specs = (value: number | null): SeriesSpec[] => {
+  const les = [...bounds, Infinity];
+  /** The histogram's series from its cumulative count per minute at each `le`. */
+  const histogram = (cumulative: (le: number) => number): SeriesSpec[] => {
+    const out: SeriesSpec[] = les.map((le) => ({
+      series: selector(`${EXPORTER.httpRequestDurationSeconds}_bucket`, {
+        ...API_TARGET,
+        method: 'GET',
+        route: '/api/appointments',
+        le: le === Infinity ? '+Inf' : String(le),
+      }),
+      kind: 'counter',
+      step: cumulative(le),
+    }));
+    // The histogram's count, which the minimum-traffic guard reads: every request of the buckets.
+    out.push({
+      series: selector(`${EXPORTER.httpRequestDurationSeconds}_count`, {
+        ...API_TARGET,
+        method: 'GET',
+        route: '/api/appointments',
+      }),
+      kind: 'counter',
+      step: cumulative(Infinity),
+    });
+    return out;
+  };
+  const specs = (value: number | null, perMinute: number): SeriesSpec[] => {
     let below = 0;
     let inside = 0;
     let above = 0;
@@ -159,34 +217,34 @@ const p95Test: ThresholdTest = (() => {
       if (hiIndex + 1 < bounds.length ? le >= bounds[hiIndex + 1]! : le === Infinity) c += above;
       return c * perMinute;
     };
-    const les = [...bounds, Infinity];
-    const out: SeriesSpec[] = les.map((le) => ({
-      series: selector(`${EXPORTER.httpRequestDurationSeconds}_bucket`, {
-        ...API_TARGET,
-        method: 'GET',
-        route: '/api/appointments',
-        le: le === Infinity ? '+Inf' : String(le),
-      }),
-      kind: 'counter',
-      step: cumulative(le),
-    }));
-    // The histogram's count, which the minimum-traffic guard reads: every request of the buckets.
-    out.push({
-      series: selector(`${EXPORTER.httpRequestDurationSeconds}_count`, {
-        ...API_TARGET,
-        method: 'GET',
-        route: '/api/appointments',
-      }),
-      kind: 'counter',
-      step: cumulative(Infinity),
-    });
-    return out;
+    return histogram(cumulative);
   };
+  const labels = { job: JOBS.api };
+  const idle = () => fixture(specs(null, 0), labels);
+  /** One request a minute that took `seconds`. */
+  const oneRequest = (seconds: number) =>
+    fixture(
+      histogram((le) => (le >= seconds ? 1 : 0)),
+      labels,
+    );
   return {
-    fixture: (v) => fixture(specs(v), { job: JOBS.api }),
-    idle: () => fixture(specs(null), { job: JOBS.api }),
+    fixture: (v) => fixture(specs(v, 1000), labels),
+    idle,
     justBelow: near.safe,
     justAbove: near.breach,
+    minTraffic: {
+      perMinute: MIN_REQUESTS_PER_MINUTE_FOR_P95,
+      fixture: (v, perMinute) => fixture(specs(v, perMinute), labels),
+    },
+    silent: () => [
+      {
+        name: 'one 3 s request every 4 minutes and no other traffic (0.25 requests/min) stays silent',
+        phases: [
+          { fixture: oneRequest(3), minutes: 1 },
+          { fixture: idle(), minutes: 3 },
+        ],
+      },
+    ],
   };
 })();
 
@@ -225,7 +283,7 @@ const platform: AlertDefinition[] = [
     expr:
       `(sum by (job) (rate(${EXPORTER.httpRequestsTotal}{${HTTP_STATUS_LABEL}=~"${HTTP_ERROR_STATUS}"}[${REQUEST_RATE_WINDOW}]))` +
       ` / sum by (job) (rate(${EXPORTER.httpRequestsTotal}[${REQUEST_RATE_WINDOW}]))` +
-      ` and on (job) sum by (job) (rate(${EXPORTER.httpRequestsTotal}[${REQUEST_RATE_WINDOW}])) * 60 >= 1)`,
+      ` and on (job) sum by (job) (rate(${EXPORTER.httpRequestsTotal}[${REQUEST_RATE_WINDOW}])) * 60 >= ${MIN_REQUESTS_PER_MINUTE_FOR_ERROR_RATIO})`,
     threshold: {
       value: 0.05,
       comparison: '>',
@@ -1064,13 +1122,37 @@ const collector: AlertDefinition[] = [
       ],
     },
     dashboard: 'infrastructure',
-    test: gaugeTest(
-      (events) => ({
-        specs: [{ series: selector(COLLECTOR.backlogEvents, COLLECTOR_TARGET), kind: 'gauge', step: events }],
-        labels: { ...COLLECTOR_TARGET },
-      }),
-      0,
-    ),
+    test: (() => {
+      const backlog = gaugeTest(
+        (events) => ({
+          specs: [
+            { series: selector(COLLECTOR.backlogEvents, COLLECTOR_TARGET), kind: 'gauge', step: events },
+          ],
+          labels: { ...COLLECTOR_TARGET },
+        }),
+        0,
+      );
+      // A store that keeps up drains the backlog below one batch at least once in any 15 minutes,
+      // however high it peaks in between: only a backlog that never drains may page.
+      return withCases(backlog, {
+        silent: (threshold) => [
+          {
+            name: `bursts to ${num(threshold * 5)} events for 3 minutes in every 10, drained to ${num(threshold / 10)} in between, stay silent`,
+            phases: [
+              { fixture: backlog.fixture(threshold / 10), minutes: 7 },
+              { fixture: backlog.fixture(threshold * 5), minutes: 3 },
+            ],
+          },
+          {
+            name: `a backlog of ${num(threshold * 5)} that drains to ${num(threshold / 10)} once every 14 minutes stays silent`,
+            phases: [
+              { fixture: backlog.fixture(threshold / 10), minutes: 1 },
+              { fixture: backlog.fixture(threshold * 5), minutes: 13 },
+            ],
+          },
+        ],
+      });
+    })(),
   },
   {
     id: 'CollectorEventsDropped',
@@ -1451,7 +1533,7 @@ const alerting: AlertDefinition[] = [
     runbook: {
       meaning: 'Alertmanager cannot deliver notifications to an integration after retrying.',
       impact: 'On-call is not paged for real incidents.',
-      steps: ALERTING_PIPELINE_STEPS,
+      steps: [PAGERDUTY_DELIVERY_STEP, ...ALERTING_PIPELINE_STEPS],
       investigate: [
         {
           title: 'Failures by integration',
@@ -1483,8 +1565,6 @@ const alerting: AlertDefinition[] = [
         labels: { ...AM_TARGET, integration: 'pagerduty' },
       }),
       0,
-      () => 0,
-      (t) => t * 5,
     ),
   },
   {

@@ -3,7 +3,7 @@
  * evaluates to exactly the requested value, one sample a minute. Counters are described by their
  * increase per minute, gauges by their value, so a test can chain phases (idle -> breach -> recovery).
  */
-import type { Fixture } from './catalogue-schema';
+import type { Fixture, ThresholdTest } from './catalogue-schema';
 
 export interface SeriesSpec {
   /** Full series selector, e.g. `metric{job="x"}`. */
@@ -63,4 +63,55 @@ export function phasedValues(
     }
   }
   return parts.join(' ');
+}
+
+/**
+ * The minimum-traffic guard of an alert (`… and on (job) sum by (job) (rate(<requests>[5m])) * 60 >= N`):
+ * below N requests a minute it stays silent whatever its value.
+ */
+export interface MinTraffic {
+  /** N, the requests a minute the guard requires (the number in the expression). */
+  readonly perMinute: number;
+  /** Input whose value expression is `value` while the job serves `perMinute` requests a minute. */
+  fixture(value: number, perMinute: number): Fixture;
+}
+
+/** One phase of an input: a fixture of the alert's test held for `minutes` samples. */
+export interface Phase {
+  readonly fixture: Fixture;
+  readonly minutes: number;
+}
+
+/** An input that must not page: its phases, in order, repeated to fill the test's hour. */
+export interface SilentCase {
+  /** Printed after `<rule id>: ` as the promtool test's name. */
+  readonly name: string;
+  readonly phases: readonly Phase[];
+}
+
+/**
+ * A threshold test with the cases beyond the four every threshold alert gets. Declared here, not in
+ * the catalogue schema, so that a plain ThresholdTest stays valid; the renderer reads these when present.
+ */
+export interface ThresholdTestCases extends ThresholdTest {
+  /** Alerts with a minimum-traffic guard: silent just under it, firing just over it. */
+  readonly minTraffic?: MinTraffic;
+  /** Inputs that must stay silent, built for the (possibly overridden) threshold. */
+  readonly silent?: (threshold: number) => readonly SilentCase[];
+}
+
+/** The phases repeated in order until they cover `minutes` (the last one cut short). */
+export function repeatPhases(phases: readonly Phase[], minutes: number): Phase[] {
+  if (phases.length === 0 || phases.some((p) => p.minutes < 1)) {
+    throw new Error('a repeated input needs phases of at least one minute each');
+  }
+  const out: Phase[] = [];
+  let total = 0;
+  for (let i = 0; total < minutes; i = (i + 1) % phases.length) {
+    const p = phases[i]!;
+    const m = Math.min(p.minutes, minutes - total);
+    out.push({ fixture: p.fixture, minutes: m });
+    total += m;
+  }
+  return out;
 }

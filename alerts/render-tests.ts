@@ -1,12 +1,22 @@
 /**
  * Generated promtool unit tests, four per threshold alert: just inside the threshold (silent), just past
- * it (silent before `for`, firing after it, with its exact labels and annotations), recovery (resolves,
- * after keep_firing_for when set) and no traffic (silent).
+ * it (silent before `for`, pending for exactly `for`, then firing with its exact labels and annotations),
+ * recovery (resolves, after keep_firing_for when set) and no traffic (silent). A fixture may add more
+ * (`ThresholdTestCases`): an alert with a minimum-traffic guard gets "just under the minimum, past the
+ * threshold: silent" and "just over it: fires"; named silent inputs (4xx, a brief spike) must never
+ * make the alert even pending.
  */
 import { stringify } from 'yaml';
 import type { Fixture } from './catalogue-schema';
 import { durationMinutes } from './expressions';
-import { num, phasedValues, type PhasedFixture } from './fixtures';
+import {
+  num,
+  phasedValues,
+  repeatPhases,
+  type PhasedFixture,
+  type Phase,
+  type ThresholdTestCases,
+} from './fixtures';
 import { yamlHeader } from './generated-header';
 import type { ResolvedAlert } from './resolve';
 import type { RuleGroupFile } from './render-rules';
@@ -48,13 +58,20 @@ function maxRangeMinutes(expr: string): number {
   return Math.ceil(max);
 }
 
-interface Phase {
-  readonly fixture: Fixture;
-  readonly minutes: number;
-}
+/** Minutes of input of the cases that run on one input throughout. */
+const HOUR = 60;
+/** Below / above a minimum-traffic guard: 10 % either side. */
+const UNDER_MIN_TRAFFIC = 0.9;
+const OVER_MIN_TRAFFIC = 1.1;
 
-function inputSeries(phases: Phase[]): Array<{ series: string; values: string }> {
+function inputSeries(phases: readonly Phase[]): Array<{ series: string; values: string }> {
   const first = phases[0]!.fixture as PhasedFixture;
+  for (const p of phases) {
+    const specs = (p.fixture as PhasedFixture).specs;
+    if (specs.length !== first.specs.length || specs.some((s, i) => s.series !== first.specs[i]!.series)) {
+      throw new Error(`the phases of one input must have the same series (${first.specs[0]?.series})`);
+    }
+  }
   return first.specs.map((spec, i) => ({
     series: spec.series,
     values: phasedValues(
@@ -98,9 +115,14 @@ function expected(alert: ResolvedAlert, fx: Fixture, value: number) {
   return { exp_labels: labels, exp_annotations: annotations };
 }
 
-/** The four generated tests of one threshold alert (none when it has no generated fixture). */
+/** An alert_rule_test entry per minute in `minutes`: the alert is not firing there. */
+function silentAt(name: string, minutes: readonly number[]) {
+  return minutes.map((m) => ({ eval_time: `${m}m`, alertname: name, exp_alerts: [] }));
+}
+
+/** The generated tests of one threshold alert (none when it has no generated fixture). */
 export function testsFor(alert: ResolvedAlert): PromtoolTest[] {
-  const t = alert.definition.test;
+  const t = alert.definition.test as ThresholdTestCases | undefined;
   if (!t || !alert.threshold) return [];
   const th = alert.threshold.value;
   const safeValue = t.justBelow(th);
@@ -118,24 +140,48 @@ export function testsFor(alert: ResolvedAlert): PromtoolTest[] {
   const firing = [expected(alert, breach, breachValue)];
   const at = (m: number) => `${m}m`;
   const name = alert.name;
+  // Evaluations (one a minute) the alert spends pending between the breach's start and firingAt:
+  // exactly `for`, wherever in the ramp-up of its window the expression became true, so a longer
+  // or a shorter `for` fails. (Counted from the breach on: a counter that starts at 0 can make a rate
+  // expression true for a moment in the idle phase's first minutes.)
+  const pendingEvaluations = Math.ceil(f);
   const tests: PromtoolTest[] = [
     {
       name: `${alert.id}: just inside the threshold (${num(safeValue)}) stays silent`,
       interval: '1m',
-      input_series: inputSeries([{ fixture: safe, minutes: 60 }]),
-      alert_rule_test: [15, 30, 60].map((m) => ({ eval_time: at(m), alertname: name, exp_alerts: [] })),
+      input_series: inputSeries([{ fixture: safe, minutes: HOUR }]),
+      alert_rule_test: silentAt(name, [15, 30, 60]),
     },
     {
-      name: `${alert.id}: just past the threshold (${num(breachValue)}) fires after for=${alert.for}`,
+      name: `${alert.id}: just past the threshold (${num(breachValue)}) ${f > 0 ? `is pending for exactly for=${alert.for}, then fires` : `fires without pending (for=${alert.for})`}`,
       interval: '1m',
       input_series: inputSeries([
         { fixture: idle, minutes: start },
         { fixture: breach, minutes: firingAt + 10 - start },
       ]),
       alert_rule_test: [
-        ...(f >= 1 ? [{ eval_time: at(start + f - 1), alertname: name, exp_alerts: [] }] : []),
+        ...(f >= 1 ? silentAt(name, [start + f - 1]) : []),
         { eval_time: at(firingAt), alertname: name, exp_alerts: firing },
         { eval_time: at(firingAt + 10), alertname: name, exp_alerts: firing },
+      ],
+      promql_expr_test: [
+        {
+          expr: `count_over_time(ALERTS{alertname="${name}",alertstate="pending"}[${firingAt - start}m])`,
+          eval_time: at(firingAt),
+          exp_samples:
+            pendingEvaluations >= 1
+              ? [
+                  {
+                    labels: seriesText('', {
+                      ...firing[0]!.exp_labels,
+                      alertname: name,
+                      alertstate: 'pending',
+                    }),
+                    value: pendingEvaluations,
+                  },
+                ]
+              : [],
+        },
       ],
     },
     {
@@ -176,10 +222,50 @@ export function testsFor(alert: ResolvedAlert): PromtoolTest[] {
     {
       name: `${alert.id}: no traffic stays silent`,
       interval: '1m',
-      input_series: inputSeries([{ fixture: idle, minutes: 60 }]),
-      alert_rule_test: [15, 30, 60].map((m) => ({ eval_time: at(m), alertname: name, exp_alerts: [] })),
+      input_series: inputSeries([{ fixture: idle, minutes: HOUR }]),
+      alert_rule_test: silentAt(name, [15, 30, 60]),
     },
   ];
+  // Never pending nor firing over the whole input: what a silent case asserts beyond the checkpoints.
+  const neverActive = {
+    expr: `count_over_time(ALERTS{alertname="${name}"}[${HOUR}m])`,
+    eval_time: at(HOUR),
+    exp_samples: [],
+  };
+  const mt = t.minTraffic;
+  if (mt) {
+    const under = mt.perMinute * UNDER_MIN_TRAFFIC;
+    const over = mt.perMinute * OVER_MIN_TRAFFIC;
+    const busy = mt.fixture(breachValue, over);
+    tests.push(
+      {
+        name: `${alert.id}: under the minimum traffic (${num(under)} requests/min, guard ${num(mt.perMinute)}), past the threshold (${num(breachValue)}), stays silent`,
+        interval: '1m',
+        input_series: inputSeries([{ fixture: mt.fixture(breachValue, under), minutes: HOUR }]),
+        alert_rule_test: silentAt(name, [15, 30, 60]),
+        promql_expr_test: [neverActive],
+      },
+      {
+        name: `${alert.id}: just over the minimum traffic (${num(over)} requests/min), past the threshold (${num(breachValue)}), fires`,
+        interval: '1m',
+        input_series: inputSeries([{ fixture: busy, minutes: HOUR }]),
+        alert_rule_test: [w + f + 2, HOUR].map((m) => ({
+          eval_time: at(m),
+          alertname: name,
+          exp_alerts: [expected(alert, busy, breachValue)],
+        })),
+      },
+    );
+  }
+  for (const c of t.silent?.(th) ?? []) {
+    tests.push({
+      name: `${alert.id}: ${c.name}`,
+      interval: '1m',
+      input_series: inputSeries(repeatPhases(c.phases, HOUR)),
+      alert_rule_test: silentAt(name, [15, 30, 45, 60]),
+      promql_expr_test: [neverActive],
+    });
+  }
   return tests;
 }
 

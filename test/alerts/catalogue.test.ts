@@ -15,6 +15,7 @@ import {
   validateOverrides,
   type AlertDefinition,
 } from '../../alerts';
+import type { ThresholdTestCases } from '../../alerts/fixtures';
 import { THIRD_PARTY_METRICS } from '../../alerts/metric-names';
 import { buildRuleGroups } from '../../alerts/render-rules';
 import { expandTemplate, goG4 } from '../../alerts/render-tests';
@@ -124,6 +125,23 @@ describe('catalogue validation', () => {
       expect(existsSync(path)).toBe(true);
       expect(readFileSync(path, 'utf8')).toContain(a.name);
     }
+  });
+});
+
+describe('minimum-traffic guards', () => {
+  const GUARD = /and on \(job\) sum by \(job\) \(rate\([^)]*\)\) \* 60 >= ([0-9.]+)\)$/;
+  test('an alert with a guard has generated cases around it, at the number its expression compares', () => {
+    const guarded: string[] = [];
+    for (const a of CATALOGUE.filter((x) => x.test)) {
+      const match = GUARD.exec(a.expr);
+      const t = a.test as ThresholdTestCases;
+      expect({ id: a.id, perMinute: t.minTraffic?.perMinute }).toEqual({
+        id: a.id,
+        perMinute: match ? Number(match[1]) : undefined,
+      });
+      if (match) guarded.push(a.id);
+    }
+    expect(guarded).toEqual(['HighErrorRate', 'HighLatencyP95']);
   });
 });
 

@@ -5,9 +5,9 @@
  * it runs on a copy whose secret paths point at throwaway files made here.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CATALOGUE,
@@ -16,8 +16,10 @@ import {
   renderAlertmanagerConfig,
   resolveCatalogue,
   validateOverrides,
+  type ResolvedAlert,
 } from '../../alerts';
 import { buildRuleGroups, renderRuleFile } from '../../alerts/render-rules';
+import type { ThresholdTestCases } from '../../alerts/fixtures';
 import { renderTestFiles } from '../../alerts/render-tests';
 
 const run = promisify(execFile);
@@ -101,7 +103,7 @@ describe('promtool', () => {
     expect(r.out).toContain('ServiceMemoryHigh: just past the threshold');
   }, 60_000);
 
-  test('every threshold alert with a fixture has the four generated cases', () => {
+  test('every threshold alert with a fixture has the four generated cases, plus its guard and silent cases', () => {
     const alerts = resolveCatalogue();
     const files = renderTestFiles(alerts, buildRuleGroups(alerts), '../../rules');
     const text = files.map((f) => f.content).join('\n');
@@ -110,6 +112,14 @@ describe('promtool', () => {
       expect(text).toContain(`${a.id}: just past the threshold`);
       expect(text).toContain(`${a.id}: back inside the threshold, it resolves`);
       expect(text).toContain(`${a.id}: no traffic stays silent`);
+      // The pending phase is counted, so `for` is checked to the minute.
+      expect(text).toContain(`count_over_time(ALERTS{alertname="${a.name}",alertstate="pending"}`);
+      const t = a.definition.test as ThresholdTestCases;
+      if (t.minTraffic) {
+        expect(text).toContain(`${a.id}: under the minimum traffic`);
+        expect(text).toContain(`${a.id}: just over the minimum traffic`);
+      }
+      for (const c of t.silent?.(a.threshold!.value) ?? []) expect(text).toContain(`${a.id}: ${c.name}`);
     }
   });
 
@@ -136,6 +146,135 @@ describe('promtool', () => {
     expect(r.code).not.toBe(0);
     expect(r.out).toContain('metrics.token');
   });
+});
+
+describe('promtool tests fail on rules that drift from their intent (alert review, finding 3)', () => {
+  // Each change is applied to one resolved rule; the rule files are rendered from the result and that
+  // alert's promtool tests (generated from the unchanged catalogue, or its hand-written file) must fail.
+  const alerts = resolveCatalogue();
+  const groups = buildRuleGroups(alerts);
+  // promtool names the test of a failed alert_rule_test but prints only the expression of a failed
+  // promql_expr_test, such as the generated count of the evaluations an alert was pending.
+  const pendingCount = (name: string) =>
+    `count_over_time(ALERTS{alertname=\\"${name}\\",alertstate=\\"pending\\"}`;
+  const guard = / and on \(job\) sum by \(job\) \(rate\([a-z_]+\[5m\]\)\) \* 60 >= [0-9]+/;
+  const mutations: Array<{ what: string; id: string; change: Partial<ResolvedAlert>; caughtBy: string }> = [
+    ...(
+      [
+        ['HighErrorRate', 'HighErrorRate: under the minimum traffic'],
+        ['HighLatencyP95', 'HighLatencyP95: under the minimum traffic'],
+      ] as const
+    ).map(([id, caughtBy]) => {
+      const a = alerts.find((x) => x.id === id)!;
+      return {
+        what: `${id} without its minimum-traffic guard`,
+        id,
+        change: { expr: a.expr.replace(guard, '') },
+        caughtBy,
+      };
+    }),
+    {
+      what: 'HighErrorRate counting 4xx (and 499) as errors',
+      id: 'HighErrorRate',
+      change: {
+        expr: alerts
+          .find((x) => x.id === 'HighErrorRate')!
+          .expr.replace('status_code=~"5.."', 'status_code=~"[45].."'),
+      },
+      caughtBy: 'HighErrorRate: just inside the threshold',
+    },
+    ...(
+      [
+        ['> 0', 'AlertmanagerFailedToSendAlerts: just inside the threshold'],
+        ['> 0.04', 'AlertmanagerFailedToSendAlerts: just past the threshold'],
+      ] as const
+    ).map(([to, caughtBy]) => ({
+      what: `AlertmanagerFailedToSendAlerts at ${to} instead of > 0.01`,
+      id: 'AlertmanagerFailedToSendAlerts',
+      change: {
+        expr: alerts.find((x) => x.id === 'AlertmanagerFailedToSendAlerts')!.expr.replace(/> 0\.01$/, to),
+      },
+      caughtBy,
+    })),
+    {
+      what: 'CollectorSpoolGrowing paging on the highest backlog of its window, not the lowest',
+      id: 'CollectorSpoolGrowing',
+      change: {
+        expr: alerts
+          .find((x) => x.id === 'CollectorSpoolGrowing')!
+          .expr.replace('min_over_time', 'max_over_time'),
+      },
+      caughtBy: 'CollectorSpoolGrowing: bursts to',
+    },
+    // `for` one step longer or shorter (or the reviewer's 10m / 1m): generated and hand-written.
+    ...(
+      [
+        ['TelehealthApiDown', ['1m', '3m', '10m'], 'every API instance down'],
+        ['TargetDown', ['1m', '4m', '6m'], 'every API instance down'],
+        ['TelehealthApiAbsent', ['4m', '6m'], 'the API job disappears'],
+        ['CollectorMetricsAbsent', ['1m', '9m', '11m'], 'no collector series anywhere'],
+        ['HighErrorRate', ['4m', '6m'], pendingCount('HighErrorRate')],
+        ['HighLatencyP95', ['9m', '11m'], pendingCount('HighLatencyP95')],
+        ['HostCpuHigh', ['14m', '16m'], pendingCount('HostCpuHigh')],
+        ['CollectorSpoolGrowing', ['4m', '6m'], pendingCount('CollectorSpoolGrowing')],
+        ['PhiIntegrityFailure', ['1m'], pendingCount('PhiIntegrityFailure')],
+      ] as Array<[string, string[], string]>
+    ).flatMap(([id, fors, caughtBy]) =>
+      fors.map((f) => ({
+        what: `${id} with for: ${f} instead of ${alerts.find((x) => x.id === id)!.for}`,
+        id,
+        change: { for: f },
+        caughtBy,
+      })),
+    ),
+  ];
+
+  /** promtool on the tests of alert `id` (generated or hand-written), with `change` made to its rule. */
+  async function testsOf(id: string, change: Partial<ResolvedAlert>) {
+    const original = alerts.find((a) => a.id === id)!;
+    const dir = mkdtempSync(join(tmp, 'mutation-'));
+    mkdirSync(join(dir, 'rules'));
+    mkdirSync(join(dir, 'tests'));
+    for (const g of buildRuleGroups(alerts.map((a) => (a.id === id ? { ...a, ...change } : a)))) {
+      writeFileSync(join(dir, 'rules', g.fileName), renderRuleFile(g));
+    }
+    const testFiles: string[] = [];
+    if (original.definition.handWrittenTest) {
+      const target = join(dir, 'tests', basename(original.definition.handWrittenTest));
+      cpSync(join(ROOT, original.definition.handWrittenTest), target);
+      testFiles.push(target);
+    } else {
+      for (const t of renderTestFiles([original], groups, '../rules')) {
+        writeFileSync(join(dir, 'tests', t.fileName), t.content);
+        testFiles.push(join(dir, 'tests', t.fileName));
+      }
+    }
+    expect(testFiles).toHaveLength(1);
+    return tool('promtool', ['test', 'rules', ...testFiles]);
+  }
+
+  test.each([...new Set(mutations.map((m) => m.id))])(
+    'unchanged, the tests of %s pass on their own',
+    async (id) => {
+      const r = await testsOf(id, {});
+      expect(r.out).not.toContain('FAILED');
+      expect(r.code).toBe(0);
+    },
+    60_000,
+  );
+
+  test.each(mutations.map((m) => [m.what, m] as const))(
+    '%s',
+    async (_what, m) => {
+      const original = alerts.find((a) => a.id === m.id)!;
+      const mutated = { ...original, ...m.change };
+      expect(mutated.expr !== original.expr || mutated.for !== original.for).toBe(true);
+      const r = await testsOf(m.id, m.change);
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain(m.caughtBy);
+    },
+    60_000,
+  );
 });
 
 describe('amtool', () => {
