@@ -4,7 +4,6 @@
  * (app/service.ts) rather than occupying Express layers, so the benchmark can build the same
  * application with all of it off.
  */
-import type { IncomingMessage } from 'node:http';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from '../context';
@@ -14,14 +13,8 @@ import { orderRoutes, prescriptionRoutes } from '../routes/order-routes';
 import { patientRoutes } from '../routes/patient-routes';
 import { userRoutes } from '../routes/user-routes';
 import { headersOf } from './client-error';
-import { errorHandler, notFoundHandler, unsupportedMediaType } from './errors';
+import { errorHandler, notFoundHandler } from './errors';
 import { faultRoutes, type FaultSwitch } from './fault-switch';
-
-/** Whether the request has a body (RFC 9112 §6.3: a Transfer-Encoding, or a non-zero Content-Length). */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
 
 /** The headers every response carries: security headers, and no caching of PHI. */
 const HEADER_MIDDLEWARE: RequestHandler[] = [
@@ -63,12 +56,6 @@ export function createApp(ctx: AppContext, opts: CreateAppOptions = {}): Express
   app.set('query parser', 'simple');
   for (const m of HEADER_MIDDLEWARE) app.use(m);
   app.use(express.json({ limit: ctx.config.bodyLimitBytes, strict: true }));
-  app.use((req, _res, next) => {
-    // A body the JSON parser left alone (another content type, or none) is refused, not taken as
-    // empty: it would otherwise be answered as if every field were missing.
-    if (req.body === undefined && hasBody(req)) next(unsupportedMediaType());
-    else next();
-  });
 
   if (opts.healthRouter) app.use(opts.healthRouter);
   if (opts.faults) {

@@ -4,7 +4,7 @@
  */
 import type { Request } from 'express';
 import type { z } from 'zod';
-import { badRequest, type FieldIssue } from './errors';
+import { badRequest, unsupportedMediaType, type FieldIssue } from './errors';
 
 const MAX_FIELDS = 20;
 const SAFE_SEGMENT = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
@@ -97,6 +97,20 @@ export function parse<S extends z.ZodType>(
   return r.data;
 }
 
-export const body = <S extends z.ZodType>(req: Request, schema: S) => parse(schema, req.body ?? {}, 'body');
+/** Whether the request has a body (RFC 9112 §6.3: a Transfer-Encoding, or a non-zero Content-Length). */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * The JSON body, parsed by `schema`. A body the JSON parser left alone (another content type) is
+ * refused with 415, not taken as empty: it would be answered as if every field were missing. Checked
+ * here, in the routes that read a body, so that other requests pay nothing for it.
+ */
+export const body = <S extends z.ZodType>(req: Request, schema: S) => {
+  if (req.body === undefined && hasBody(req)) throw unsupportedMediaType();
+  return parse(schema, req.body ?? {}, 'body');
+};
 export const query = <S extends z.ZodType>(req: Request, schema: S) => parse(schema, req.query, 'query');
 export const params = <S extends z.ZodType>(req: Request, schema: S) => parse(schema, req.params, 'params');

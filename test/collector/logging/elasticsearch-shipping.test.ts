@@ -20,6 +20,28 @@ const FAST = {
   requestTimeoutMs: 1000,
 };
 
+type TargetOptions = Omit<
+  Exclude<Parameters<typeof createLogger>[0]['elasticsearch'], 'env' | false | undefined>,
+  'node'
+>;
+
+/** A logger that ships only to `es` (FAST timings, then `options`), counting into its own registry. */
+function shippingLogger(
+  es: ElasticsearchDouble,
+  options: TargetOptions = {},
+  extra: { elasticsearchBufferBytes?: number } = {},
+): { log: Logger; registry: Registry } {
+  const registry = new Registry();
+  const log = createLogger({
+    serviceName: 'svc',
+    destination: 'none',
+    elasticsearch: { node: es.url, ...FAST, ...options },
+    ...extra,
+    counters: logCountersFromRegistry(registry),
+  });
+  return { log, registry };
+}
+
 async function metric(registry: Registry, name: string, reason?: string): Promise<number> {
   const m = await registry.getSingleMetric(name)!.get();
   return m.values
@@ -94,13 +116,7 @@ describe('Elasticsearch shipping', () => {
 
   test('survives the outage: lines written after recovery arrive, losses and errors are counted', async () => {
     es = await startElasticsearchDouble();
-    const registry = new Registry();
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: { node: es.url, index: 'logs-%{DATE}', ...FAST },
-      counters: logCountersFromRegistry(registry),
-    });
+    const { log, registry } = shippingLogger(es, { index: 'logs-%{DATE}' });
     writeLines(log, 'before', 200);
     expect(await waitFor(() => shipped(es, 'before') === 200, 5000)).toBe(true);
 
@@ -138,13 +154,7 @@ describe('Elasticsearch shipping', () => {
 
   test('an outage answered with 503 is survived as well', async () => {
     es = await startElasticsearchDouble();
-    const registry = new Registry();
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: { node: es.url, ...FAST },
-      counters: logCountersFromRegistry(registry),
-    });
+    const { log, registry } = shippingLogger(es);
     writeLines(log, 'before', 10);
     expect(await waitFor(() => shipped(es, 'before') === 10, 5000)).toBe(true);
     await es.down('503');
@@ -161,14 +171,8 @@ describe('Elasticsearch shipping', () => {
 
   test('a stream that stops answering (no error at all) is detected as stalled and rebuilt', async () => {
     es = await startElasticsearchDouble();
-    const registry = new Registry();
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      // Requests would time out only after 20 s: the stall detector (1 s) must act first.
-      elasticsearch: { node: es.url, ...FAST, requestTimeoutMs: 20_000, stallTimeoutMs: 1000 },
-      counters: logCountersFromRegistry(registry),
-    });
+    // Requests would time out only after 20 s: the stall detector (1 s) must act first.
+    const { log, registry } = shippingLogger(es, { requestTimeoutMs: 20_000, stallTimeoutMs: 1000 });
     writeLines(log, 'before', 10);
     expect(await waitFor(() => shipped(es, 'before') === 10, 5000)).toBe(true);
     await es.down('hang');
@@ -187,15 +191,8 @@ describe('Elasticsearch shipping', () => {
   test('memory stays bounded while Elasticsearch is down: the overflow is counted as buffer_full', async () => {
     es = await startElasticsearchDouble();
     await es.down('refuse');
-    const registry = new Registry();
     const cap = 64 * 1024;
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: { node: es.url, ...FAST },
-      elasticsearchBufferBytes: cap,
-      counters: logCountersFromRegistry(registry),
-    });
+    const { log, registry } = shippingLogger(es, {}, { elasticsearchBufferBytes: cap });
     writeLines(log, 'during', 5000);
     await tick(300);
     writeLines(log, 'during', 5000);
@@ -214,13 +211,7 @@ describe('Elasticsearch shipping', () => {
 
   test('documents Elasticsearch refuses are counted as sink_error drops and shipping errors', async () => {
     es = await startElasticsearchDouble({ rejectDocument: (doc) => doc['telehealth.count'] === 3 });
-    const registry = new Registry();
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: { node: es.url, ...FAST },
-      counters: logCountersFromRegistry(registry),
-    });
+    const { log, registry } = shippingLogger(es);
     writeLines(log, 'before', 10);
     expect(await waitFor(() => shipped(es, 'before') === 9, 5000)).toBe(true);
     await log.close(2000);
@@ -232,13 +223,7 @@ describe('Elasticsearch shipping', () => {
   test('a _bulk answered 429 (overloaded) is re-sent with backoff until accepted: nothing is dropped', async () => {
     // More 429s than the 3 attempts a failed batch gets: a 429 must not be one of those.
     es = await startElasticsearchDouble({ overloadedBulkRequests: 6 });
-    const registry = new Registry();
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: { node: es.url, ...FAST, overloadBackoffInitialMs: 20, overloadBackoffMaxMs: 200 },
-      counters: logCountersFromRegistry(registry),
-    });
+    const { log, registry } = shippingLogger(es, { overloadBackoffInitialMs: 20, overloadBackoffMaxMs: 200 });
     writeLines(log, 'during', 50);
     expect(await waitFor(() => shipped(es, 'during') === 50, 5000)).toBe(true);
     writeLines(log, 'after', 10);
@@ -256,11 +241,7 @@ describe('Elasticsearch shipping', () => {
 
   test("a 429's Retry-After is honoured, up to overloadBackoffMaxMs", async () => {
     es = await startElasticsearchDouble({ overloadedBulkRequests: 1, retryAfter: '1' });
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: { node: es.url, ...FAST, overloadBackoffInitialMs: 10, overloadBackoffMaxMs: 5000 },
-    });
+    const { log } = shippingLogger(es, { overloadBackoffInitialMs: 10, overloadBackoffMaxMs: 5000 });
     writeLines(log, 'during', 5);
     expect(await waitFor(() => shipped(es, 'during') === 5, 5000)).toBe(true);
     const [rejected, accepted] = es.requests();
@@ -271,11 +252,7 @@ describe('Elasticsearch shipping', () => {
 
     // A Retry-After of an hour is capped.
     es = await startElasticsearchDouble({ overloadedBulkRequests: 1, retryAfter: '3600' });
-    const capped = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: { node: es.url, ...FAST, overloadBackoffInitialMs: 10, overloadBackoffMaxMs: 300 },
-    });
+    const { log: capped } = shippingLogger(es, { overloadBackoffInitialMs: 10, overloadBackoffMaxMs: 300 });
     writeLines(capped, 'during', 5);
     expect(await waitFor(() => shipped(es, 'during') === 5, 3000)).toBe(true);
     expect((await capped.close(1000)).lostLines).toBe(0);
@@ -284,21 +261,12 @@ describe('Elasticsearch shipping', () => {
   test('a long 429 overload: lines wait in the bounded queue, its overflow is buffer_full, none is sink_error', async () => {
     es = await startElasticsearchDouble();
     await es.down('429');
-    const registry = new Registry();
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      // Backoffs (0.5 to 1 s) longer than the stall timeout: a 429 backoff is not a stall.
-      elasticsearch: {
-        node: es.url,
-        ...FAST,
-        stallTimeoutMs: 300,
-        overloadBackoffInitialMs: 1000,
-        overloadBackoffMaxMs: 1000,
-      },
-      elasticsearchBufferBytes: 64 * 1024,
-      counters: logCountersFromRegistry(registry),
-    });
+    // Backoffs (0.5 to 1 s) longer than the stall timeout: a 429 backoff is not a stall.
+    const { log, registry } = shippingLogger(
+      es,
+      { stallTimeoutMs: 300, overloadBackoffInitialMs: 1000, overloadBackoffMaxMs: 1000 },
+      { elasticsearchBufferBytes: 64 * 1024 },
+    );
     writeLines(log, 'during', 100);
     await tick(3000);
     writeLines(log, 'during', 2000);
@@ -324,16 +292,7 @@ describe('Elasticsearch shipping', () => {
   test('close() during a 429 backoff ends by its deadline and counts the held lines as sink_error', async () => {
     es = await startElasticsearchDouble();
     await es.down('429');
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      elasticsearch: {
-        node: es.url,
-        ...FAST,
-        overloadBackoffInitialMs: 20_000,
-        overloadBackoffMaxMs: 20_000,
-      },
-    });
+    const { log } = shippingLogger(es, { overloadBackoffInitialMs: 20_000, overloadBackoffMaxMs: 20_000 });
     writeLines(log, 'during', 10);
     expect(await waitFor(() => es.requests().length > 0, 3000)).toBe(true);
     const started = Date.now();
@@ -345,14 +304,8 @@ describe('Elasticsearch shipping', () => {
 
   test('documents still answered 429 after the bulk helper re-sent them are counted at once, and shipping goes on', async () => {
     es = await startElasticsearchDouble({ overloadDocument: (doc) => doc['telehealth.count'] === 3 });
-    const registry = new Registry();
-    const log = createLogger({
-      serviceName: 'svc',
-      destination: 'none',
-      // The stall timer (30 s) must not be what ends the batch.
-      elasticsearch: { node: es.url, ...FAST, stallTimeoutMs: 30_000, itemRetryWaitMs: 100 },
-      counters: logCountersFromRegistry(registry),
-    });
+    // The stall timer (30 s) must not be what ends the batch.
+    const { log, registry } = shippingLogger(es, { stallTimeoutMs: 30_000, itemRetryWaitMs: 100 });
     const started = Date.now();
     writeLines(log, 'before', 10);
     expect(await waitFor(() => log.stats().sinks[0]!.droppedLines.sink_error === 1, 3000)).toBe(true);
