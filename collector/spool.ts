@@ -87,8 +87,8 @@ function nextRecord(buf: Buffer, from: number, afterSeq: number): number | undef
 }
 
 interface SegmentScan {
-  /** Byte ranges of intact records, in order. */
-  kept: Array<[number, number]>;
+  /** Intact records, in order: start, end and sequence number. */
+  kept: Array<[number, number, number]>;
   /** Byte ranges of damaged records followed by intact ones. */
   damaged: Array<[number, number]>;
   /** Records lost in the damaged ranges (gaps in sequence numbers). */
@@ -111,7 +111,7 @@ function scanSegment(buf: Buffer, firstSeq: number): SegmentScan {
     const r = recordAt(buf, off);
     // Sequence numbers only grow within a segment: one that does not is damage too.
     if (r !== undefined && r.seq > last) {
-      scan.kept.push([off, r.end]);
+      scan.kept.push([off, r.end, r.seq]);
       last = r.seq;
       off = r.end;
       continue;
@@ -211,30 +211,28 @@ export class Spool {
     };
     for (const name of names) {
       const file = path.join(this.dir, name);
-      let buf: Buffer = await fsp.readFile(file);
+      const buf: Buffer = await fsp.readFile(file);
       const scan = scanSegment(buf, Number(SEGMENT_PATTERN.exec(name)?.[1]));
+      // What follows the last intact record is a torn tail: cut off (a rewrite leaves it out too).
+      out.discardedBytes += buf.length - scan.end;
+      let end = scan.end;
       if (scan.damaged.length > 0) {
-        buf = await this.setAsideDamage(name, buf, scan);
+        end = await this.setAsideDamage(name, buf, scan);
         out.corruptRecords += scan.lost;
+      } else if (end < buf.length) {
+        await fsp.truncate(file, end);
       }
       let first = -1;
       let last = -1;
       let count = 0;
-      const { end } = decodeRecords(buf, (seq) => {
-        // Sequence numbers only grow within a segment; a record that goes back is corrupt.
-        if (last >= 0 && seq <= last) return false;
+      for (const [, , seq] of scan.kept) {
         // An intact record an earlier segment already holds is the copy of an append that was
         // retried in a new segment after its first attempt failed: skipped, not a reason to cut
         // off the records after it.
-        if (out.lastSeq !== null && seq <= out.lastSeq) return true;
+        if (out.lastSeq !== null && seq <= out.lastSeq) continue;
         if (first < 0) first = seq;
         last = seq;
         count += 1;
-        return true;
-      });
-      if (end < buf.length) {
-        out.discardedBytes += buf.length - end;
-        await fsp.truncate(file, end);
       }
       if (count === 0) {
         await fsp.unlink(file);
@@ -252,9 +250,9 @@ export class Spool {
   /**
    * Rewrites a damaged segment with its intact records only (a new file made durable, then renamed
    * over it), after appending the damaged bytes to `<segment>.corrupt` for inspection. Returns the
-   * segment's new content.
+   * segment's new length.
    */
-  private async setAsideDamage(name: string, buf: Buffer, scan: SegmentScan): Promise<Buffer> {
+  private async setAsideDamage(name: string, buf: Buffer, scan: SegmentScan): Promise<number> {
     const file = path.join(this.dir, name);
     const damaged = Buffer.concat(scan.damaged.map(([a, b]) => buf.subarray(a, b)));
     await writeDurably(`${file}.corrupt`, damaged, 'a');
@@ -262,7 +260,7 @@ export class Spool {
     await writeDurably(`${file}.tmp`, kept, 'w');
     await fsp.rename(`${file}.tmp`, file);
     await fsyncDir(this.dir);
-    return kept;
+    return kept.length;
   }
 
   bytes(): number {
