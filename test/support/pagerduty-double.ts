@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -50,6 +50,8 @@ export interface RequestRecord {
   readonly at: number;
   readonly status: number | 'hang' | 'reset';
   readonly bytes: number;
+  /** SHA-256 of the body: tells a retry of the same notification from a new one. */
+  readonly sha256: string;
   readonly errors: string[];
 }
 
@@ -183,42 +185,50 @@ export async function startPagerDutyDouble(): Promise<PagerDutyDouble> {
 
   const handle = (req: IncomingMessage, res: ServerResponse, raw: Buffer) => {
     const at = Date.now();
+    const record = (status: RequestRecord['status'], errors: string[] = []) =>
+      requests.push({
+        at,
+        status,
+        bytes: raw.length,
+        sha256: createHash('sha256').update(raw).digest('hex'),
+        errors,
+      });
     const behaviour = queue.shift() ?? { kind: 'contract' };
     if (behaviour.kind === 'hang') {
       hung.add(res);
-      requests.push({ at, status: 'hang', bytes: raw.length, errors: [] });
+      record('hang');
       return;
     }
     if (behaviour.kind === 'reset') {
-      requests.push({ at, status: 'reset', bytes: raw.length, errors: [] });
+      record('reset');
       req.socket.destroy();
       return;
     }
     if (behaviour.kind === 'malformed') {
-      requests.push({ at, status: 202, bytes: raw.length, errors: ['malformed answer'] });
+      record(202, ['malformed answer']);
       res.writeHead(202, { 'content-type': 'application/json' });
       res.end('{"status": "success", "message": ');
       return;
     }
     if (behaviour.kind === 'status') {
-      requests.push({ at, status: behaviour.status, bytes: raw.length, errors: ['scripted'] });
+      record(behaviour.status, ['scripted']);
       res.writeHead(behaviour.status, { 'content-type': 'application/json' });
       res.end(behaviour.body ?? JSON.stringify({ status: 'error', message: `scripted ${behaviour.status}` }));
       return;
     }
     if (req.method !== 'POST' || req.url !== '/v2/enqueue') {
-      requests.push({ at, status: 404, bytes: raw.length, errors: ['not found'] });
+      record(404, ['not found']);
       return send(res, 404, { status: 'not found', message: 'not found' });
     }
     if (raw.length > MAX_EVENT_BYTES) {
-      requests.push({ at, status: 413, bytes: raw.length, errors: ['too large'] });
+      record(413, ['too large']);
       return send(res, 413, { status: 'invalid event', message: 'Request entity too large' });
     }
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      requests.push({ at, status: 400, bytes: raw.length, errors: ['invalid json'] });
+      record(400, ['invalid json']);
       return send(res, 400, {
         status: 'invalid event',
         message: 'Event object is invalid',
@@ -227,14 +237,14 @@ export async function startPagerDutyDouble(): Promise<PagerDutyDouble> {
     }
     const errors = contractErrors(body);
     if (errors.length > 0) {
-      requests.push({ at, status: 400, bytes: raw.length, errors });
+      record(400, errors);
       return send(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors });
     }
     const e = body as ReceivedEvent;
     const dedupKey = e.dedup_key ?? randomUUID().replace(/-/g, '');
     const accepted: ReceivedEvent = { ...e, dedup_key: dedupKey, receivedAt: at };
     events.push(accepted);
-    requests.push({ at, status: 202, bytes: raw.length, errors: [] });
+    record(202);
     send(res, 202, { status: 'success', message: 'Event processed', dedup_key: dedupKey });
     for (const w of [...waiters]) {
       if (w.predicate(accepted)) {
