@@ -3,7 +3,7 @@
  *   POST  /api/orders                  admin, staff, assigned provider, the patient      -> order_created
  *   GET   /api/orders?patientId&status  admin, staff (queue); others: own/assigned patient
  *   GET   /api/orders/:id
- *   PATCH /api/orders/:id               admin, staff: fulfil or cancel an open order
+ *   PATCH /api/orders/:id               admin, staff: fulfil or cancel an open order (voids its unpaid invoice)
  *   POST  /api/prescriptions            assigned provider                                -> prescription_issued
  *   POST  /api/prescriptions/:id/fill   admin, staff: the pharmacy fills a pending one
  */
@@ -169,18 +169,41 @@ export function orderRoutes(ctx: AppContext): Router {
     const auth = getAuth(res);
     if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, { type: 'order', id });
     const { status } = body(req, orderPatch);
-    const u = await ctx.db.query(
-      `UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'open' RETURNING id`,
-      [id, status],
-    );
-    if (u.rowCount === 0) {
-      const e = await ctx.db.query(`SELECT 1 FROM orders WHERE id = $1`, [id]);
-      if (e.rowCount === 0) throw notFound('Order');
-      throw conflict('order_not_open', 'Only an open order can change status');
-    }
-    res.json({ id, status });
+    const voidedInvoiceIds = await closeOrder(ctx, id, status);
+    res.json(status === 'cancelled' ? { id, status, voidedInvoiceIds } : { id, status });
   });
   return r;
+}
+
+/**
+ * Fulfils or cancels an open order. Cancelling voids the order's unpaid invoice in the same
+ * transaction, so no one is billed for a cancelled order; a paid invoice must be refunded first (409).
+ * The order's row is locked first, as invoiceOrder() does, and the invoices' rows next, as a payment's
+ * capture does: a cancellation and a capture of the same invoice serialise, and exactly one wins.
+ */
+async function closeOrder(ctx: AppContext, id: string, status: 'fulfilled' | 'cancelled'): Promise<string[]> {
+  return ctx.db.transaction(async (tx) => {
+    const o = await tx.query<{ status: string }>(`SELECT status FROM orders WHERE id = $1 FOR UPDATE`, [id]);
+    const order = o.rows[0];
+    if (!order) throw notFound('Order');
+    if (order.status !== 'open') throw conflict('order_not_open', 'Only an open order can change status');
+    let voided: string[] = [];
+    if (status === 'cancelled') {
+      const inv = await tx.query<{ id: string; status: string }>(
+        `SELECT id, status FROM invoices WHERE order_id = $1 AND status <> 'void' FOR UPDATE`,
+        [id],
+      );
+      if (inv.rows.some((i) => i.status === 'paid'))
+        throw conflict('order_paid', 'The order is paid: refund its payment before cancelling it');
+      voided = inv.rows.filter((i) => i.status === 'unpaid').map((i) => i.id);
+      if (voided.length > 0)
+        await tx.query(`UPDATE invoices SET status = 'void', updated_at = now() WHERE id = ANY($1::uuid[])`, [
+          voided,
+        ]);
+    }
+    await tx.query(`UPDATE orders SET status = $2, updated_at = now() WHERE id = $1`, [id, status]);
+    return voided;
+  });
 }
 
 export function prescriptionRoutes(ctx: AppContext): Router {

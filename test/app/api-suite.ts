@@ -991,6 +991,87 @@ export function describeApi(backend: Backend): void {
         expect(Number(rows[0]!.n)).toBe(1);
       });
 
+      it('voids an unpaid invoice when its order is cancelled, and refuses to cancel a paid order', async () => {
+        const invoicedOrder = async () => {
+          const order = await request(api)
+            .post('/api/orders')
+            .set(auth(staff))
+            .send({
+              patientId: p2,
+              currency: 'GBP',
+              items: [{ sku: 'LAB-PANEL', quantity: 1, unitPriceMinor: 900 }],
+            });
+          const inv = await request(api)
+            .post('/api/invoices')
+            .set(auth(staff))
+            .send({ patientId: p2, orderId: order.body.id })
+            .expect(201);
+          return { orderId: order.body.id as string, invoiceId: inv.body.id as string };
+        };
+        const invoiceStatus = async (id: string) =>
+          (await request(api).get(`/api/invoices/${id}`).set(auth(staff))).body.status as string;
+        const orderStatus = async (id: string) =>
+          (await request(api).get(`/api/orders/${id}`).set(auth(staff))).body.status as string;
+
+        // Unpaid: cancelled with its order, and no longer payable.
+        const a = await invoicedOrder();
+        const cancel = await request(api)
+          .patch(`/api/orders/${a.orderId}`)
+          .set(auth(staff))
+          .send({ status: 'cancelled' });
+        expect(cancel.status).toBe(200);
+        expect(cancel.body).toEqual({ id: a.orderId, status: 'cancelled', voidedInvoiceIds: [a.invoiceId] });
+        expect(await invoiceStatus(a.invoiceId)).toBe('void');
+        const pay = await request(api)
+          .post(`/api/invoices/${a.invoiceId}/payments`)
+          .set(auth(staff))
+          .send({ paymentMethod: 'pm_card_visa' });
+        expect(pay.status).toBe(409);
+        expect(pay.body.error.code).toBe('invoice_not_unpaid');
+
+        // Paid: the order stays open and its invoice paid until the payment is refunded.
+        const b = await invoicedOrder();
+        await request(api)
+          .post(`/api/invoices/${b.invoiceId}/payments`)
+          .set(auth(staff))
+          .send({ paymentMethod: 'pm_card_visa' })
+          .expect(201);
+        const refused = await request(api)
+          .patch(`/api/orders/${b.orderId}`)
+          .set(auth(staff))
+          .send({ status: 'cancelled' });
+        expect(refused.status).toBe(409);
+        expect(refused.body.error.code).toBe('order_paid');
+        expect([await orderStatus(b.orderId), await invoiceStatus(b.invoiceId)]).toEqual(['open', 'paid']);
+
+        // Fulfilling leaves the invoice as it is.
+        const c = await invoicedOrder();
+        expect(
+          (
+            await request(api)
+              .patch(`/api/orders/${c.orderId}`)
+              .set(auth(staff))
+              .send({ status: 'fulfilled' })
+          ).body,
+        ).toEqual({ id: c.orderId, status: 'fulfilled' });
+        expect(await invoiceStatus(c.invoiceId)).toBe('unpaid');
+
+        // A cancellation racing a capture: exactly one wins, and the end state is consistent.
+        for (let i = 0; i < 3; i += 1) {
+          const d = await invoicedOrder();
+          const [cancelled, paid] = await Promise.all([
+            request(api).patch(`/api/orders/${d.orderId}`).set(auth(staff)).send({ status: 'cancelled' }),
+            request(api)
+              .post(`/api/invoices/${d.invoiceId}/payments`)
+              .set(auth(staff))
+              .send({ paymentMethod: 'pm_card_visa' }),
+          ]);
+          expect([cancelled.status, paid.status]).toEqual(cancelled.status === 200 ? [200, 409] : [409, 201]);
+          const end = [await orderStatus(d.orderId), await invoiceStatus(d.invoiceId)];
+          expect(end).toEqual(cancelled.status === 200 ? ['cancelled', 'void'] : ['open', 'paid']);
+        }
+      });
+
       it('invoices an order for its total', async () => {
         const order = await request(api)
           .post('/api/orders')
