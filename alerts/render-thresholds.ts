@@ -10,6 +10,7 @@ import {
   SLO_PERIOD_DAYS,
   SLO_WINDOWS,
   SLOS,
+  UPTIME,
 } from './slo';
 
 export function renderThresholds(alerts: readonly ResolvedAlert[]): string {
@@ -42,6 +43,7 @@ export function renderThresholds(alerts: readonly ResolvedAlert[]): string {
     periodDays: SLO_PERIOD_DAYS,
     requestRateRecords: Object.fromEntries(SLO_WINDOWS.map((w) => [w, requestRateRecord(w)])),
     latencyThresholdSeconds: LATENCY_SLO_SECONDS,
+    uptime: { ...UPTIME },
     burnWindows: BURN_WINDOWS.map((w) => ({ ...w })),
     objectives: Object.fromEntries(
       SLOS.map((s) => [

@@ -71,6 +71,18 @@ export const SLOS: readonly Slo[] = [
 ];
 
 /**
+ * The uptime target (99.9 %, platform requirements), measured as time: the API is up while at least
+ * one of its targets answers its scrape. The recording rule keeps one series per job, 0 while none
+ * is discovered (so a vanished job counts as down, not as missing time), and the uptime over the SLO
+ * period is its average: exact with any number of replicas, where averaging each target's `up` and
+ * taking the best would count a minute in which replicas took turns being down as partly down.
+ */
+export const UPTIME = {
+  objective: 0.999,
+  record: 'job:up:max',
+} as const;
+
+/**
  * Minimum traffic before an SLO alert may fire: at least this many requests in the long window.
  * Below it one failing request is a burn of hundreds: the budget is meaningless, the page noise.
  */
@@ -86,11 +98,14 @@ export interface RecordingRule {
   readonly expr: string;
 }
 
+/** 0 for the API's job: a defined value while it has no series (rates before traffic, uptime before discovery). */
 const ZERO_RATE = `label_replace(vector(0), "job", "${API_JOB}", "", "")`;
 
 /** Recording rules, in evaluation order (later rules read earlier ones within the group). */
 export function sloRecordingRules(): RecordingRule[] {
-  const rules: RecordingRule[] = [];
+  const rules: RecordingRule[] = [
+    { record: UPTIME.record, expr: `max by (job) (up{job="${API_JOB}"}) or ${ZERO_RATE}` },
+  ];
   const bucket = `${EXPORTER.httpRequestDurationSeconds}_bucket`;
   const count = `${EXPORTER.httpRequestDurationSeconds}_count`;
   const le = bucketLe(LATENCY_SLO_SECONDS);

@@ -749,6 +749,10 @@ export const SLO = {
     '3d': 'job:telehealth_http_requests:rate3d',
   },
   latencyThresholdSeconds: 0.2,
+  uptime: {
+    objective: 0.999,
+    record: 'job:up:max',
+  },
   burnWindows: [
     {
       long: '1h',

@@ -103,4 +103,6 @@ export const SLOS = {
   latencyObjective: SLO.objectives.latency.objective,
   latencyThresholdSeconds: SLO.latencyThresholdSeconds,
   period: SLO.period,
+  uptimeObjective: SLO.uptime.objective,
+  uptimeRecord: SLO.uptime.record,
 } as const;

@@ -9,7 +9,7 @@ import { exporterMetricNames } from '../../exporter/metric-names';
 import { THIRD_PARTY_METRICS as X } from '../../alerts/metric-names';
 import { alert, burnWindows, runbookUrl, SLOS } from './alert-catalogue';
 import { HTTP_LABELS } from './labels';
-import { MATCH, RANGE, RATE, statPanel, tablePanel, timeseriesPanel, VAR } from './shared';
+import { COLORS, MATCH, RANGE, RATE, statPanel, tablePanel, timeseriesPanel, VAR } from './shared';
 
 const m = exporterMetricNames();
 const c = collectorMetricNames();
@@ -183,20 +183,31 @@ export function apiTargetsUp() {
   });
 }
 
+/**
+ * Uptime over the SLO period from the recording rule that counts a minute as up when any target
+ * answered: per job, so the instance filter does not apply. Red below the platform's target.
+ */
 export function apiUptime() {
   return statPanel({
     title: `API uptime (${SLOS.period})`,
-    description: `Share of the scrapes of the last ${SLOS.period} that the API's best target answered (the platform's target: 99.9 %). The availability SLO counts failed requests; this counts time down.`,
+    description: `Share of the last ${SLOS.period} in which at least one target of the API answered its scrape (${SLOS.uptimeRecord}; a job with no target counts as down). The platform's target: ${SLOS.uptimeObjective * 100} %. The availability SLO counts failed requests; this counts time down.`,
     unit: 'percentunit',
     series: [
       {
-        expr: `max by (job) (avg_over_time(${X.up}{${MATCH.service}}[${SLOS.period}]))`,
+        expr: `avg_over_time(${SLOS.uptimeRecord}{job=~"$${VAR.job}"}[${SLOS.period}])`,
         legend: '{{job}}',
       },
     ],
-    runbooks: ['TelehealthApiDown'],
+    runbooks: ['TelehealthApiDown', 'TelehealthApiAbsent'],
     width: 4,
-  });
+  })
+    .decimals(3)
+    .thresholds(
+      new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+        { value: null, color: COLORS.critical },
+        { value: SLOS.uptimeObjective, color: COLORS.ok },
+      ]),
+    );
 }
 
 export function firingAlerts() {

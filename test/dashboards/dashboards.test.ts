@@ -15,6 +15,7 @@ import {
   ALERT_THRESHOLDS,
   DASHBOARD_UIDS as ALERT_DASHBOARD_UIDS,
   RUNBOOK_URLS,
+  SLO,
   type AlertThreshold,
 } from '../../alerts/thresholds';
 import {
@@ -232,8 +233,24 @@ describe('thresholds and runbooks come from the alert catalogue (alerts/threshol
   const rulesByRunbook = new Map<string, AlertThreshold[]>();
   for (const r of rules) rulesByRunbook.set(r.runbookUrl, [...(rulesByRunbook.get(r.runbookUrl) ?? []), r]);
   const all = dashboards.flatMap((d) => panelsOf(d).map((p) => ({ d, p })));
+  /** A panel of the uptime record may draw its objective, the one step that is not an alert's threshold. */
+  const isUptimeObjective = (p: PanelJson, value: number | null) =>
+    value === SLO.uptime.objective && JSON.stringify(p.targets ?? []).includes(SLO.uptime.record);
   const stepsOf = (p: PanelJson) =>
-    (p.fieldConfig?.defaults?.thresholds?.steps ?? []).filter((s) => s.value !== null);
+    (p.fieldConfig?.defaults?.thresholds?.steps ?? []).filter(
+      (s) => s.value !== null && !isUptimeObjective(p, s.value),
+    );
+
+  it("the uptime panel draws the platform's uptime objective: red below it, green at it", () => {
+    const drawing = all.filter(({ p }) =>
+      (p.fieldConfig?.defaults?.thresholds?.steps ?? []).some((s) => isUptimeObjective(p, s.value)),
+    );
+    expect(drawing.map(({ p }) => p.title)).toEqual([`API uptime (${SLO.period})`]);
+    expect(drawing[0]!.p.fieldConfig?.defaults?.thresholds?.steps).toEqual([
+      { value: null, color: 'red' },
+      { value: 0.999, color: 'green' },
+    ]);
+  });
 
   it('every panel link is the runbook of an alert of the catalogue', () => {
     let links = 0;
@@ -284,7 +301,7 @@ describe('thresholds and runbooks come from the alert catalogue (alerts/threshol
     for (const { p } of all) {
       const steps = p.fieldConfig?.defaults?.thresholds?.steps ?? [];
       const linked = (p.links ?? []).flatMap((l) => rulesByRunbook.get(l.url ?? '') ?? []);
-      for (const step of steps.filter((s) => s.value !== null)) {
+      for (const step of stepsOf(p)) {
         const rule = linked.find((r) => r.threshold === step.value)!;
         const fires = COLOR[rule.severity];
         const [base, at] = rule.comparison === '<' ? [fires, 'green'] : ['green', fires];
