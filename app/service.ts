@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTelemetry, type Telemetry } from '../exporter';
 import { createPasswordHasher } from './auth/passwords';
+import { drainSessionRevocations } from './auth/revocation-outbox';
 import {
   FolderLease,
   openDatabase,
@@ -197,6 +198,11 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
         credentials = readCredentialsFile(config.devCredentialsFile);
       }
     }
+
+    // Sessions the database ended by itself (an account disabled or its role changed), as events.
+    sink.registerJob('session_revocation_events', async () => {
+      await drainSessionRevocations(ctx, sink);
+    });
 
     telemetry.readiness.register('database', async () => {
       await database.query('SELECT 1');

@@ -42,7 +42,7 @@ import {
   type EventIssue,
 } from './events';
 import { createEventsListener, createEventsRouter, type EventsRouterOptions } from './http-router';
-import type { EventClass, EventType } from './metric-names';
+import { SCHEDULED_JOBS, type EventClass, type EventType } from './metric-names';
 import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { RowHasher } from './row-hasher';
@@ -111,8 +111,13 @@ export interface CollectorOptions {
   /** Log one line per stored event (default true when a logger is given). */
   logEvents?: boolean;
   pager?: CollectorPager;
-  /** node-cron expressions; `false` disables a job. */
-  schedule?: { verify?: string | false; verifyFull?: string | false; gauges?: string | false };
+  /** node-cron expressions; `false` disables a job. `jobs`: those the service registers (registerJob). */
+  schedule?: {
+    verify?: string | false;
+    verifyFull?: string | false;
+    gauges?: string | false;
+    jobs?: Partial<Record<ScheduledJob, string | false>>;
+  };
   /** Dedup key of the chain-broken page. */
   pagerDedupKey?: string;
 }
@@ -165,6 +170,13 @@ export interface Collector {
   admit(events: readonly AuditEvent[]): AdmitResult;
   /** A business gauge refreshed by the scheduled job: SQL returning one row with a `value` column, or a function. */
   registerGauge(name: BusinessGauge, query: string | (() => Promise<number>)): void;
+  /**
+   * A job of the service run on the collector's scheduler (every 30 s unless `schedule.jobs` says
+   * otherwise), with its runs and last success in the scheduled-job metrics; stopped on close.
+   */
+  registerJob(job: ScheduledJob, fn: () => Promise<void>): void;
+  /** Runs a registered job now, as its schedule would (counted); false when none is registered. */
+  runJob(job: ScheduledJob): Promise<boolean>;
   refreshGauges(): Promise<void>;
   /** Verifies the hash chain (incremental unless `full`), updates metrics and pages on a break. */
   verifyChain(opts?: { full?: boolean; anchor?: ChainHead }): Promise<VerifyResult>;
@@ -1104,6 +1116,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   const schedule = opts.schedule ?? {};
+  const registeredJobs = new Map<ScheduledJob, () => Promise<void>>();
   const addTask = (
     expr: string | false | undefined,
     fallback: string,
@@ -1145,6 +1158,18 @@ export function createCollector(opts: CollectorOptions): Collector {
     admit,
     router: (ropts) => createEventsRouter(collector, opts.telemetry, ropts),
     listener: (ropts, next) => createEventsListener(collector, opts.telemetry, ropts, next),
+    registerJob(job, fn) {
+      if (!SCHEDULED_JOBS.includes(job)) throw new Error(`unknown scheduled job "${job}"`);
+      if (closing) return;
+      registeredJobs.set(job, fn);
+      addTask(schedule.jobs?.[job], '*/30 * * * * *', job, fn);
+    },
+    async runJob(job) {
+      const fn = registeredJobs.get(job);
+      if (fn === undefined || closing) return false;
+      await runJob(job, fn);
+      return true;
+    },
     registerGauge(name, query) {
       if (!(name in metrics.businessGauges)) throw new Error(`unknown business gauge "${name}"`);
       gauges.set(name, query);

@@ -142,7 +142,13 @@ export const REJECT_REASONS = [
   'id_conflict',
 ] as const;
 /** `task` label of scheduled_job_runs_total (outcome: success | failure). */
-export const SCHEDULED_JOBS = ['audit_chain_verify', 'audit_chain_verify_full', 'business_gauges'] as const;
+export const SCHEDULED_JOBS = [
+  'audit_chain_verify',
+  'audit_chain_verify_full',
+  'business_gauges',
+  /** The service's: sessions the database ended by itself, reported as events (registerJob). */
+  'session_revocation_events',
+] as const;
 export const JOB_OUTCOMES = ['success', 'failure'] as const;
 /** `event_type` label of payments_amount_total (a failed payment moved no money). */
 export const PAYMENT_AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;

@@ -36,10 +36,15 @@ export interface ReportInput<T extends EventType> {
   reason: EventReason<T>;
   resource?: { type: ResourceType; id: string };
   amount?: { minorUnits: number; currency: Currency };
+  /** An id of the thing reported (a retried report is then the same event, kept once); default: a new one. */
+  eventId?: string;
+  /** When it happened, if not now (a report made later than the change it reports). */
+  occurredAt?: Date;
 }
 
 export interface EventReporter {
-  report<T extends EventType>(type: T, input: ReportInput<T>): void;
+  /** False when the collector refused the event (closed, full or invalid; counted in rejectedCount). */
+  report<T extends EventType>(type: T, input: ReportInput<T>): boolean;
   /** Events the collector refused (a bug in this service): counted so a test can assert zero. */
   readonly rejectedCount: number;
 }
@@ -59,9 +64,9 @@ export function createEventReporter(opts: {
     report(type, input) {
       const event: Record<string, unknown> = {
         schema_version: 1,
-        event_id: randomUUID(),
+        event_id: input.eventId ?? randomUUID(),
         event_type: type,
-        occurred_at: new Date().toISOString(),
+        occurred_at: (input.occurredAt ?? new Date()).toISOString(),
         source: opts.source,
         actor: { role: input.actor.role, ref: input.actor.id === null ? null : ref('actor', input.actor.id) },
         outcome: EVENT_TYPES[type].outcome,
@@ -76,6 +81,7 @@ export function createEventReporter(opts: {
         rejected += 1;
         opts.onRejected?.(type, result.errors);
       }
+      return result.accepted;
     },
   };
 }

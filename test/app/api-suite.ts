@@ -304,6 +304,51 @@ export function describeApi(backend: Backend): void {
         staff = await loginAs(t, 'demo-staff');
       });
 
+      it('reports the sessions the database ended (an account disabled by SQL) as one authn_token_revoked event', async () => {
+        const db = t.service.database;
+        const collector = t.service.collector;
+        const tokens = [await loginAs(t, 'demo-patient-5'), await loginAs(t, 'demo-patient-5')];
+        const userId = (jwt.decode(tokens[0]!) as { sub: string }).sub;
+        const revoked = () =>
+          eventsOf(t, 'authn_token_revoked').filter((e) => (e.actor as { role: string }).role === 'system');
+        // What the test before left (its accounts disabled and given other roles), reported first.
+        await collector.runJob('session_revocation_events');
+        expect((await db.query(`SELECT 1 FROM session_revocation_outbox`)).rowCount).toBe(0);
+        const before = revoked().length;
+        await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [userId]);
+        await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [userId]);
+        // Left by the trigger in the change's transaction: one row for the change, not one per session.
+        const outbox = await db.query<{ id: string; sessions: number }>(
+          `SELECT id, sessions FROM session_revocation_outbox WHERE user_id = $1`,
+          [userId],
+        );
+        expect(outbox.rows).toHaveLength(1);
+        expect(Number(outbox.rows[0]!.sessions)).toBeGreaterThanOrEqual(2);
+        // Re-enabling ended nothing more, so it left no row.
+        expect(await collector.runJob('session_revocation_events')).toBe(true);
+        const events = revoked().slice(before);
+        expect(events).toHaveLength(1);
+        expect(events[0]).toMatchObject({
+          event_id: outbox.rows[0]!.id,
+          reason: 'admin_revoked',
+          actor: { role: 'system', ref: null },
+          resource: { type: 'user_account' },
+        });
+        // No user id in the event: a pseudonymous reference.
+        expect(JSON.stringify(events[0])).not.toContain(userId);
+        expect((await db.query(`SELECT 1 FROM session_revocation_outbox`)).rowCount).toBe(0);
+        // Stored by the collector before the row was deleted.
+        const stored = await db.query(`SELECT 1 FROM audit_events WHERE event_id = $1`, [outbox.rows[0]!.id]);
+        expect(stored.rowCount).toBe(1);
+        // Nothing left: a second run reports nothing.
+        await collector.runJob('session_revocation_events');
+        expect(revoked().length).toBe(before + 1);
+        const metrics = await t.service.telemetry.registry.metrics();
+        expect(metrics).toMatch(
+          /scheduled_job_runs_total\{task="session_revocation_events",outcome="success"\} 3/,
+        );
+      });
+
       it('ends a session after 15 minutes without a request', async () => {
         const token = await loginAs(t, 'demo-patient-5');
         const { jti } = jwt.decode(token) as { jti: string };

@@ -1,0 +1,58 @@
+/**
+ * Reports the sessions the database ended by itself as authn_token_revoked events. Migration 005's
+ * trigger ends an account's sessions when it is disabled or given another role, however the change is
+ * made (an operator's SQL included), and cannot report; migration 006 has it leave one row per change in
+ * session_revocation_outbox, in the change's own transaction. This drains those rows.
+ *
+ * At least once, stored once: a batch is claimed in one statement (replicas draining at the same tick
+ * take different rows; a claim lapses after CLAIM_SECONDS when its drain dies or the collector refuses
+ * the event), each row is reported with its own id as the event id, and rows are deleted only after
+ * the collector has stored their events. A drain that dies in between reports the same events again,
+ * and the audit store keeps one row per event id.
+ */
+import type { AppContext } from '../context';
+
+const CLAIM_SECONDS = 120;
+const BATCH = 100;
+
+interface OutboxRow {
+  id: string;
+  user_id: string;
+  revoked_at: Date | string;
+}
+
+/** Reports and deletes what the outbox holds; returns how many rows it reported. */
+export async function drainSessionRevocations(
+  ctx: Pick<AppContext, 'db' | 'events'>,
+  sink: { flush(): Promise<void> },
+): Promise<number> {
+  let reported = 0;
+  for (;;) {
+    const { rows } = await ctx.db.query<OutboxRow>(
+      `UPDATE session_revocation_outbox SET claimed_until = now() + make_interval(secs => $1)
+        WHERE id IN (SELECT id FROM session_revocation_outbox
+                      WHERE claimed_until IS NULL OR claimed_until < now()
+                      ORDER BY revoked_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+        RETURNING id, user_id, revoked_at`,
+      [CLAIM_SECONDS, BATCH],
+    );
+    // A refused event keeps its row claimed: it is tried again once the claim lapses, after the rest.
+    const accepted = rows.filter((r) =>
+      ctx.events.report('authn_token_revoked', {
+        actor: { role: 'system', id: null },
+        reason: 'admin_revoked',
+        resource: { type: 'user_account', id: r.user_id },
+        eventId: r.id,
+        occurredAt: new Date(r.revoked_at),
+      }),
+    );
+    if (accepted.length > 0) {
+      await sink.flush();
+      await ctx.db.query(`DELETE FROM session_revocation_outbox WHERE id = ANY($1::uuid[])`, [
+        accepted.map((r) => r.id),
+      ]);
+      reported += accepted.length;
+    }
+    if (rows.length < BATCH || accepted.length < rows.length) return reported;
+  }
+}
