@@ -354,7 +354,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       w.timer = setTimeout(() => {
         const i = waiters.indexOf(w);
         if (i >= 0) waiters.splice(i, 1);
-        reject(new Error(`${what} timed out after ${timeoutMs} ms`));
+        reject(Object.assign(new Error(`${what} timed out after ${timeoutMs} ms`), { code: 'WAIT_TIMEOUT' }));
       }, timeoutMs);
       // Targets are requested in increasing order except for flush after ack; keep the list sorted.
       let i = waiters.length;
