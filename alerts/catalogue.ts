@@ -651,6 +651,7 @@ const platform: AlertDefinition[] = [
         'The affected patient records, notes or prescriptions cannot be read (500), or an MFA account cannot log in. With `authentication_failed`, someone with database access may have altered PHI.',
       steps: [
         "Find the affected records: the audit log's `phi_integrity_fail` events name the resource (type and pseudonymous reference) and who was reading it; the Security dashboard shows them by reason.",
+        'Reported at start-up (actor `system`): a note or prescription written before patient binding (migration 003) that did not authenticate when it was re-encrypted. Each is reported once and kept in `phi_integrity_failures` (resource, id, reason, first reported); every start still counts them in its log line `encrypted PHI rows that do not authenticate were left as they are`.',
         'Reason `unknown_key` right after a deployment or key rotation: a previous key was dropped from `ENCRYPTION_PREVIOUS_KEYS`; put it back and redeploy (no data is damaged).',
         'Reason `authentication_failed` or `malformed`: do not repair anything yet; snapshot the database for forensics, compare the rows with the latest backup, and restore the values from it.',
         ...SECURITY_INCIDENT_STEPS.slice(1),

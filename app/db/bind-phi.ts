@@ -2,9 +2,11 @@
  * Re-encrypts SOAP notes and prescriptions written before migration 003 with their patient in the
  * associated data (crypto/phi-context.ts), once, at start-up, after the migrations. Idempotent and
  * safe with several instances starting together: each row is updated only while still unbound. A
- * row whose stored value does not decrypt under its old context is left unbound, counted and passed
- * to `onFailure` (the service reports it as `phi_integrity_fail`): it was altered, and reading it
- * fails authentication as any tampered value does.
+ * row whose stored value does not decrypt under its old context is left unbound and counted: it was
+ * altered, and reading it fails authentication as any tampered value does. The first time, it is
+ * passed to `onFailure` (the service reports it as `phi_integrity_fail`, which pages) and kept in
+ * phi_integrity_failures (migration 007), so later starts count it without paging again. Reported
+ * before it is kept: a crash in between reports it again rather than never.
  */
 import { PhiDecryptionError, type PhiCipher, type PhiDecryptionReason } from '../crypto/phi-cipher';
 import {
@@ -38,6 +40,8 @@ export interface BindOutcome {
   rebound: number;
   /** Rows whose value did not decrypt under the old context (left as they are). */
   failed: number;
+  /** Of those, the ones seen for the first time (passed to `onFailure`). */
+  reported: number;
 }
 
 export interface BindFailure {
@@ -49,9 +53,10 @@ export interface BindFailure {
 export async function bindPhiToPatients(
   db: Database,
   cipher: PhiCipher,
-  onFailure: (f: BindFailure) => void = () => undefined,
+  /** Reports a failure; false when the report was refused (then it is passed again at the next start). */
+  onFailure: (f: BindFailure) => boolean | void = () => undefined,
 ): Promise<BindOutcome> {
-  const out: BindOutcome = { rebound: 0, failed: 0 };
+  const out: BindOutcome = { rebound: 0, failed: 0, reported: 0 };
   for (const t of TABLES) {
     // Keyset paging over the unbound rows: a row that failed stays unbound and is passed over.
     let after = '00000000-0000-0000-0000-000000000000';
@@ -67,8 +72,22 @@ export async function bindPhiToPatients(
           plaintext = cipher.decrypt(row.value, t.legacy(row.id));
         } catch (err) {
           out.failed += 1;
-          if (err instanceof PhiDecryptionError)
-            onFailure({ resource: t.resource, id: row.id, reason: err.reason });
+          if (!(err instanceof PhiDecryptionError)) continue;
+          const known = await db.query(
+            `SELECT 1 FROM phi_integrity_failures WHERE resource = $1 AND id = $2`,
+            [t.resource, row.id],
+          );
+          // Kept only once reported: a report the collector refused (false) is tried at the next start.
+          if (
+            known.rowCount === 0 &&
+            onFailure({ resource: t.resource, id: row.id, reason: err.reason }) !== false
+          ) {
+            out.reported += 1;
+            await db.query(
+              `INSERT INTO phi_integrity_failures (resource, id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+              [t.resource, row.id, err.reason],
+            );
+          }
           continue;
         }
         const r = await db.query(

@@ -147,8 +147,25 @@ describe(`PHI at rest (${defaultBackend()})`, () => {
         b.id,
         'v1.kt.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA',
       ]);
+      // A report the collector refused (false) is not kept: the next start passes the row on again.
+      const refused: unknown[] = [];
+      expect(
+        await bindPhiToPatients(db, cipher, (f) => {
+          refused.push(f);
+          return false;
+        }),
+      ).toEqual({
+        rebound: 1,
+        failed: 1,
+        reported: 0,
+      });
+      expect(refused).toHaveLength(1);
       const failures: unknown[] = [];
-      expect(await bindPhiToPatients(db, cipher, (f) => failures.push(f))).toEqual({ rebound: 1, failed: 1 });
+      expect(
+        await bindPhiToPatients(db, cipher, (f) => {
+          failures.push(f);
+        }),
+      ).toEqual({ rebound: 0, failed: 1, reported: 1 });
       // Passed on, so that the service reports it as phi_integrity_fail.
       expect(failures).toEqual([{ resource: 'soap_note', id: b.id, reason: 'authentication_failed' }]);
       const after = await db.query<{ id: string; content_enc: string; bound_to_patient: boolean }>(
@@ -162,8 +179,20 @@ describe(`PHI at rest (${defaultBackend()})`, () => {
       );
       expect(() => cipher.decrypt(rowA.content_enc, legacySoapNoteContext(a.id))).toThrow(PhiDecryptionError);
       expect(after.rows.find((r) => r.id === b.id)!.bound_to_patient).toBe(false);
-      // Idempotent: nothing left to do but the row that does not authenticate.
-      expect(await bindPhiToPatients(db, cipher)).toEqual({ rebound: 0, failed: 1 });
+      // Idempotent: nothing left to do but the row that does not authenticate, counted at every start
+      // and reported (paged) only the first time.
+      const again: unknown[] = [];
+      expect(
+        await bindPhiToPatients(db, cipher, (f) => {
+          again.push(f);
+        }),
+      ).toEqual({ rebound: 0, failed: 1, reported: 0 });
+      expect(again).toEqual([]);
+      const kept = await db.query<{ resource: string; reason: string }>(
+        `SELECT resource, reason FROM phi_integrity_failures WHERE id = $1`,
+        [b.id],
+      );
+      expect(kept.rows).toEqual([{ resource: 'soap_note', reason: 'authentication_failed' }]);
     } finally {
       for (const r of saved.rows)
         await db.query(`UPDATE soap_notes SET content_enc = $2, bound_to_patient = true WHERE id = $1`, [
