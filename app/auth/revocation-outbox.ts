@@ -10,7 +10,7 @@
  * the collector has stored their events. A drain that dies in between reports the same events again,
  * and the audit store keeps one row per event id.
  */
-import type { AppContext } from '../context';
+import type { AppContext, Role } from '../context';
 
 const CLAIM_SECONDS = 120;
 const BATCH = 100;
@@ -18,6 +18,8 @@ const BATCH = 100;
 interface OutboxRow {
   id: string;
   user_id: string;
+  actor_id: string | null;
+  actor_role: Role | null;
   revoked_at: Date | string;
 }
 
@@ -33,13 +35,14 @@ export async function drainSessionRevocations(
         WHERE id IN (SELECT id FROM session_revocation_outbox
                       WHERE claimed_until IS NULL OR claimed_until < now()
                       ORDER BY revoked_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING id, user_id, revoked_at`,
+        RETURNING id, user_id, actor_id, actor_role, revoked_at`,
       [CLAIM_SECONDS, BATCH],
     );
     // A refused event keeps its row claimed: it is tried again once the claim lapses, after the rest.
     const accepted = rows.filter((r) =>
       ctx.events.report('authn_token_revoked', {
-        actor: { role: 'system', id: null },
+        // The API's caller when the API made the change; else an operator, outside the service.
+        actor: r.actor_role !== null ? { role: r.actor_role, id: r.actor_id } : { role: 'system', id: null },
         reason: 'admin_revoked',
         resource: { type: 'user_account', id: r.user_id },
         eventId: r.id,

@@ -1,4 +1,7 @@
-/** Admin user management: POST/GET /api/users, POST /api/users/:id/unlock, POST /api/users/:id/revoke-sessions */
+/**
+ * Admin user management: POST/GET /api/users, PATCH /api/users/:id (disable or enable an account),
+ * POST /api/users/:id/unlock, POST /api/users/:id/revoke-sessions
+ */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -97,9 +100,10 @@ export function userRoutes(ctx: AppContext): Router {
       username: string;
       role: Role;
       locked: boolean;
+      disabled: boolean;
       created_at: Date;
     }>(
-      `SELECT id, username, role, COALESCE(locked_until > now(), false) AS locked, created_at
+      `SELECT id, username, role, COALESCE(locked_until > now(), false) AS locked, disabled, created_at
          FROM users WHERE ($1::text IS NULL OR role = $1) ORDER BY created_at, id LIMIT $2`,
       [q.role ?? null, q.limit],
     );
@@ -109,9 +113,29 @@ export function userRoutes(ctx: AppContext): Router {
         username: u.username,
         role: u.role,
         locked: u.locked,
+        disabled: u.disabled,
         createdAt: u.created_at,
       })),
     });
+  });
+  r.patch('/:id', async (req, res) => {
+    const { id } = params(req, idParams);
+    const auth = getAuth(res);
+    const { disabled } = body(req, z.object({ disabled: z.boolean() }).strict());
+    // An admin who disables their own account ends their own session and may lock everyone out.
+    if (disabled && id === auth.userId)
+      throw conflict('cannot_disable_self', 'An admin cannot disable their own account');
+    // Disabling ends the account's sessions in the database (migration 005); the trigger records this
+    // caller as the actor (006), and the revocation is reported from there as for any other change.
+    const u = await ctx.db.transaction(async (tx) => {
+      await tx.query(
+        `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', $2, true)`,
+        [auth.userId, auth.role],
+      );
+      return tx.query(`UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id`, [id, disabled]);
+    });
+    if (u.rowCount === 0) throw notFound('User');
+    res.json({ id, disabled });
   });
   r.post('/:id/unlock', async (req, res) => {
     const { id } = params(req, idParams);

@@ -349,6 +349,55 @@ export function describeApi(backend: Backend): void {
         );
       });
 
+      it('lets an admin disable and enable an account; its sessions end, reported with the admin as actor', async () => {
+        const collector = t.service.collector;
+        await collector.runJob('session_revocation_events');
+        const token = await loginAs(t, 'demo-patient-5');
+        const { sub: userId } = jwt.decode(token) as { sub: string };
+        const { sub: adminId } = jwt.decode(admin) as { sub: string };
+        const me = (tk: string) => request(api).get('/api/auth/me').set(auth(tk));
+        const patch = (tk: string, id: string, body: object) =>
+          request(api).patch(`/api/users/${id}`).set(auth(tk)).send(body);
+        const before = eventsOf(t, 'authn_token_revoked').length;
+        try {
+          expect((await patch(admin, userId, { disabled: true })).body).toEqual({
+            id: userId,
+            disabled: true,
+          });
+          expect((await me(token)).body.error.code).toBe('token_revoked');
+          const listed = await request(api).get('/api/users?role=patient&limit=100').set(auth(admin));
+          expect(listed.body.users.find((u: { id: string }) => u.id === userId)).toMatchObject({
+            disabled: true,
+          });
+          // A disabled account cannot log in.
+          await expect(loginAs(t, 'demo-patient-5')).rejects.toThrow();
+          // Again: nothing more to end, still 200.
+          expect((await patch(admin, userId, { disabled: true })).status).toBe(200);
+          expect(await collector.runJob('session_revocation_events')).toBe(true);
+          const events = eventsOf(t, 'authn_token_revoked').slice(before);
+          expect(events).toHaveLength(1);
+          expect(events[0]).toMatchObject({ reason: 'admin_revoked', actor: { role: 'admin' } });
+          // The admin's pseudonymous reference, the same one their other events carry.
+          const adminRef = (events[0]!.actor as { ref: string }).ref;
+          expect(adminRef).toMatch(/^[A-Za-z0-9_-]+$/);
+          expect(JSON.stringify(events[0])).not.toContain(adminId);
+          // Refused: a bad body, an unknown account, an admin disabling themselves, a non-admin.
+          const bad = await patch(admin, userId, { disabled: 'yes' });
+          expect(bad.status).toBe(400);
+          expect(bad.body.error.fields.map((f: { path: string }) => f.path)).toEqual(['body.disabled']);
+          expect(
+            (await patch(admin, '0f8fad5b-d9cb-469f-a165-70867728950e', { disabled: true })).status,
+          ).toBe(404);
+          const self = await patch(admin, adminId, { disabled: true });
+          expect(self.status).toBe(409);
+          expect(self.body.error.code).toBe('cannot_disable_self');
+          expect((await patch(staff, userId, { disabled: false })).status).toBe(403);
+        } finally {
+          expect((await patch(admin, userId, { disabled: false })).status).toBe(200);
+        }
+        expect((await me(await loginAs(t, 'demo-patient-5'))).status).toBe(200);
+      });
+
       it('ends a session after 15 minutes without a request', async () => {
         const token = await loginAs(t, 'demo-patient-5');
         const { jti } = jwt.decode(token) as { jti: string };

@@ -113,6 +113,30 @@ describe('session revocation outbox', () => {
     expect(await outboxRows()).toEqual([]);
   });
 
+  it("reports the API's caller as the actor when the change was made in a transaction that names it", async () => {
+    const admin = randomUUID();
+    await db.query(`INSERT INTO users (id, username, role, password_hash) VALUES ($1, $2, 'admin', 'x')`, [
+      admin,
+      `a-${admin}`,
+    ]);
+    const user = await disabledUser(0);
+    await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [user]);
+    await db.query(
+      `INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '15 minutes')`,
+      [randomUUID(), user],
+    );
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', 'admin', true)`,
+        [admin],
+      );
+      await tx.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
+    });
+    const events = recordingReporter();
+    expect(await drainSessionRevocations({ db, events }, stored)).toBe(1);
+    expect(events.reported[0]!.input.actor).toEqual({ role: 'admin', id: admin });
+  });
+
   it('keeps the rows when the events could not be stored, and reports the same event ids once the claim lapses', async () => {
     await disabledUser(1);
     await disabledUser(1);
