@@ -1409,7 +1409,7 @@ const collector: AlertDefinition[] = [
       impact:
         'The sessions themselves are ended (the database does that in the same transaction as the change); what is missing is the record: the Security dashboard and the audit trail do not show them until the drain runs again. Nothing is lost: the rows wait in the outbox.',
       steps: [
-        `Runs by outcome: \`${COLLECTOR.scheduledJobRunsTotal}{task="session_revocation_events"}\`. Failures: read the service's log lines \`scheduled job failed\` with \`job.name\` session_revocation_events (\`error.code\` names the cause; WAIT_TIMEOUT: the audit store did not store the events in time, see CollectorStoreErrors).`,
+        `Runs by outcome: \`${COLLECTOR.scheduledJobRunsTotal}{task="session_revocation_events"}\`. Failures: read the service's log lines \`scheduled job failed\` with \`job.name\` session_revocation_events (\`error.code\` names the cause: WAIT_TIMEOUT, the audit store did not store the events in time, see CollectorStoreErrors; EVENTS_REFUSED, the collector refused them, see \`${COLLECTOR.eventsRejectedTotal}\` by reason).`,
         'How much waits: `SELECT count(*), min(revoked_at) FROM session_revocation_outbox` (rows whose events were refused stay claimed for two minutes, then are tried again).',
         ...DATABASE_STEPS.slice(0, 3),
       ],

@@ -18,6 +18,7 @@ export {
   shutdownTracing,
   FolderLease,
   FolderInUseError,
+  MAX_EVENT_AGE_MS,
 } from '../collector';
 export type {
   Database,
@@ -28,6 +29,7 @@ export type {
   EventReason,
   EventType,
   Collector,
+  CollectorSchedule,
   Logger,
   LogLevel,
 } from '../collector';

@@ -13,6 +13,7 @@ import {
   createLogger,
   logCountersFromTelemetry,
   type Collector,
+  type CollectorSchedule,
   type Database,
   type Logger,
 } from './collector-api';
@@ -40,6 +41,7 @@ export async function createObservability(opts: {
   database: Database;
   /** false: no log output at all (the benchmark's baseline). */
   logging: boolean;
+  schedule?: CollectorSchedule;
 }): Promise<Observability> {
   const { config } = opts;
   const silent = config.logLevel === 'silent' || !opts.logging;
@@ -63,6 +65,7 @@ export async function createObservability(opts: {
     source: config.serviceName,
     logger,
     ...(pager ? { pager } : {}),
+    ...(opts.schedule ? { schedule: opts.schedule } : {}),
   });
   await collector.started;
   for (const [name, sql] of Object.entries(GAUGE_QUERIES))

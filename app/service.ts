@@ -17,6 +17,7 @@ import {
   traceRequestListener,
   traceServer,
   type Collector,
+  type CollectorSchedule,
   type Database,
 } from './collector-api';
 import { loadConfig, type AppConfig } from './config';
@@ -57,6 +58,11 @@ export interface StartServiceOptions {
   onEvent?: (event: Record<string, unknown>) => void;
   /** Where start-up messages go (default console.log; never given a secret). */
   print?: (line: string) => void;
+  /**
+   * The collector's schedule of jobs (collector.ts `schedule`; default: its own). Tests switch a job
+   * off and run it with `collector.runJob()`, so a tick cannot fall in the middle of what they count.
+   */
+  schedule?: CollectorSchedule;
   /** The data folder's lease timing (folder-lease.ts; defaults: stale after 30 s, renewed every 5 s). */
   dataLease?: { staleMs?: number; renewMs?: number };
   /**
@@ -133,7 +139,13 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
       // Only while the tracing preload runs: how many requests were sampled, and whether the cap binds.
       registerTraceSamplingMetrics(telemetry);
     }
-    obs = await createObservability({ config, telemetry, database, logging: parts.accessLog });
+    obs = await createObservability({
+      config,
+      telemetry,
+      database,
+      logging: parts.accessLog,
+      ...(opts.schedule ? { schedule: opts.schedule } : {}),
+    });
     const sink = obs.collector;
     cleanups.unshift(() => obs!.close());
     const tapped: EventSink = opts.onEvent
@@ -175,12 +187,17 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
     };
 
     // Rows written before migration 003: re-encrypted once with their patient in the associated data.
-    const bound = await bindPhiToPatients(database, ctx.cipher, ({ resource, id, reason }) =>
-      events.report('phi_integrity_fail', {
-        actor: { role: 'system', id: null },
-        reason,
-        resource: { type: resource, id },
-      }),
+    const bound = await bindPhiToPatients(
+      database,
+      ctx.cipher,
+      ({ resource, id, reason }) =>
+        events.report('phi_integrity_fail', {
+          actor: { role: 'system', id: null },
+          reason,
+          resource: { type: resource, id },
+        }),
+      // Start-up waits for the store only when there is a new failure, and not for long.
+      () => sink.flush({ timeoutMs: 5000 }),
     );
     if (bound.failed > 0)
       obs?.logger.error(

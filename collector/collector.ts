@@ -111,15 +111,17 @@ export interface CollectorOptions {
   /** Log one line per stored event (default true when a logger is given). */
   logEvents?: boolean;
   pager?: CollectorPager;
-  /** node-cron expressions; `false` disables a job. `jobs`: those the service registers (registerJob). */
-  schedule?: {
-    verify?: string | false;
-    verifyFull?: string | false;
-    gauges?: string | false;
-    jobs?: Partial<Record<ScheduledJob, string | false>>;
-  };
+  schedule?: CollectorSchedule;
   /** Dedup key of the chain-broken page. */
   pagerDedupKey?: string;
+}
+
+/** node-cron expressions; `false` disables a job. `jobs`: those the service registers (registerJob). */
+export interface CollectorSchedule {
+  verify?: string | false;
+  verifyFull?: string | false;
+  gauges?: string | false;
+  jobs?: Partial<Record<ScheduledJob, string | false>>;
 }
 
 export type RejectReason = 'invalid' | 'queue_full' | 'spool_full' | 'closed' | 'id_conflict';

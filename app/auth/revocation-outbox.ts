@@ -8,12 +8,25 @@
  * take different rows; a claim lapses after CLAIM_SECONDS when its drain dies or the collector refuses
  * the event), each row is reported with its own id as the event id, and rows are deleted only after
  * the collector has stored their events. A drain that dies in between reports the same events again,
- * and the audit store keeps one row per event id.
+ * and the audit store keeps one row per event id. A run in which the collector refused an event fails
+ * (the job's failures count it, and SessionRevocationEventsStale fires if it goes on): its row waits.
  */
+import { MAX_EVENT_AGE_MS } from '../collector-api';
 import type { AppContext, Role } from '../context';
 
 const CLAIM_SECONDS = 120;
 const BATCH = 100;
+/** Room left under the collector's oldest accepted time, for the time a report takes to reach it. */
+const AGE_MARGIN_MS = 3600_000;
+
+/**
+ * The revocation's time, or the report's when the collector would refuse the former: older than the
+ * events it accepts (the drain failed for weeks), or ahead of this clock (the database's runs ahead).
+ */
+export function reportTime(revokedAt: Date, now = Date.now()): Date {
+  const t = revokedAt.getTime();
+  return Number.isNaN(t) || t > now || t < now - MAX_EVENT_AGE_MS + AGE_MARGIN_MS ? new Date(now) : revokedAt;
+}
 
 interface OutboxRow {
   id: string;
@@ -46,7 +59,7 @@ export async function drainSessionRevocations(
         reason: 'admin_revoked',
         resource: { type: 'user_account', id: r.user_id },
         eventId: r.id,
-        occurredAt: new Date(r.revoked_at),
+        occurredAt: reportTime(new Date(r.revoked_at)),
       }),
     );
     if (accepted.length > 0) {
@@ -56,6 +69,10 @@ export async function drainSessionRevocations(
       ]);
       reported += accepted.length;
     }
-    if (rows.length < BATCH || accepted.length < rows.length) return reported;
+    if (accepted.length < rows.length)
+      throw Object.assign(new Error(`${rows.length - accepted.length} revocation events refused`), {
+        code: 'EVENTS_REFUSED',
+      });
+    if (rows.length < BATCH) return reported;
   }
 }

@@ -4,9 +4,11 @@
  * safe with several instances starting together: each row is updated only while still unbound. A
  * row whose stored value does not decrypt under its old context is left unbound and counted: it was
  * altered, and reading it fails authentication as any tampered value does. The first time, it is
- * passed to `onFailure` (the service reports it as `phi_integrity_fail`, which pages) and kept in
- * phi_integrity_failures (migration 007), so later starts count it without paging again. Reported
- * before it is kept: a crash in between reports it again rather than never.
+ * passed to `onFailure` (the service reports it as `phi_integrity_fail`, which pages) and, once
+ * `stored` confirms the report is stored, kept in phi_integrity_failures (migration 007), so later
+ * starts count it without paging again. A crash or a store that does not confirm in time leaves it
+ * to be reported at the next start: again rather than never. (Replicas starting together may each
+ * report a new one: counted twice, one alert.)
  */
 import { PhiDecryptionError, type PhiCipher, type PhiDecryptionReason } from '../crypto/phi-cipher';
 import {
@@ -55,8 +57,11 @@ export async function bindPhiToPatients(
   cipher: PhiCipher,
   /** Reports a failure; false when the report was refused (then it is passed again at the next start). */
   onFailure: (f: BindFailure) => boolean | void = () => undefined,
+  /** Resolves once the reports are stored (the collector's flush); failures are kept only then. */
+  stored: () => Promise<void> = async () => undefined,
 ): Promise<BindOutcome> {
   const out: BindOutcome = { rebound: 0, failed: 0, reported: 0 };
+  const reported: BindFailure[] = [];
   for (const t of TABLES) {
     // Keyset paging over the unbound rows: a row that failed stays unbound and is passed over.
     let after = '00000000-0000-0000-0000-000000000000';
@@ -77,17 +82,9 @@ export async function bindPhiToPatients(
             `SELECT 1 FROM phi_integrity_failures WHERE resource = $1 AND id = $2`,
             [t.resource, row.id],
           );
-          // Kept only once reported: a report the collector refused (false) is tried at the next start.
-          if (
-            known.rowCount === 0 &&
-            onFailure({ resource: t.resource, id: row.id, reason: err.reason }) !== false
-          ) {
-            out.reported += 1;
-            await db.query(
-              `INSERT INTO phi_integrity_failures (resource, id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-              [t.resource, row.id, err.reason],
-            );
-          }
+          const failure: BindFailure = { resource: t.resource, id: row.id, reason: err.reason };
+          // A report the collector refused (false) is not kept: tried again at the next start.
+          if (known.rowCount === 0 && onFailure(failure) !== false) reported.push(failure);
           continue;
         }
         const r = await db.query(
@@ -100,6 +97,19 @@ export async function bindPhiToPatients(
       if (rows.length < BATCH_ROWS) break;
       after = (rows[rows.length - 1] as { id: string }).id;
     }
+  }
+  out.reported = reported.length;
+  if (reported.length > 0) {
+    try {
+      await stored();
+    } catch {
+      return out;
+    }
+    for (const f of reported)
+      await db.query(
+        `INSERT INTO phi_integrity_failures (resource, id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [f.resource, f.id, f.reason],
+      );
   }
   return out;
 }

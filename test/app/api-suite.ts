@@ -345,7 +345,7 @@ export function describeApi(backend: Backend): void {
         expect(revoked().length).toBe(before + 1);
         const metrics = await t.service.telemetry.registry.metrics();
         expect(metrics).toMatch(
-          /scheduled_job_runs_total\{task="session_revocation_events",outcome="success"\} 3/,
+          /scheduled_job_runs_total\{task="session_revocation_events",outcome="success"\} 3\n/,
         );
       });
 

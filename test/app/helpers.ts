@@ -49,6 +49,9 @@ export async function startTestService(
   try {
     const service = await startService({
       ...opts,
+      // The revocation drain runs when a test says so (collector.runJob), not at a tick of its own
+      // between what the test changes and what it counts.
+      schedule: opts.schedule ?? { jobs: { session_revocation_events: false } },
       env: { ...TEST_ENV, ...(opts.env ?? {}) },
       host: '127.0.0.1',
       port: 0,

@@ -160,6 +160,20 @@ describe(`PHI at rest (${defaultBackend()})`, () => {
         reported: 0,
       });
       expect(refused).toHaveLength(1);
+      // Reported, but the store did not confirm it (a crash, a store down): reported again next time.
+      const unconfirmed: unknown[] = [];
+      expect(
+        await bindPhiToPatients(
+          db,
+          cipher,
+          (f) => {
+            unconfirmed.push(f);
+          },
+          () => Promise.reject(new Error('flush timed out')),
+        ),
+      ).toEqual({ rebound: 0, failed: 1, reported: 1 });
+      expect(unconfirmed).toHaveLength(1);
+      expect((await db.query(`SELECT 1 FROM phi_integrity_failures WHERE id = $1`, [b.id])).rowCount).toBe(0);
       const failures: unknown[] = [];
       expect(
         await bindPhiToPatients(db, cipher, (f) => {

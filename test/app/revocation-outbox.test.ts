@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { openDatabase, type Database } from '../../collector';
-import { drainSessionRevocations } from '../../app/auth/revocation-outbox';
+import { drainSessionRevocations, reportTime } from '../../app/auth/revocation-outbox';
 import { migrate } from '../../app/db/migrate';
 import type { EventReporter, ReportInput } from '../../app/events/event-reporter';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../support/postgres';
@@ -164,7 +164,10 @@ describe('session revocation outbox', () => {
     await disabledUser(1);
     const events = recordingReporter();
     events.refuse = true;
-    expect(await drainSessionRevocations({ db, events }, stored)).toBe(0);
+    // The run fails (counted by the job's metrics; the staleness alert fires if it goes on).
+    await expect(drainSessionRevocations({ db, events }, stored)).rejects.toMatchObject({
+      code: 'EVENTS_REFUSED',
+    });
     expect(await outboxRows()).toHaveLength(1);
     events.refuse = false;
     const later = await disabledUser(1);
@@ -173,6 +176,22 @@ describe('session revocation outbox', () => {
     expect(events.reported.map((e) => (e.input.resource as { id: string }).id)).toEqual([later]);
     await db.query(`UPDATE session_revocation_outbox SET claimed_until = NULL`);
     expect(await drainSessionRevocations({ db, events }, stored)).toBe(1);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('reports a revocation the collector would refuse for its time (too old, or ahead) at the time of the report', async () => {
+    const now = Date.parse('2026-12-03T12:00:00.000Z');
+    const day = 24 * 3600_000;
+    expect(reportTime(new Date(now - 2 * day), now).getTime()).toBe(now - 2 * day);
+    expect(reportTime(new Date(now - 40 * day), now).getTime()).toBe(now);
+    expect(reportTime(new Date(now + 60_000), now).getTime()).toBe(now);
+    // Through the drain: a row left for 40 days is reported, at most now, and deleted.
+    await disabledUser(1);
+    await db.query(`UPDATE session_revocation_outbox SET revoked_at = now() - interval '40 days'`);
+    const events = recordingReporter();
+    const before = Date.now();
+    expect(await drainSessionRevocations({ db, events }, stored)).toBe(1);
+    expect(events.reported[0]!.input.occurredAt!.getTime()).toBeGreaterThanOrEqual(before);
     expect(await outboxRows()).toEqual([]);
   });
 
