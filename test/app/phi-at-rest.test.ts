@@ -59,7 +59,8 @@ describe(`PHI at rest (${defaultBackend()})`, () => {
     expect(read.body).toMatchObject(CANARY);
     await t.service.collector.flush();
 
-    const needles = [...Object.values(CANARY), '078051120', '0780', NOTE, MED];
+    // Long enough not to turn up by chance in ciphertext or ids ('0780' alone was found inside a uuid).
+    const needles = [...Object.values(CANARY), '078051120', '078-05', NOTE, MED];
     for (const table of ['patients', 'soap_notes', 'prescriptions', 'users', 'sessions', 'audit_events']) {
       const { rows } = await t.service.database.query(`SELECT * FROM ${table}`);
       expect(rows.length).toBeGreaterThan(0);
