@@ -1119,6 +1119,11 @@ export function createCollector(opts: CollectorOptions): Collector {
 
   const schedule = opts.schedule ?? {};
   const registeredJobs = new Map<ScheduledJob, () => Promise<void>>();
+  const OWN_JOBS: ReadonlySet<ScheduledJob> = new Set([
+    'audit_chain_verify',
+    'audit_chain_verify_full',
+    'business_gauges',
+  ]);
   const addTask = (
     expr: string | false | undefined,
     fallback: string,
@@ -1162,6 +1167,9 @@ export function createCollector(opts: CollectorOptions): Collector {
     listener: (ropts, next) => createEventsListener(collector, opts.telemetry, ropts, next),
     registerJob(job, fn) {
       if (!SCHEDULED_JOBS.includes(job)) throw new Error(`unknown scheduled job "${job}"`);
+      // The collector's own jobs, and a job registered twice, would run twice per tick.
+      if (OWN_JOBS.has(job) || registeredJobs.has(job))
+        throw new Error(`scheduled job "${job}" is already scheduled`);
       if (closing) return;
       registeredJobs.set(job, fn);
       addTask(schedule.jobs?.[job], '*/30 * * * * *', job, fn);

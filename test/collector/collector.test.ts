@@ -551,6 +551,13 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(() => collector.registerJob('nope' as never, async () => undefined)).toThrow(
       /unknown scheduled job/,
     );
+    // Its own jobs, or one registered twice, would run twice per tick.
+    expect(() => collector.registerJob('business_gauges', async () => undefined)).toThrow(
+      /already scheduled/,
+    );
+    expect(() => collector.registerJob('session_revocation_events', async () => undefined)).toThrow(
+      /already scheduled/,
+    );
   });
 
   it('counts a failing task and leaves its last success where it was', async () => {
