@@ -42,6 +42,10 @@ export const EVENT_TYPES = {
     reasons: ['logout', 'admin_revoked', 'password_changed'],
   },
   session_expired: { class: 'security', outcome: 'success', reasons: ['inactivity', 'token_expired'] },
+  /** An account created through the API; the reason is its role (a new admin is the one to watch). */
+  user_created: { class: 'security', outcome: 'success', reasons: ['admin', 'provider', 'staff', 'patient'] },
+  /** An account disabled or enabled through the API (the sessions it ends: authn_token_revoked). */
+  user_updated: { class: 'security', outcome: 'success', reasons: ['disabled', 'enabled'] },
   /** PHI access denied. */
   authz_fail: {
     class: 'security',

@@ -58,6 +58,7 @@ export function userRoutes(ctx: AppContext): Router {
   const r = Router();
   r.use(requireAuth(ctx, ['admin']));
   r.post('/', async (req, res) => {
+    const auth = getAuth(res);
     const input = body(req, createUserBody);
     const taken = await ctx.db.query(`SELECT 1 FROM users WHERE lower(username) = lower($1)`, [
       input.username,
@@ -79,6 +80,11 @@ export function userRoutes(ctx: AppContext): Router {
       if (index === 'users_patient_id_key')
         throw conflict('patient_has_login', 'That patient already has a login');
       throw err;
+    });
+    ctx.events.report('user_created', {
+      actor: { role: auth.role, id: auth.userId },
+      reason: input.role,
+      resource: { type: 'user_account', id: user.id },
     });
     res.status(201).json({
       id: user.id,
@@ -127,14 +133,27 @@ export function userRoutes(ctx: AppContext): Router {
       throw conflict('cannot_disable_self', 'An admin cannot disable their own account');
     // Disabling ends the account's sessions in the database (migration 005); the trigger records this
     // caller as the actor (006), and the revocation is reported from there as for any other change.
-    const u = await ctx.db.transaction(async (tx) => {
+    const changed = await ctx.db.transaction(async (tx) => {
+      const cur = await tx.query<{ disabled: boolean }>(
+        `SELECT disabled FROM users WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      if (!cur.rows[0]) throw notFound('User');
+      if (cur.rows[0].disabled === disabled) return false;
       await tx.query(
         `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', $2, true)`,
         [auth.userId, auth.role],
       );
-      return tx.query(`UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id`, [id, disabled]);
+      await tx.query(`UPDATE users SET disabled = $2 WHERE id = $1`, [id, disabled]);
+      return true;
     });
-    if (u.rowCount === 0) throw notFound('User');
+    // Reported once committed, and only for a change (the same value again changes nothing).
+    if (changed)
+      ctx.events.report('user_updated', {
+        actor: { role: auth.role, id: auth.userId },
+        reason: disabled ? 'disabled' : 'enabled',
+        resource: { type: 'user_account', id },
+      });
     res.json({ id, disabled });
   });
   r.post('/:id/unlock', async (req, res) => {

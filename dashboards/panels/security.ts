@@ -1,7 +1,7 @@
 /**
- * Security panels: authentication outcomes, lockouts, MFA failures, token revocations and PHI access
- * from the collector's event counters, the audit log's hash-chain verification, and the
- * authentication events themselves from Elasticsearch.
+ * Security panels: authentication outcomes, lockouts, MFA failures, token revocations, account
+ * changes and PHI access from the collector's event counters, the audit log's hash-chain
+ * verification, and the authentication events themselves from Elasticsearch.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
@@ -81,12 +81,15 @@ export function mfaFailures() {
 
 export function tokenRevocations() {
   return timeseriesPanel({
-    title: 'Token revocations and session ends',
-    description: 'Tokens revoked (logout, by an admin, password change) and sessions ended, per minute.',
+    title: 'Token revocations, session ends and account changes',
+    description:
+      'Tokens revoked (logout; by an admin, or by the database when an account was disabled or its role changed; password change), sessions ended, and accounts created (by role) or disabled and enabled through the API, per minute.',
     unit: 'opm',
     series: [
       { expr: eventRate(['authn_token_revoked'], 'reason'), legend: 'revoked: {{reason}}' },
       { expr: eventRate(['session_expired'], 'reason'), legend: 'session ended: {{reason}}' },
+      { expr: eventRate(['user_created'], 'reason'), legend: 'account created: {{reason}}' },
+      { expr: eventRate(['user_updated'], 'reason'), legend: 'account {{reason}}' },
     ],
     width: 8,
   });

@@ -359,6 +359,7 @@ export function describeApi(backend: Backend): void {
         const patch = (tk: string, id: string, body: object) =>
           request(api).patch(`/api/users/${id}`).set(auth(tk)).send(body);
         const before = eventsOf(t, 'authn_token_revoked').length;
+        const updatesBefore = eventsOf(t, 'user_updated').length;
         try {
           expect((await patch(admin, userId, { disabled: true })).body).toEqual({
             id: userId,
@@ -396,6 +397,15 @@ export function describeApi(backend: Backend): void {
           expect((await patch(admin, userId, { disabled: false })).status).toBe(200);
         }
         expect((await me(await loginAs(t, 'demo-patient-5'))).status).toBe(200);
+        // The account changes themselves, once each (disabling again changed nothing), the admin as actor.
+        expect(
+          eventsOf(t, 'user_updated')
+            .slice(updatesBefore)
+            .map((e) => [e.reason, (e.actor as { role: string }).role]),
+        ).toEqual([
+          ['disabled', 'admin'],
+          ['enabled', 'admin'],
+        ]);
       });
 
       it('ends a session after 15 minutes without a request', async () => {
@@ -794,6 +804,15 @@ export function describeApi(backend: Backend): void {
           .set(auth(admin))
           .send({ username: 'new.provider', password: 'a-long-enough-password', role: 'provider' });
         expect(res.status).toBe(201);
+        // Audited: who created which account, with its role as the reason (no id or name in the event).
+        const created = eventsOf(t, 'user_created').at(-1);
+        expect(created).toMatchObject({
+          reason: 'provider',
+          actor: { role: 'admin' },
+          resource: { type: 'user_account' },
+        });
+        expect(JSON.stringify(created)).not.toContain(res.body.id);
+        expect(JSON.stringify(created)).not.toContain('new.provider');
         expect(res.body.totpSecret).toMatch(/^[A-Z2-7]+$/);
         expect(res.body.otpauthUrl).toMatch(/^otpauth:\/\/totp\//);
         expect(
