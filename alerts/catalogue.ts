@@ -1385,32 +1385,32 @@ const collector: AlertDefinition[] = [
     handWrittenTest: 'prometheus/tests/collector.test.yml',
   },
   {
-    id: 'SessionRevocationEventsStale',
-    name: 'SessionRevocationEventsStale',
+    id: 'AccountChangeEventsStale',
+    name: 'AccountChangeEventsStale',
     severity: 'warning',
-    family: 'session-revocations',
+    family: 'account-changes',
     service: '{{ $labels.job }}',
     group: 'collector',
     // Per job: the outbox is one per database, and any replica's drain empties it.
-    expr: `(time() - ${lastSuccess(taskGauge('session_revocation_events'), '30m')})`,
+    expr: `(time() - ${lastSuccess(taskGauge('account_change_events'), '30m')})`,
     threshold: {
       value: 900,
       comparison: '>',
       unit: 'seconds',
-      why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account disabled in that time is missing from the security events and the audit trail.',
+      why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account disabled or given another role in that time is missing from the security events and the audit trail.',
     },
     for: '5m',
-    summary: '{{ $labels.job }}: sessions ended by the database not reported for {{ printf "%.0f" $value }}s',
+    summary: '{{ $labels.job }}: account changes not reported for {{ printf "%.0f" $value }}s',
     description:
-      'No replica of {{ $labels.job }} has drained the session revocation outbox for more than [[threshold]]: sessions ended because an account was disabled or its role changed are not in the security events or the audit trail.',
+      'No replica of {{ $labels.job }} has drained the account change outbox for more than [[threshold]]: accounts disabled, enabled or given another role, and the sessions that ended, are not in the security events or the audit trail.',
     runbook: {
       meaning:
-        'The scheduled session_revocation_events task of the service has not succeeded on any replica for more than [[threshold]] (or not once since the oldest replica started). It turns the rows that the database leaves in `session_revocation_outbox` into `authn_token_revoked` events.',
+        'The scheduled account_change_events task of the service has not succeeded on any replica for more than [[threshold]] (or not once since the oldest replica started). It turns the rows that the database leaves in `account_change_outbox` (an account disabled, enabled or given another role, by the API or by SQL) into `user_updated` and `authn_token_revoked` events.',
       impact:
-        'The sessions themselves are ended (the database does that in the same transaction as the change); what is missing is the record: the Security dashboard and the audit trail do not show them until the drain runs again. Nothing is lost: the rows wait in the outbox.',
+        'The changes themselves took effect, and the sessions ended with them (the database does that in the same transaction); what is missing is the record: the Security dashboard and the audit trail do not show them until the drain runs again. Nothing is lost: the rows wait in the outbox.',
       steps: [
-        `Runs by outcome: \`${COLLECTOR.scheduledJobRunsTotal}{task="session_revocation_events"}\`. Failures: read the service's log lines \`scheduled job failed\` with \`job.name\` session_revocation_events (\`error.code\` names the cause: WAIT_TIMEOUT, the audit store did not store the events in time, see CollectorStoreErrors; EVENTS_REFUSED, the collector refused them, see \`${COLLECTOR.eventsRejectedTotal}\` by reason).`,
-        'How much waits: `SELECT count(*), min(revoked_at) FROM session_revocation_outbox` (rows whose events were refused stay claimed for two minutes, then are tried again).',
+        `Runs by outcome: \`${COLLECTOR.scheduledJobRunsTotal}{task="account_change_events"}\`. Failures: read the service's log lines \`scheduled job failed\` with \`job.name\` account_change_events (\`error.code\` names the cause: WAIT_TIMEOUT, the audit store did not store the events in time, see CollectorStoreErrors; EVENTS_REFUSED, the collector refused them, see \`${COLLECTOR.eventsRejectedTotal}\` by reason).`,
+        'How much waits: `SELECT count(*), min(changed_at) FROM account_change_outbox` (rows whose events were refused stay claimed for two minutes, then are tried again).',
         ...DATABASE_STEPS.slice(0, 3),
       ],
       investigate: [

@@ -570,23 +570,23 @@ export const ALERT_THRESHOLDS = {
     labels: {},
     why: 'The gauges refresh every 30 s: 15 minutes without a successful refresh (30 runs) is no blip, and the Business dashboard shows stale backlogs.',
   },
-  SessionRevocationEventsStale: {
-    id: 'SessionRevocationEventsStale',
-    name: 'SessionRevocationEventsStale',
+  AccountChangeEventsStale: {
+    id: 'AccountChangeEventsStale',
+    name: 'AccountChangeEventsStale',
     severity: 'warning',
-    family: 'session-revocations',
+    family: 'account-changes',
     service: '{{ $labels.job }}',
-    expr: '(time() - (max by (job) (max_over_time(telehealth_scheduled_job_last_success_timestamp_seconds{task="session_revocation_events"}[30m]) > 0) or min by (job) (min_over_time(telehealth_process_start_time_seconds[30m]) and on (job, instance) telehealth_scheduled_job_last_success_timestamp_seconds{task="session_revocation_events"})))',
+    expr: '(time() - (max by (job) (max_over_time(telehealth_scheduled_job_last_success_timestamp_seconds{task="account_change_events"}[30m]) > 0) or min by (job) (min_over_time(telehealth_process_start_time_seconds[30m]) and on (job, instance) telehealth_scheduled_job_last_success_timestamp_seconds{task="account_change_events"})))',
     comparison: '>',
     threshold: 900,
     unit: 'seconds',
     grafanaUnit: 's',
     for: '5m',
     keepFiringFor: null,
-    runbookUrl: 'https://runbooks.telehealth.example/alerts/runbooks/SessionRevocationEventsStale.md',
+    runbookUrl: 'https://runbooks.telehealth.example/alerts/runbooks/AccountChangeEventsStale.md',
     dashboardUid: 'telehealth-infrastructure',
     labels: {},
-    why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account disabled in that time is missing from the security events and the audit trail.',
+    why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account disabled or given another role in that time is missing from the security events and the audit trail.',
   },
   AuditChainFullVerificationStale: {
     id: 'AuditChainFullVerificationStale',
@@ -731,8 +731,7 @@ export const RUNBOOK_URLS = {
   AuditChainVerificationStale:
     'https://runbooks.telehealth.example/alerts/runbooks/AuditChainVerificationStale.md',
   BusinessGaugesStale: 'https://runbooks.telehealth.example/alerts/runbooks/BusinessGaugesStale.md',
-  SessionRevocationEventsStale:
-    'https://runbooks.telehealth.example/alerts/runbooks/SessionRevocationEventsStale.md',
+  AccountChangeEventsStale: 'https://runbooks.telehealth.example/alerts/runbooks/AccountChangeEventsStale.md',
   AuditChainFullVerificationStale:
     'https://runbooks.telehealth.example/alerts/runbooks/AuditChainFullVerificationStale.md',
   LogShippingDropping: 'https://runbooks.telehealth.example/alerts/runbooks/LogShippingDropping.md',

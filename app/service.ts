@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTelemetry, type Telemetry } from '../exporter';
 import { createPasswordHasher } from './auth/passwords';
-import { drainSessionRevocations } from './auth/revocation-outbox';
+import { drainAccountChanges } from './auth/account-change-outbox';
 import {
   FolderLease,
   openDatabase,
@@ -216,9 +216,9 @@ export async function startService(opts: StartServiceOptions = {}): Promise<Runn
       }
     }
 
-    // Sessions the database ended by itself (an account disabled or its role changed), as events.
-    sink.registerJob('session_revocation_events', async () => {
-      await drainSessionRevocations(ctx, sink);
+    // Account changes the database recorded (disabled, enabled, another role) and the sessions they ended, as events.
+    sink.registerJob('account_change_events', async () => {
+      await drainAccountChanges(ctx, sink);
     });
 
     telemetry.readiness.register('database', async () => {

@@ -44,8 +44,11 @@ export const EVENT_TYPES = {
   session_expired: { class: 'security', outcome: 'success', reasons: ['inactivity', 'token_expired'] },
   /** An account created through the API; the reason is its role (a new admin is the one to watch). */
   user_created: { class: 'security', outcome: 'success', reasons: ['admin', 'provider', 'staff', 'patient'] },
-  /** An account disabled or enabled through the API (the sessions it ends: authn_token_revoked). */
-  user_updated: { class: 'security', outcome: 'success', reasons: ['disabled', 'enabled'] },
+  /**
+   * An account disabled, enabled or given another role, through the API or by an operator's SQL (the
+   * sessions it ends: authn_token_revoked).
+   */
+  user_updated: { class: 'security', outcome: 'success', reasons: ['disabled', 'enabled', 'role_changed'] },
   /** PHI access denied. */
   authz_fail: {
     class: 'security',
@@ -150,8 +153,8 @@ export const SCHEDULED_JOBS = [
   'audit_chain_verify',
   'audit_chain_verify_full',
   'business_gauges',
-  /** The service's: sessions the database ended by itself, reported as events (registerJob). */
-  'session_revocation_events',
+  /** The service's: account changes the database recorded, reported as events (registerJob). */
+  'account_change_events',
 ] as const;
 export const JOB_OUTCOMES = ['success', 'failure'] as const;
 /** `event_type` label of payments_amount_total (a failed payment moved no money). */

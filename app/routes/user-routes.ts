@@ -131,29 +131,16 @@ export function userRoutes(ctx: AppContext): Router {
     // An admin who disables their own account ends their own session and may lock everyone out.
     if (disabled && id === auth.userId)
       throw conflict('cannot_disable_self', 'An admin cannot disable their own account');
-    // Disabling ends the account's sessions in the database (migration 005); the trigger records this
-    // caller as the actor (006), and the revocation is reported from there as for any other change.
-    const changed = await ctx.db.transaction(async (tx) => {
-      const cur = await tx.query<{ disabled: boolean }>(
-        `SELECT disabled FROM users WHERE id = $1 FOR UPDATE`,
-        [id],
-      );
-      if (!cur.rows[0]) throw notFound('User');
-      if (cur.rows[0].disabled === disabled) return false;
+    // The change, and the sessions it ends, are reported from the outbox the trigger writes (006),
+    // with this caller as the actor: one path for the API's changes and an operator's.
+    await ctx.db.transaction(async (tx) => {
       await tx.query(
         `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', $2, true)`,
         [auth.userId, auth.role],
       );
-      await tx.query(`UPDATE users SET disabled = $2 WHERE id = $1`, [id, disabled]);
-      return true;
+      const u = await tx.query(`UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id`, [id, disabled]);
+      if (u.rowCount === 0) throw notFound('User');
     });
-    // Reported once committed, and only for a change (the same value again changes nothing).
-    if (changed)
-      ctx.events.report('user_updated', {
-        actor: { role: auth.role, id: auth.userId },
-        reason: disabled ? 'disabled' : 'enabled',
-        resource: { type: 'user_account', id },
-      });
     res.json({ id, disabled });
   });
   r.post('/:id/unlock', async (req, res) => {

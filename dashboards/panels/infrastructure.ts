@@ -312,7 +312,7 @@ export function collectorThroughput() {
 export function collectorScheduledJobs() {
   const gauges = alert('BusinessGaugesStale');
   const full = alert('AuditChainFullVerificationStale');
-  const revocations = alert('SessionRevocationEventsStale');
+  const revocations = alert('AccountChangeEventsStale');
   const since = lastSuccessTime(
     `${c.scheduledJobLastSuccessTimestampSeconds}{${MATCH.service}}`,
     `${m.processStartTimeSeconds}{${MATCH.service}}`,
@@ -321,7 +321,7 @@ export function collectorScheduledJobs() {
   );
   return timeseriesPanel({
     title: 'Time since each collector task last succeeded',
-    description: `Seconds since each scheduled task of the collector last succeeded, across restarts (since the oldest start, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges and the service's session revocation events every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges (per instance), ${revocations.name} above ${revocations.threshold} s for the revocation events (per job: any replica's drain counts), ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show all three).`,
+    description: `Seconds since each scheduled task of the collector last succeeded, across restarts (since the oldest start, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges and the service's account change events every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges (per instance), ${revocations.name} above ${revocations.threshold} s for the account change events (per job: any replica's drain counts), ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show all three).`,
     unit: 's',
     series: [{ expr: `time() - (${since})`, legend: '{{task}} {{instance}}' }],
     related: [gauges, revocations, full],

@@ -304,54 +304,67 @@ export function describeApi(backend: Backend): void {
         staff = await loginAs(t, 'demo-staff');
       });
 
-      it('reports the sessions the database ended (an account disabled by SQL) as one authn_token_revoked event', async () => {
+      it('reports an account changed by SQL as user_updated, and the sessions it ended as one authn_token_revoked event', async () => {
         const db = t.service.database;
         const collector = t.service.collector;
         const tokens = [await loginAs(t, 'demo-patient-5'), await loginAs(t, 'demo-patient-5')];
         const userId = (jwt.decode(tokens[0]!) as { sub: string }).sub;
-        const revoked = () =>
-          eventsOf(t, 'authn_token_revoked').filter((e) => (e.actor as { role: string }).role === 'system');
+        const bySystem = (type: string) =>
+          eventsOf(t, type).filter((e) => (e.actor as { role: string }).role === 'system');
         // What the test before left (its accounts disabled and given other roles), reported first.
-        await collector.runJob('session_revocation_events');
-        expect((await db.query(`SELECT 1 FROM session_revocation_outbox`)).rowCount).toBe(0);
-        const before = revoked().length;
+        await collector.runJob('account_change_events');
+        expect((await db.query(`SELECT 1 FROM account_change_outbox`)).rowCount).toBe(0);
+        const revokedBefore = bySystem('authn_token_revoked').length;
+        const updatedBefore = bySystem('user_updated').length;
         await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [userId]);
         await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [userId]);
-        // Left by the trigger in the change's transaction: one row for the change, not one per session.
-        const outbox = await db.query<{ id: string; sessions: number }>(
-          `SELECT id, sessions FROM session_revocation_outbox WHERE user_id = $1`,
+        // Left by the trigger in each change's transaction: one row per change, not one per session.
+        const outbox = await db.query<{
+          id: string;
+          change: string;
+          sessions: number;
+          revoked_event_id: string;
+        }>(
+          `SELECT id, change, sessions, revoked_event_id FROM account_change_outbox WHERE user_id = $1 ORDER BY changed_at`,
           [userId],
         );
-        expect(outbox.rows).toHaveLength(1);
+        expect(outbox.rows.map((r) => r.change)).toEqual(['disabled', 'enabled']);
         expect(Number(outbox.rows[0]!.sessions)).toBeGreaterThanOrEqual(2);
-        // Re-enabling ended nothing more, so it left no row.
-        expect(await collector.runJob('session_revocation_events')).toBe(true);
-        const events = revoked().slice(before);
-        expect(events).toHaveLength(1);
-        expect(events[0]).toMatchObject({
-          event_id: outbox.rows[0]!.id,
+        expect(Number(outbox.rows[1]!.sessions)).toBe(0);
+        expect(await collector.runJob('account_change_events')).toBe(true);
+        const updated = bySystem('user_updated').slice(updatedBefore);
+        expect(updated.map((e) => [e.event_id, e.reason])).toEqual([
+          [outbox.rows[0]!.id, 'disabled'],
+          [outbox.rows[1]!.id, 'enabled'],
+        ]);
+        const revoked = bySystem('authn_token_revoked').slice(revokedBefore);
+        expect(revoked).toHaveLength(1);
+        expect(revoked[0]).toMatchObject({
+          event_id: outbox.rows[0]!.revoked_event_id,
           reason: 'admin_revoked',
           actor: { role: 'system', ref: null },
           resource: { type: 'user_account' },
         });
-        // No user id in the event: a pseudonymous reference.
-        expect(JSON.stringify(events[0])).not.toContain(userId);
-        expect((await db.query(`SELECT 1 FROM session_revocation_outbox`)).rowCount).toBe(0);
-        // Stored by the collector before the row was deleted.
-        const stored = await db.query(`SELECT 1 FROM audit_events WHERE event_id = $1`, [outbox.rows[0]!.id]);
-        expect(stored.rowCount).toBe(1);
+        // No user id in the events: a pseudonymous reference.
+        expect(JSON.stringify([...updated, ...revoked])).not.toContain(userId);
+        expect((await db.query(`SELECT 1 FROM account_change_outbox`)).rowCount).toBe(0);
+        // Stored by the collector before the rows were deleted.
+        const stored = await db.query(`SELECT 1 FROM audit_events WHERE event_id = ANY($1::uuid[])`, [
+          [outbox.rows[0]!.id, outbox.rows[1]!.id, outbox.rows[0]!.revoked_event_id],
+        ]);
+        expect(stored.rowCount).toBe(3);
         // Nothing left: a second run reports nothing.
-        await collector.runJob('session_revocation_events');
-        expect(revoked().length).toBe(before + 1);
+        await collector.runJob('account_change_events');
+        expect(bySystem('user_updated').length).toBe(updatedBefore + 2);
         const metrics = await t.service.telemetry.registry.metrics();
         expect(metrics).toMatch(
-          /scheduled_job_runs_total\{task="session_revocation_events",outcome="success"\} 3\n/,
+          /scheduled_job_runs_total\{task="account_change_events",outcome="success"\} 3\n/,
         );
       });
 
       it('lets an admin disable and enable an account; its sessions end, reported with the admin as actor', async () => {
         const collector = t.service.collector;
-        await collector.runJob('session_revocation_events');
+        await collector.runJob('account_change_events');
         const token = await loginAs(t, 'demo-patient-5');
         const { sub: userId } = jwt.decode(token) as { sub: string };
         const { sub: adminId } = jwt.decode(admin) as { sub: string };
@@ -374,7 +387,7 @@ export function describeApi(backend: Backend): void {
           await expect(loginAs(t, 'demo-patient-5')).rejects.toThrow();
           // Again: nothing more to end, still 200.
           expect((await patch(admin, userId, { disabled: true })).status).toBe(200);
-          expect(await collector.runJob('session_revocation_events')).toBe(true);
+          expect(await collector.runJob('account_change_events')).toBe(true);
           const events = eventsOf(t, 'authn_token_revoked').slice(before);
           expect(events).toHaveLength(1);
           expect(events[0]).toMatchObject({ reason: 'admin_revoked', actor: { role: 'admin' } });
@@ -397,6 +410,7 @@ export function describeApi(backend: Backend): void {
           expect((await patch(admin, userId, { disabled: false })).status).toBe(200);
         }
         expect((await me(await loginAs(t, 'demo-patient-5'))).status).toBe(200);
+        await collector.runJob('account_change_events');
         // The account changes themselves, once each (disabling again changed nothing), the admin as actor.
         expect(
           eventsOf(t, 'user_updated')

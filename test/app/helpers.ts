@@ -51,7 +51,7 @@ export async function startTestService(
       ...opts,
       // The revocation drain runs when a test says so (collector.runJob), not at a tick of its own
       // between what the test changes and what it counts.
-      schedule: opts.schedule ?? { jobs: { session_revocation_events: false } },
+      schedule: opts.schedule ?? { jobs: { account_change_events: false } },
       env: { ...TEST_ENV, ...(opts.env ?? {}) },
       host: '127.0.0.1',
       port: 0,

@@ -497,12 +497,12 @@ describe('collector pipeline on PostgreSQL', () => {
         verify: '* * * * * *',
         verifyFull: false,
         gauges: '* * * * * *',
-        jobs: { session_revocation_events: '* * * * * *' },
+        jobs: { account_change_events: '* * * * * *' },
       },
     });
     collector.registerGauge('prescriptions_pending', 'SELECT 5 AS value');
     let serviceJobRuns = 0;
-    collector.registerJob('session_revocation_events', async () => {
+    collector.registerJob('account_change_events', async () => {
       serviceJobRuns += 1;
     });
     collector.record(makeEvent('prescription_issued'));
@@ -523,7 +523,7 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(lastSuccess('business_gauges')).toBeGreaterThan(Date.now() / 1000 - 10);
     // A job the service registered runs on the same scheduler, counted the same way.
     expect(serviceJobRuns).toBeGreaterThanOrEqual(1);
-    expect(lastSuccess('session_revocation_events')).toBeGreaterThan(Date.now() / 1000 - 10);
+    expect(lastSuccess('account_change_events')).toBeGreaterThan(Date.now() / 1000 - 10);
     // Switched off here: no series, so the staleness alert has nothing to age.
     expect(text).not.toMatch(
       /scheduled_job_last_success_timestamp_seconds\{task="audit_chain_verify_full"\}/,
@@ -532,21 +532,18 @@ describe('collector pipeline on PostgreSQL', () => {
 
   it('runs a registered job on demand, counted; refuses an unknown job name', async () => {
     const { collector, telemetry } = newCollector();
-    expect(await collector.runJob('session_revocation_events')).toBe(false);
+    expect(await collector.runJob('account_change_events')).toBe(false);
     let runs = 0;
-    collector.registerJob('session_revocation_events', async () => {
+    collector.registerJob('account_change_events', async () => {
       runs += 1;
       if (runs === 2) throw Object.assign(new Error('store down'), { code: 'STORE_DOWN' });
     });
-    expect(await collector.runJob('session_revocation_events')).toBe(true);
-    expect(await collector.runJob('session_revocation_events')).toBe(true);
+    expect(await collector.runJob('account_change_events')).toBe(true);
+    expect(await collector.runJob('account_change_events')).toBe(true);
     expect(runs).toBe(2);
     const text = await telemetry.render();
     const runsOf = (outcome: string) =>
-      sample(
-        text,
-        `telehealth_scheduled_job_runs_total{task="session_revocation_events",outcome="${outcome}"}`,
-      );
+      sample(text, `telehealth_scheduled_job_runs_total{task="account_change_events",outcome="${outcome}"}`);
     expect([runsOf('success'), runsOf('failure')]).toEqual([1, 1]);
     expect(() => collector.registerJob('nope' as never, async () => undefined)).toThrow(
       /unknown scheduled job/,
@@ -555,7 +552,7 @@ describe('collector pipeline on PostgreSQL', () => {
     expect(() => collector.registerJob('business_gauges', async () => undefined)).toThrow(
       /already scheduled/,
     );
-    expect(() => collector.registerJob('session_revocation_events', async () => undefined)).toThrow(
+    expect(() => collector.registerJob('account_change_events', async () => undefined)).toThrow(
       /already scheduled/,
     );
   });

@@ -1,0 +1,92 @@
+/**
+ * Reports every change of an account's state that the database recorded: disabled, enabled or given
+ * another role, however the change was made (an operator's SQL included), as a user_updated event, and
+ * the sessions it ended as an authn_token_revoked event. Migration 006's trigger ends the sessions and
+ * leaves one row per change in account_change_outbox, in the change's own transaction, naming the API
+ * caller when the API made it. This drains those rows.
+ *
+ * At least once, stored once: a batch is claimed in one statement (replicas draining at the same tick
+ * take different rows; a claim lapses after CLAIM_SECONDS when its drain dies or the collector refuses
+ * an event), each row's events carry ids kept in the row, and rows are deleted only after the collector
+ * has stored their events. A drain that dies in between reports the same events again, and the audit
+ * store keeps one row per event id. A run in which the collector refused an event fails (the job's
+ * failures count it, and AccountChangeEventsStale fires if it goes on): its row waits.
+ */
+import { MAX_EVENT_AGE_MS } from '../collector-api';
+import type { AppContext, Role } from '../context';
+
+const CLAIM_SECONDS = 120;
+const BATCH = 100;
+/** Room left under the collector's oldest accepted time, for the time a report takes to reach it. */
+const AGE_MARGIN_MS = 3600_000;
+
+/**
+ * The change's time, or the report's when the collector would refuse the former: older than the
+ * events it accepts (the drain failed for weeks), or ahead of this clock (the database's runs ahead).
+ */
+export function reportTime(changedAt: Date, now = Date.now()): Date {
+  const t = changedAt.getTime();
+  return Number.isNaN(t) || t > now || t < now - MAX_EVENT_AGE_MS + AGE_MARGIN_MS ? new Date(now) : changedAt;
+}
+
+interface OutboxRow {
+  id: string;
+  user_id: string;
+  change: 'disabled' | 'enabled' | 'role_changed';
+  sessions: number;
+  revoked_event_id: string;
+  actor_id: string | null;
+  actor_role: Role | null;
+  changed_at: Date | string;
+}
+
+/** Reports and deletes what the outbox holds; returns how many rows (changes) it reported. */
+export async function drainAccountChanges(
+  ctx: Pick<AppContext, 'db' | 'events'>,
+  sink: { flush(): Promise<void> },
+): Promise<number> {
+  let reported = 0;
+  for (;;) {
+    const { rows } = await ctx.db.query<OutboxRow>(
+      `UPDATE account_change_outbox SET claimed_until = now() + make_interval(secs => $1)
+        WHERE id IN (SELECT id FROM account_change_outbox
+                      WHERE claimed_until IS NULL OR claimed_until < now()
+                      ORDER BY changed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+        RETURNING id, user_id, change, sessions, revoked_event_id, actor_id, actor_role, changed_at`,
+      [CLAIM_SECONDS, BATCH],
+    );
+    // A refused event keeps its row claimed: it is tried again once the claim lapses, after the rest.
+    const accepted = rows.filter((r) => {
+      const input = {
+        // The API's caller when the API made the change; else an operator, outside the service.
+        actor:
+          r.actor_role !== null
+            ? { role: r.actor_role, id: r.actor_id }
+            : { role: 'system' as const, id: null },
+        resource: { type: 'user_account' as const, id: r.user_id },
+        occurredAt: reportTime(new Date(r.changed_at)),
+      };
+      const updated = ctx.events.report('user_updated', { ...input, reason: r.change, eventId: r.id });
+      const revoked =
+        Number(r.sessions) === 0 ||
+        ctx.events.report('authn_token_revoked', {
+          ...input,
+          reason: 'admin_revoked',
+          eventId: r.revoked_event_id,
+        });
+      return updated && revoked;
+    });
+    if (accepted.length > 0) {
+      await sink.flush();
+      await ctx.db.query(`DELETE FROM account_change_outbox WHERE id = ANY($1::uuid[])`, [
+        accepted.map((r) => r.id),
+      ]);
+      reported += accepted.length;
+    }
+    if (accepted.length < rows.length)
+      throw Object.assign(new Error(`events of ${rows.length - accepted.length} account changes refused`), {
+        code: 'EVENTS_REFUSED',
+      });
+    if (rows.length < BATCH) return reported;
+  }
+}

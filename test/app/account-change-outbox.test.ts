@@ -1,0 +1,238 @@
+/**
+ * The account change outbox (migration 006) and its drain (app/auth/account-change-outbox.ts) on real
+ * PostgreSQL: one row per change however it is made, rows deleted only after the collector stored their
+ * events, a drain that dies in between reports the same event ids again, a refused event keeps its row
+ * for later, and replicas draining together report each row once.
+ */
+import { randomUUID } from 'node:crypto';
+import { openDatabase, type Database } from '../../collector';
+import { drainAccountChanges, reportTime } from '../../app/auth/account-change-outbox';
+import { migrate } from '../../app/db/migrate';
+import type { EventReporter, ReportInput } from '../../app/events/event-reporter';
+import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../support/postgres';
+
+interface Reported {
+  type: string;
+  input: ReportInput<never>;
+}
+
+/** A reporter that records what it is given and refuses while `refuse` is set. */
+function recordingReporter(): EventReporter & { reported: Reported[]; refuse: boolean } {
+  const r = {
+    reported: [] as Reported[],
+    refuse: false,
+    rejectedCount: 0,
+    report(type: string, input: ReportInput<never>) {
+      if (r.refuse) return false;
+      r.reported.push({ type, input });
+      return true;
+    },
+  };
+  return r as never;
+}
+
+const stored = { flush: async () => undefined };
+
+describe('account change outbox', () => {
+  let tdb: TestDatabase | undefined;
+  let db: Database;
+
+  beforeAll(async () => {
+    if (!(await isPostgresAvailable()))
+      throw new Error('needs the real PostgreSQL (test/support/postgres.ts)');
+    tdb = await createTestDatabase('outbox');
+    db = await openDatabase({ url: tdb.url, poolMax: 6 });
+    await migrate(db);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+    await tdb?.drop();
+  });
+
+  async function newUser(sessions: number, role = 'staff'): Promise<string> {
+    const id = randomUUID();
+    await db.query(`INSERT INTO users (id, username, role, password_hash) VALUES ($1, $2, $3, 'x')`, [
+      id,
+      `u-${id}`,
+      role,
+    ]);
+    await addSessions(id, sessions);
+    return id;
+  }
+  async function addSessions(user: string, n: number): Promise<void> {
+    for (let i = 0; i < n; i++)
+      await db.query(
+        `INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '15 minutes')`,
+        [randomUUID(), user],
+      );
+  }
+  /** A staff user with `sessions` live sessions, then disabled by SQL: the trigger leaves one row. */
+  async function disabledUser(sessions: number): Promise<string> {
+    const id = await newUser(sessions);
+    await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [id]);
+    return id;
+  }
+  const outboxRows = async () =>
+    (await db.query<{ id: string }>(`SELECT id FROM account_change_outbox ORDER BY changed_at, id`)).rows;
+  const liveSessions = async (user: string) =>
+    Number(
+      (
+        await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`,
+          [user],
+        )
+      ).rows[0]!.n,
+    );
+
+  afterEach(async () => {
+    await db.query(`DELETE FROM account_change_outbox`);
+  });
+
+  it('leaves one row per change, with the sessions it ended; the same value again is no change', async () => {
+    const user = await disabledUser(3);
+    expect(await liveSessions(user)).toBe(0);
+    await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
+    await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [user]);
+    await addSessions(user, 1);
+    await db.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [user]);
+    // Both in one statement: two changes; the sessions count once, on the first.
+    await addSessions(user, 2);
+    await db.query(`UPDATE users SET role = 'provider', disabled = true WHERE id = $1`, [user]);
+    const { rows } = await db.query<{ change: string; sessions: number; actor_role: string | null }>(
+      `SELECT change, sessions, actor_role FROM account_change_outbox ORDER BY changed_at, sessions DESC`,
+    );
+    expect(rows).toEqual([
+      { change: 'disabled', sessions: 3, actor_role: null },
+      { change: 'enabled', sessions: 0, actor_role: null },
+      { change: 'role_changed', sessions: 1, actor_role: null },
+      { change: 'disabled', sessions: 2, actor_role: null },
+      { change: 'role_changed', sessions: 0, actor_role: null },
+    ]);
+    expect(await liveSessions(user)).toBe(0);
+  });
+
+  it('reports each change as user_updated under the row id, and the sessions it ended as authn_token_revoked', async () => {
+    const user = await disabledUser(2);
+    const [row] = (
+      await db.query<{ id: string; revoked_event_id: string }>(
+        `SELECT id, revoked_event_id FROM account_change_outbox`,
+      )
+    ).rows;
+    await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [user]);
+    const events = recordingReporter();
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(2);
+    const common = { actor: { role: 'system', id: null }, resource: { type: 'user_account', id: user } };
+    expect(events.reported).toMatchObject([
+      { type: 'user_updated', input: { ...common, reason: 'disabled', eventId: row!.id } },
+      {
+        type: 'authn_token_revoked',
+        input: { ...common, reason: 'admin_revoked', eventId: row!.revoked_event_id },
+      },
+      // Enabling ended no session: no revocation event.
+      { type: 'user_updated', input: { ...common, reason: 'enabled' } },
+    ]);
+    expect(events.reported).toHaveLength(3);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it("reports the API's caller as the actor when the change was made in a transaction that names it", async () => {
+    const admin = await newUser(0, 'admin');
+    const user = await newUser(1);
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', 'admin', true)`,
+        [admin],
+      );
+      await tx.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
+    });
+    // Outside that transaction the setting is gone: an operator's change is the system's.
+    await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [user]);
+    const events = recordingReporter();
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(2);
+    expect(events.reported.map((e) => [e.type, e.input.reason, e.input.actor])).toEqual([
+      ['user_updated', 'disabled', { role: 'admin', id: admin }],
+      ['authn_token_revoked', 'admin_revoked', { role: 'admin', id: admin }],
+      ['user_updated', 'enabled', { role: 'system', id: null }],
+    ]);
+  });
+
+  it('keeps the rows when the events could not be stored, and reports the same event ids once the claim lapses', async () => {
+    await disabledUser(1);
+    await disabledUser(1);
+    const ids = (await outboxRows()).map((r) => r.id).sort();
+    const events = recordingReporter();
+    const storeDown = {
+      flush: async () => {
+        throw new Error('flush timed out');
+      },
+    };
+    await expect(drainAccountChanges({ db, events }, storeDown)).rejects.toThrow('flush timed out');
+    expect((await outboxRows()).map((r) => r.id).sort()).toEqual(ids);
+    // Claimed: another drain right away leaves them to the one that claimed them.
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(0);
+    // The claim lapses (a crashed drain): the rows are reported again under the same ids.
+    await db.query(`UPDATE account_change_outbox SET claimed_until = now() - interval '1 second'`);
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(2);
+    const updateIds = events.reported.filter((e) => e.type === 'user_updated').map((e) => e.input.eventId);
+    expect(updateIds).toHaveLength(4);
+    expect([...new Set(updateIds)].sort()).toEqual(ids);
+    const revokedIds = events.reported
+      .filter((e) => e.type === 'authn_token_revoked')
+      .map((e) => e.input.eventId);
+    expect(revokedIds).toHaveLength(4);
+    expect(new Set(revokedIds).size).toBe(2);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('fails a run in which an event was refused, and keeps that row for a later drain without holding up the rest', async () => {
+    await disabledUser(1);
+    const events = recordingReporter();
+    events.refuse = true;
+    // The run fails (counted by the job's metrics; the staleness alert fires if it goes on).
+    await expect(drainAccountChanges({ db, events }, stored)).rejects.toMatchObject({
+      code: 'EVENTS_REFUSED',
+    });
+    expect(await outboxRows()).toHaveLength(1);
+    events.refuse = false;
+    const later = await disabledUser(1);
+    // The refused row is still claimed; the newer one is reported now.
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(1);
+    expect(
+      events.reported
+        .filter((e) => e.type === 'user_updated')
+        .map((e) => (e.input.resource as { id: string }).id),
+    ).toEqual([later]);
+    await db.query(`UPDATE account_change_outbox SET claimed_until = NULL`);
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(1);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('reports a change the collector would refuse for its time (too old, or ahead) at the time of the report', async () => {
+    const now = Date.parse('2026-12-03T12:00:00.000Z');
+    const day = 24 * 3600_000;
+    expect(reportTime(new Date(now - 2 * day), now).getTime()).toBe(now - 2 * day);
+    expect(reportTime(new Date(now - 40 * day), now).getTime()).toBe(now);
+    expect(reportTime(new Date(now + 60_000), now).getTime()).toBe(now);
+    // Through the drain: a row left for 40 days is reported, at most now, and deleted.
+    await disabledUser(1);
+    await db.query(`UPDATE account_change_outbox SET changed_at = now() - interval '40 days'`);
+    const events = recordingReporter();
+    const before = Date.now();
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(1);
+    for (const e of events.reported) expect(e.input.occurredAt!.getTime()).toBeGreaterThanOrEqual(before);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('reports each row once when replicas drain at the same time, past one batch', async () => {
+    for (let i = 0; i < 150; i++) await disabledUser(1);
+    const ids = (await outboxRows()).map((r) => r.id).sort();
+    const replicas = Array.from({ length: 4 }, () => recordingReporter());
+    const counts = await Promise.all(replicas.map((events) => drainAccountChanges({ db, events }, stored)));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(150);
+    const eventIds = replicas.flatMap((r) =>
+      r.reported.filter((e) => e.type === 'user_updated').map((e) => e.input.eventId),
+    );
+    expect(eventIds.sort()).toEqual(ids);
+    expect(await outboxRows()).toEqual([]);
+  }, 60_000);
+});
