@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS account_change_outbox (
 CREATE INDEX IF NOT EXISTS account_change_outbox_order_idx ON account_change_outbox (changed_at);
 CREATE OR REPLACE FUNCTION users_account_changed() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE n integer := 0; actor uuid := NULLIF(current_setting('telehealth.actor_id', true), '')::uuid; actor_r text := NULLIF(current_setting('telehealth.actor_role', true), ''); BEGIN IF (NEW.disabled AND NOT OLD.disabled) OR NEW.role IS DISTINCT FROM OLD.role THEN UPDATE sessions SET revoked_at = now(), revoke_reason = 'admin_revoked' WHERE user_id = NEW.id AND revoked_at IS NULL; GET DIAGNOSTICS n = ROW_COUNT; END IF; IF NEW.disabled IS DISTINCT FROM OLD.disabled THEN INSERT INTO account_change_outbox (user_id, change, sessions, actor_id, actor_role) VALUES (NEW.id, CASE WHEN NEW.disabled THEN 'disabled' ELSE 'enabled' END, n, actor, actor_r); n := 0; END IF; IF NEW.role IS DISTINCT FROM OLD.role THEN INSERT INTO account_change_outbox (user_id, change, sessions, actor_id, actor_role) VALUES (NEW.id, 'role_changed', n, actor, actor_r); END IF; RETURN NEW; END $$;
 DROP TRIGGER IF EXISTS users_end_sessions ON users;
+DROP FUNCTION IF EXISTS users_end_sessions();
 DROP TRIGGER IF EXISTS users_account_changed ON users;
 CREATE TRIGGER users_account_changed AFTER UPDATE OF disabled, role ON users
   FOR EACH ROW WHEN (NEW.disabled IS DISTINCT FROM OLD.disabled OR NEW.role IS DISTINCT FROM OLD.role)
