@@ -62,6 +62,11 @@ function taskGauge(task: ScheduledJob): string {
   if (!SCHEDULED_JOBS.includes(task)) throw new Error(`unknown scheduled job ${task}`);
   return `${COLLECTOR.scheduledJobLastSuccessTimestampSeconds}{task="${task}"}`;
 }
+/** The investigation of a stale scheduled task: every task's runs, so a stopped scheduler shows too. */
+const TASK_RUNS = {
+  title: 'Runs by task and outcome',
+  query: `sum by (instance, task, outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}[1h]))`,
+};
 const NODE_TARGET = { job: JOBS.node, instance: 'node-exporter:9100' };
 const COLLECTOR_TARGET = { job: JOBS.collector, instance: 'collector:9465' };
 const AM_TARGET = { job: JOBS.alertmanager, instance: 'alertmanager:9093' };
@@ -1374,12 +1379,7 @@ const collector: AlertDefinition[] = [
         `Runs by outcome: \`${COLLECTOR.scheduledJobRunsTotal}{task="business_gauges"}\`. Failures: read the collector's log lines \`scheduled job failed\` (\`error.code\` names the cause). No runs at all: the scheduler stopped or the process is hung; restart the collector.`,
         ...DATABASE_STEPS.slice(0, 3),
       ],
-      investigate: [
-        {
-          title: 'Runs by task and outcome',
-          query: `sum by (instance, task, outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}[1h]))`,
-        },
-      ],
+      investigate: [TASK_RUNS],
     },
     dashboard: 'infrastructure',
     handWrittenTest: 'prometheus/tests/collector.test.yml',
@@ -1413,12 +1413,7 @@ const collector: AlertDefinition[] = [
         'How much waits: `SELECT count(*), min(changed_at) FROM account_change_outbox` (rows whose events were refused stay claimed for two minutes, then are tried again).',
         ...DATABASE_STEPS.slice(0, 3),
       ],
-      investigate: [
-        {
-          title: 'Runs by task and outcome',
-          query: `sum by (instance, task, outcome) (increase(${COLLECTOR.scheduledJobRunsTotal}[1h]))`,
-        },
-      ],
+      investigate: [TASK_RUNS],
     },
     dashboard: 'infrastructure',
     handWrittenTest: 'prometheus/tests/collector.test.yml',

@@ -158,29 +158,29 @@ describe('promtool tests fail on rules that drift from their intent (alert revie
   const pendingCount = (name: string) =>
     `count_over_time(ALERTS{alertname=\\"${name}\\",alertstate=\\"pending\\"}`;
   const guard = / and on \(job\) sum by \(job\) \(rate\([a-z_]+\[5m\]\)\) \* 60 >= [0-9]+/;
+  /** A rule's expression with one part replaced (the mutation), the part required to be there. */
+  const replaced = (id: string, from: string | RegExp, to: string) => {
+    const expr = alerts.find((x) => x.id === id)!.expr;
+    if (!(typeof from === 'string' ? expr.includes(from) : from.test(expr)))
+      throw new Error(`${id}: ${from} not in ${expr}`);
+    return expr.replace(from, to);
+  };
   const mutations: Array<{ what: string; id: string; change: Partial<ResolvedAlert>; caughtBy: string }> = [
     ...(
       [
         ['HighErrorRate', 'HighErrorRate: under the minimum traffic'],
         ['HighLatencyP95', 'HighLatencyP95: under the minimum traffic'],
       ] as const
-    ).map(([id, caughtBy]) => {
-      const a = alerts.find((x) => x.id === id)!;
-      return {
-        what: `${id} without its minimum-traffic guard`,
-        id,
-        change: { expr: a.expr.replace(guard, '') },
-        caughtBy,
-      };
-    }),
+    ).map(([id, caughtBy]) => ({
+      what: `${id} without its minimum-traffic guard`,
+      id,
+      change: { expr: replaced(id, guard, '') },
+      caughtBy,
+    })),
     {
       what: 'HighErrorRate counting 4xx (and 499) as errors',
       id: 'HighErrorRate',
-      change: {
-        expr: alerts
-          .find((x) => x.id === 'HighErrorRate')!
-          .expr.replace('status_code=~"5.."', 'status_code=~"[45].."'),
-      },
+      change: { expr: replaced('HighErrorRate', 'status_code=~"5.."', 'status_code=~"[45].."') },
       caughtBy: 'HighErrorRate: just inside the threshold',
     },
     ...(
@@ -191,19 +191,13 @@ describe('promtool tests fail on rules that drift from their intent (alert revie
     ).map(([to, caughtBy]) => ({
       what: `AlertmanagerFailedToSendAlerts at ${to} instead of > 0.01`,
       id: 'AlertmanagerFailedToSendAlerts',
-      change: {
-        expr: alerts.find((x) => x.id === 'AlertmanagerFailedToSendAlerts')!.expr.replace(/> 0\.01$/, to),
-      },
+      change: { expr: replaced('AlertmanagerFailedToSendAlerts', /> 0\.01$/, to) },
       caughtBy,
     })),
     {
       what: 'CollectorSpoolGrowing paging on the highest backlog of its window, not the lowest',
       id: 'CollectorSpoolGrowing',
-      change: {
-        expr: alerts
-          .find((x) => x.id === 'CollectorSpoolGrowing')!
-          .expr.replace('min_over_time', 'max_over_time'),
-      },
+      change: { expr: replaced('CollectorSpoolGrowing', 'min_over_time', 'max_over_time') },
       caughtBy: 'CollectorSpoolGrowing: bursts to',
     },
     // `for` one step longer or shorter (or the reviewer's 10m / 1m): generated and hand-written.

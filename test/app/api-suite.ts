@@ -873,6 +873,16 @@ export function describeApi(backend: Backend): void {
     });
 
     describe('orders, prescriptions, invoices, payments', () => {
+      /** An order of patient 2 in GBP, made by staff: its id. */
+      const newOrder = async (items: object[] = [{ sku: 'LAB-PANEL', quantity: 1, unitPriceMinor: 900 }]) =>
+        (
+          await request(api)
+            .post('/api/orders')
+            .set(auth(staff))
+            .send({ patientId: p2, currency: 'GBP', items })
+            .expect(201)
+        ).body.id as string;
+
       it('creates an order (order_created), reads it and changes its status once', async () => {
         const res = await request(api)
           .post('/api/orders')
@@ -1120,20 +1130,13 @@ export function describeApi(backend: Backend): void {
 
       it('voids an unpaid invoice when its order is cancelled, and refuses to cancel a paid order', async () => {
         const invoicedOrder = async () => {
-          const order = await request(api)
-            .post('/api/orders')
-            .set(auth(staff))
-            .send({
-              patientId: p2,
-              currency: 'GBP',
-              items: [{ sku: 'LAB-PANEL', quantity: 1, unitPriceMinor: 900 }],
-            });
+          const orderId = await newOrder();
           const inv = await request(api)
             .post('/api/invoices')
             .set(auth(staff))
-            .send({ patientId: p2, orderId: order.body.id })
+            .send({ patientId: p2, orderId })
             .expect(201);
-          return { orderId: order.body.id as string, invoiceId: inv.body.id as string };
+          return { orderId, invoiceId: inv.body.id as string };
         };
         const invoiceStatus = async (id: string) =>
           (await request(api).get(`/api/invoices/${id}`).set(auth(staff))).body.status as string;
@@ -1200,45 +1203,26 @@ export function describeApi(backend: Backend): void {
       });
 
       it('invoices an order for its total', async () => {
-        const order = await request(api)
-          .post('/api/orders')
-          .set(auth(staff))
-          .send({
-            patientId: p2,
-            currency: 'GBP',
-            items: [{ sku: 'LAB-PANEL', quantity: 3, unitPriceMinor: 700 }],
-          });
+        const orderId = await newOrder([{ sku: 'LAB-PANEL', quantity: 3, unitPriceMinor: 700 }]);
         const inv = await request(api)
           .post('/api/invoices')
           .set(auth(staff))
-          .send({ patientId: p2, orderId: order.body.id });
+          .send({ patientId: p2, orderId });
         expect(inv.status).toBe(201);
         expect(inv.body).toMatchObject({ amountMinor: 2100, currency: 'GBP' });
         expect(
           (await request(api).post('/api/invoices').set(auth(staff)).send({ patientId: p2 })).status,
         ).toBe(400);
         expect(
-          (
-            await request(api)
-              .post('/api/invoices')
-              .set(auth(staff))
-              .send({ patientId: p1, orderId: order.body.id })
-          ).status,
+          (await request(api).post('/api/invoices').set(auth(staff)).send({ patientId: p1, orderId })).status,
         ).toBe(404);
         // Once per order: again, or racing, is 409.
         const again = await request(api)
           .post('/api/invoices')
           .set(auth(staff))
-          .send({ patientId: p2, orderId: order.body.id });
+          .send({ patientId: p2, orderId });
         expect(again.status).toBe(409);
         expect(again.body.error.code).toBe('order_invoiced');
-        const newOrder = async (items: object[]) =>
-          (
-            await request(api)
-              .post('/api/orders')
-              .set(auth(staff))
-              .send({ patientId: p2, currency: 'GBP', items })
-          ).body.id as string;
         const raced = await newOrder([{ sku: 'LAB-PANEL', quantity: 1, unitPriceMinor: 500 }]);
         const racing = await Promise.all(
           Array.from({ length: 4 }, () =>
