@@ -42,7 +42,7 @@ import {
   type EventIssue,
 } from './events';
 import { createEventsListener, createEventsRouter, type EventsRouterOptions } from './http-router';
-import { SCHEDULED_JOBS, type EventClass, type EventType } from './metric-names';
+import { SERVICE_JOBS, type EventClass, type EventType, type ServiceJob } from './metric-names';
 import type { Logger } from './logging';
 import { migrate } from './migrations';
 import { RowHasher } from './row-hasher';
@@ -121,7 +121,7 @@ export interface CollectorSchedule {
   verify?: string | false;
   verifyFull?: string | false;
   gauges?: string | false;
-  jobs?: Partial<Record<ScheduledJob, string | false>>;
+  jobs?: Partial<Record<ServiceJob, string | false>>;
 }
 
 export type RejectReason = 'invalid' | 'queue_full' | 'spool_full' | 'closed' | 'id_conflict';
@@ -176,9 +176,9 @@ export interface Collector {
    * A job of the service run on the collector's scheduler (every 30 s unless `schedule.jobs` says
    * otherwise), with its runs and last success in the scheduled-job metrics; stopped on close.
    */
-  registerJob(job: ScheduledJob, fn: () => Promise<void>): void;
+  registerJob(job: ServiceJob, fn: () => Promise<void>): void;
   /** Runs a registered job now, as its schedule would (counted); false when none is registered. */
-  runJob(job: ScheduledJob): Promise<boolean>;
+  runJob(job: ServiceJob): Promise<boolean>;
   refreshGauges(): Promise<void>;
   /** Verifies the hash chain (incremental unless `full`), updates metrics and pages on a break. */
   verifyChain(opts?: { full?: boolean; anchor?: ChainHead }): Promise<VerifyResult>;
@@ -1118,12 +1118,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   const schedule = opts.schedule ?? {};
-  const registeredJobs = new Map<ScheduledJob, () => Promise<void>>();
-  const OWN_JOBS: ReadonlySet<ScheduledJob> = new Set([
-    'audit_chain_verify',
-    'audit_chain_verify_full',
-    'business_gauges',
-  ]);
+  const registeredJobs = new Map<ServiceJob, () => Promise<void>>();
   const addTask = (
     expr: string | false | undefined,
     fallback: string,
@@ -1166,10 +1161,9 @@ export function createCollector(opts: CollectorOptions): Collector {
     router: (ropts) => createEventsRouter(collector, opts.telemetry, ropts),
     listener: (ropts, next) => createEventsListener(collector, opts.telemetry, ropts, next),
     registerJob(job, fn) {
-      if (!SCHEDULED_JOBS.includes(job)) throw new Error(`unknown scheduled job "${job}"`);
-      // The collector's own jobs, and a job registered twice, would run twice per tick.
-      if (OWN_JOBS.has(job) || registeredJobs.has(job))
-        throw new Error(`scheduled job "${job}" is already scheduled`);
+      if (!SERVICE_JOBS.includes(job)) throw new Error(`"${job}" is not a job a service registers`);
+      // Registered twice, it would run twice per tick.
+      if (registeredJobs.has(job)) throw new Error(`scheduled job "${job}" is already registered`);
       if (closing) return;
       registeredJobs.set(job, fn);
       addTask(schedule.jobs?.[job], '*/30 * * * * *', job, fn);

@@ -149,13 +149,15 @@ export const REJECT_REASONS = [
   'id_conflict',
 ] as const;
 /** `task` label of scheduled_job_runs_total (outcome: success | failure). */
-export const SCHEDULED_JOBS = [
-  'audit_chain_verify',
-  'audit_chain_verify_full',
-  'business_gauges',
-  /** The service's: account changes the database recorded, reported as events (registerJob). */
-  'account_change_events',
-] as const;
+/** Jobs the collector schedules itself. */
+export const COLLECTOR_JOBS = ['audit_chain_verify', 'audit_chain_verify_full', 'business_gauges'] as const;
+/**
+ * Jobs a service runs on the collector's scheduler (registerJob): account_change_events reports the
+ * account changes the database recorded.
+ */
+export const SERVICE_JOBS = ['account_change_events'] as const;
+export type ServiceJob = (typeof SERVICE_JOBS)[number];
+export const SCHEDULED_JOBS = [...COLLECTOR_JOBS, ...SERVICE_JOBS] as const;
 export const JOB_OUTCOMES = ['success', 'failure'] as const;
 /** `event_type` label of payments_amount_total (a failed payment moved no money). */
 export const PAYMENT_AMOUNT_EVENT_TYPES = ['payment_captured', 'payment_refunded'] as const;
