@@ -80,7 +80,15 @@ export const EVENT_TYPES = {
     reasons: ['authentication_failed', 'unknown_key', 'malformed', 'unknown_format'],
   },
   order_created: { class: 'business', outcome: 'success', reasons: ['none'] },
+  /** An open order fulfilled or cancelled (a cancellation voids its unpaid invoice: invoice_voided). */
+  order_updated: { class: 'business', outcome: 'success', reasons: ['fulfilled', 'cancelled'] },
   prescription_issued: { class: 'business', outcome: 'success', reasons: ['none'] },
+  /** A pending prescription filled by the pharmacy. */
+  prescription_filled: { class: 'business', outcome: 'success', reasons: ['none'] },
+  /** An invoice issued for an order's total, or for an amount with no order (`manual`). */
+  invoice_issued: { class: 'business', outcome: 'success', reasons: ['order', 'manual'] },
+  /** An unpaid invoice voided: its order was cancelled. */
+  invoice_voided: { class: 'business', outcome: 'success', reasons: ['order_cancelled'] },
   payment_captured: { class: 'business', outcome: 'success', reasons: ['none'] },
   payment_failed: {
     class: 'business',

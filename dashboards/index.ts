@@ -110,7 +110,8 @@ export function securityDashboard(): dashboard.Dashboard {
 export function businessDashboard(): dashboard.Dashboard {
   return buildDashboard({
     key: 'business',
-    description: 'Orders, prescriptions, revenue by currency, payment failures and refunds, backlog gauges.',
+    description:
+      'Orders, prescriptions and invoices through their lifecycle, revenue by currency, payment failures and refunds, backlog gauges.',
     variables: ['job', 'instance'],
     rows: [
       {
@@ -118,13 +119,10 @@ export function businessDashboard(): dashboard.Dashboard {
         panels: [business.ordersTotal(), business.prescriptionsTotal(), business.revenueByCurrency()],
       },
       {
-        title: 'Payments',
-        panels: [
-          business.ordersAndPrescriptions(),
-          business.paymentsCaptured(),
-          business.paymentFailuresAndRefunds(),
-        ],
+        title: 'Order flow',
+        panels: [business.ordersAndPrescriptions(), business.invoicesIssuedAndVoided()],
       },
+      { title: 'Payments', panels: [business.paymentsCaptured(), business.paymentFailuresAndRefunds()] },
       { title: 'Backlog', panels: [business.businessGauges()] },
     ],
   });

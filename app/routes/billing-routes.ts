@@ -1,6 +1,6 @@
 /**
  * Invoices, payments and refunds (amounts are integer minor units with a currency):
- *   POST /api/invoices                     admin, staff
+ *   POST /api/invoices                     admin, staff                 -> invoice_issued
  *   GET  /api/invoices?patientId&status     admin, staff; the patient for their own
  *   GET  /api/invoices/:id
  *   POST /api/invoices/:id/payments        the patient, admin, staff   -> payment_captured | payment_failed
@@ -139,6 +139,11 @@ export function invoiceRoutes(ctx: AppContext): Router {
         [id, input.patientId, invoice.amount, invoice.currency, auth.userId],
       );
     }
+    ctx.events.report('invoice_issued', {
+      actor: { role: auth.role, id: auth.userId },
+      reason: input.orderId ? 'order' : 'manual',
+      resource: { type: 'invoice', id },
+    });
     res.status(201).json({ id, status: 'unpaid', amountMinor: invoice.amount, currency: invoice.currency });
   });
 

@@ -3,9 +3,10 @@
  *   POST  /api/orders                  admin, staff, assigned provider, the patient      -> order_created
  *   GET   /api/orders?patientId&status  admin, staff (queue); others: own/assigned patient
  *   GET   /api/orders/:id
- *   PATCH /api/orders/:id               admin, staff: fulfil or cancel an open order (voids its unpaid invoice)
+ *   PATCH /api/orders/:id               admin, staff: fulfil or cancel an open order  -> order_updated
+ *                                       (cancelling voids its unpaid invoice)          -> invoice_voided
  *   POST  /api/prescriptions            assigned provider                                -> prescription_issued
- *   POST  /api/prescriptions/:id/fill   admin, staff: the pharmacy fills a pending one
+ *   POST  /api/prescriptions/:id/fill   admin, staff: the pharmacy fills a pending one -> prescription_filled
  */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
@@ -170,6 +171,14 @@ export function orderRoutes(ctx: AppContext): Router {
     if (auth.role !== 'admin' && auth.role !== 'staff') throw roleForbidden(ctx, auth, { type: 'order', id });
     const { status } = body(req, orderPatch);
     const voidedInvoiceIds = await closeOrder(ctx, id, status);
+    const actor = { role: auth.role, id: auth.userId };
+    ctx.events.report('order_updated', { actor, reason: status, resource: { type: 'order', id } });
+    for (const invoiceId of voidedInvoiceIds)
+      ctx.events.report('invoice_voided', {
+        actor,
+        reason: 'order_cancelled',
+        resource: { type: 'invoice', id: invoiceId },
+      });
     res.json(status === 'cancelled' ? { id, status, voidedInvoiceIds } : { id, status });
   });
   return r;
@@ -250,6 +259,11 @@ export function prescriptionRoutes(ctx: AppContext): Router {
       if (e.rowCount === 0) throw notFound('Prescription');
       throw conflict('prescription_not_pending', 'Only a pending prescription can be filled');
     }
+    ctx.events.report('prescription_filled', {
+      actor: { role: auth.role, id: auth.userId },
+      reason: 'none',
+      resource: { type: 'prescription', id },
+    });
     res.json({ id, status: 'filled' });
   });
   return r;

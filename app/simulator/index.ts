@@ -3,7 +3,8 @@
  * rate (open loop: a slow service does not slow the offered load, as with real users) for a
  * duration, and returns a summary. Scenarios:
  *   normal               patients read their record and pay invoices, providers read charts, write
- *                        notes and prescribe, staff create orders and invoices, admins refund
+ *                        notes and prescribe, staff create, invoice, fulfil and cancel orders and
+ *                        fill prescriptions, admins refund
  *   credential-stuffing  mostly logins with leaked-looking usernames and passwords (all fail)
  *   phi-snooping         a provider and a staff member read charts they are not assigned to (403)
  *   error-spike          normal traffic with the service's fault switch failing 30% of requests
@@ -81,6 +82,10 @@ interface World {
   patients: Array<{ session: UserSession; patientId: string }>;
   allPatients: string[];
   unpaidInvoices: Map<string, string[]>; // patientId -> invoice ids
+  /** The order each invoice of the run bills (its cancellation voids the invoice). */
+  orderOfInvoice: Map<string, string>;
+  /** Orders whose invoice is paid: the next to fulfil. */
+  paidOrders: string[];
   captured: string[];
   pendingPrescriptions: string[];
   counters: { failedLogins: number; phiDenied: number };
@@ -147,6 +152,8 @@ async function setup(client: SimClient, creds: DemoCredentials): Promise<World> 
       .map((u) => ({ session: session(u), patientId: u.patientId as string })),
     allPatients: [...creds.patientIds],
     unpaidInvoices: new Map(),
+    orderOfInvoice: new Map(),
+    paidOrders: [],
     captured: [],
     pendingPrescriptions: [],
     counters: { failedLogins: 0, phiDenied: 0 },
@@ -244,9 +251,11 @@ function normalActions(w: World): Array<[weight: number, action: Action]> {
           orderId: order.id,
         });
         if (inv.status === 201) {
+          const invoiceId = (inv.body as { id: string }).id;
           const list = w.unpaidInvoices.get(p.patientId) ?? [];
-          list.push((inv.body as { id: string }).id);
+          list.push(invoiceId);
           w.unpaidInvoices.set(p.patientId, list);
+          w.orderOfInvoice.set(invoiceId, order.id);
         }
         return inv;
       },
@@ -265,8 +274,12 @@ function normalActions(w: World): Array<[weight: number, action: Action]> {
         const r = await as(w, p.session, 'pay_invoice', 'POST', `/api/invoices/${invoiceId}/payments`, {
           paymentMethod,
         });
-        if (r.status === 201) w.captured.push((r.body as { id: string }).id);
-        else if (r.status === 402) (w.unpaidInvoices.get(p.patientId) as string[]).push(invoiceId);
+        if (r.status === 201) {
+          w.captured.push((r.body as { id: string }).id);
+          const orderId = w.orderOfInvoice.get(invoiceId);
+          w.orderOfInvoice.delete(invoiceId);
+          if (orderId) w.paidOrders.push(orderId);
+        } else if (r.status === 402) (w.unpaidInvoices.get(p.patientId) as string[]).push(invoiceId);
         return r;
       },
     ],
@@ -278,6 +291,30 @@ function normalActions(w: World): Array<[weight: number, action: Action]> {
         return as(w, w.admin, 'refund', 'POST', `/api/payments/${id}/refunds`, {
           reason: pick(['customer_request', 'service_issue'] as const),
         });
+      },
+    ],
+    [
+      3,
+      async () => {
+        // A paid order ships.
+        const id = w.paidOrders.shift();
+        if (!id) return as(w, w.staff, 'list_orders', 'GET', '/api/orders?status=open&limit=20');
+        return as(w, w.staff, 'fulfil_order', 'PATCH', `/api/orders/${id}`, { status: 'fulfilled' });
+      },
+    ],
+    [
+      1,
+      async () => {
+        // An unpaid order is called off: its invoice is voided with it.
+        const candidates = w.patients.filter((p) => (w.unpaidInvoices.get(p.patientId) ?? []).length > 0);
+        if (candidates.length === 0)
+          return as(w, w.staff, 'list_orders', 'GET', '/api/orders?status=open&limit=20');
+        const invoices = w.unpaidInvoices.get(pick(candidates).patientId) as string[];
+        const invoiceId = invoices.pop() as string;
+        const orderId = w.orderOfInvoice.get(invoiceId);
+        w.orderOfInvoice.delete(invoiceId);
+        if (!orderId) return as(w, w.staff, 'list_orders', 'GET', '/api/orders?status=open&limit=20');
+        return as(w, w.staff, 'cancel_order', 'PATCH', `/api/orders/${orderId}`, { status: 'cancelled' });
       },
     ],
     [4, async () => as(w, w.staff, 'list_invoices', 'GET', '/api/invoices?status=unpaid&limit=20')],

@@ -25,11 +25,41 @@ function events(type: string, window: string): string {
 export function ordersAndPrescriptions() {
   return timeseriesPanel({
     title: 'Orders and prescriptions',
-    description: 'Orders created and prescriptions issued per minute.',
+    description:
+      'Orders created, fulfilled and cancelled, and prescriptions issued and filled, per minute. ' +
+      'Cancellations rising against fulfilments, or fills lagging issues, is the pharmacy backlog forming.',
     unit: 'opm',
     series: [
-      { expr: `sum (rate(${events('order_created', RATE)})) * ${PER_MINUTE}`, legend: 'orders' },
-      { expr: `sum (rate(${events('prescription_issued', RATE)})) * ${PER_MINUTE}`, legend: 'prescriptions' },
+      { expr: `sum (rate(${events('order_created', RATE)})) * ${PER_MINUTE}`, legend: 'orders created' },
+      {
+        expr: `sum by (reason) (rate(${events('order_updated', RATE)})) * ${PER_MINUTE}`,
+        legend: 'orders {{reason}}',
+      },
+      {
+        expr: `sum (rate(${events('prescription_issued', RATE)})) * ${PER_MINUTE}`,
+        legend: 'prescriptions issued',
+      },
+      {
+        expr: `sum (rate(${events('prescription_filled', RATE)})) * ${PER_MINUTE}`,
+        legend: 'prescriptions filled',
+      },
+    ],
+  });
+}
+
+/** Invoices issued (for an order or a manual amount) and voided (their order cancelled), per minute. */
+export function invoicesIssuedAndVoided() {
+  return timeseriesPanel({
+    title: 'Invoices issued and voided',
+    description:
+      'Invoices issued (for an order, or a manual amount) and voided because their order was cancelled, per minute.',
+    unit: 'opm',
+    series: [
+      {
+        expr: `sum by (reason) (rate(${events('invoice_issued', RATE)})) * ${PER_MINUTE}`,
+        legend: 'issued: {{reason}}',
+      },
+      { expr: `sum (rate(${events('invoice_voided', RATE)})) * ${PER_MINUTE}`, legend: 'voided' },
     ],
   });
 }

@@ -873,6 +873,15 @@ export function describeApi(backend: Backend): void {
     });
 
     describe('orders, prescriptions, invoices, payments', () => {
+      const ref = (kind: string, id: string) =>
+        pseudonymousRef(t.service.config.pseudonymKey, `${kind}:${id}`);
+      /** The events of these types reported since `mark` (a length of t.events), as [type, reason, ref]. */
+      const lifecycle = ['order_updated', 'invoice_issued', 'invoice_voided', 'prescription_filled'];
+      const lifecycleSince = (mark: number) =>
+        t.events
+          .slice(mark)
+          .filter((e) => lifecycle.includes(e.event_type as string))
+          .map((e) => [e.event_type, e.reason, (e.resource as { ref: string }).ref]);
       /** An order of patient 2 in GBP, made by staff: its id. */
       const newOrder = async (items: object[] = [{ sku: 'LAB-PANEL', quantity: 1, unitPriceMinor: 900 }]) =>
         (
@@ -915,11 +924,16 @@ export function describeApi(backend: Backend): void {
               .set(auth(loginPatient2))
           ).body,
         );
+        const mark = t.events.length;
         await request(api)
           .patch(`/api/orders/${res.body.id}`)
           .set(auth(staff))
           .send({ status: 'fulfilled' })
           .expect(200);
+        expect(eventsOf(t, 'order_updated').at(-1)).toMatchObject({
+          actor: { role: 'staff' },
+          reason: 'fulfilled',
+        });
         expect(
           (
             await request(api)
@@ -928,6 +942,8 @@ export function describeApi(backend: Backend): void {
               .send({ status: 'cancelled' })
           ).status,
         ).toBe(409);
+        // The refused change reports nothing.
+        expect(lifecycleSince(mark)).toEqual([['order_updated', 'fulfilled', ref('order', res.body.id)]]);
         const other = await request(api)
           .post('/api/orders')
           .set(auth(patient1))
@@ -986,6 +1002,7 @@ export function describeApi(backend: Backend): void {
           medication: 'Amoxicillin 500 mg',
           status: 'pending',
         });
+        const mark = t.events.length;
         await request(api).post(`/api/prescriptions/${res.body.id}/fill`).set(auth(staff)).expect(200);
         expect(
           (await request(api).post(`/api/prescriptions/${res.body.id}/fill`).set(auth(staff))).status,
@@ -993,6 +1010,11 @@ export function describeApi(backend: Backend): void {
         expect(
           (await request(api).post(`/api/prescriptions/${res.body.id}/fill`).set(auth(patient1))).status,
         ).toBe(403);
+        // Filled once: the refused fills report nothing.
+        expect(lifecycleSince(mark)).toEqual([
+          ['prescription_filled', 'none', ref('prescription', res.body.id)],
+        ]);
+        expect(eventsOf(t, 'prescription_filled').at(-1)).toMatchObject({ actor: { role: 'staff' } });
       });
 
       it('captures, fails and refunds payments in integer minor units', async () => {
@@ -1002,6 +1024,11 @@ export function describeApi(backend: Backend): void {
           .send({ patientId: p1, amountMinor: 12_345, currency: 'EUR' });
         expect(inv.status).toBe(201);
         const invoiceId = inv.body.id as string;
+        expect(eventsOf(t, 'invoice_issued').at(-1)).toMatchObject({
+          actor: { role: 'staff' },
+          reason: 'manual',
+          resource: { type: 'invoice', ref: ref('invoice', invoiceId) },
+        });
         expect((await request(api).get(`/api/invoices/${invoiceId}`).set(auth(patient1))).body).toMatchObject(
           { status: 'unpaid', amountMinor: 12_345 },
         );
@@ -1145,6 +1172,7 @@ export function describeApi(backend: Backend): void {
 
         // Unpaid: cancelled with its order, and no longer payable.
         const a = await invoicedOrder();
+        const markA = t.events.length;
         const cancel = await request(api)
           .patch(`/api/orders/${a.orderId}`)
           .set(auth(staff))
@@ -1152,6 +1180,10 @@ export function describeApi(backend: Backend): void {
         expect(cancel.status).toBe(200);
         expect(cancel.body).toEqual({ id: a.orderId, status: 'cancelled', voidedInvoiceIds: [a.invoiceId] });
         expect(await invoiceStatus(a.invoiceId)).toBe('void');
+        expect(lifecycleSince(markA)).toEqual([
+          ['order_updated', 'cancelled', ref('order', a.orderId)],
+          ['invoice_voided', 'order_cancelled', ref('invoice', a.invoiceId)],
+        ]);
         const pay = await request(api)
           .post(`/api/invoices/${a.invoiceId}/payments`)
           .set(auth(staff))
@@ -1166,6 +1198,7 @@ export function describeApi(backend: Backend): void {
           .set(auth(staff))
           .send({ paymentMethod: 'pm_card_visa' })
           .expect(201);
+        const markB = t.events.length;
         const refused = await request(api)
           .patch(`/api/orders/${b.orderId}`)
           .set(auth(staff))
@@ -1173,9 +1206,11 @@ export function describeApi(backend: Backend): void {
         expect(refused.status).toBe(409);
         expect(refused.body.error.code).toBe('order_paid');
         expect([await orderStatus(b.orderId), await invoiceStatus(b.invoiceId)]).toEqual(['open', 'paid']);
+        expect(lifecycleSince(markB)).toEqual([]);
 
         // Fulfilling leaves the invoice as it is.
         const c = await invoicedOrder();
+        const markC = t.events.length;
         expect(
           (
             await request(api)
@@ -1185,10 +1220,12 @@ export function describeApi(backend: Backend): void {
           ).body,
         ).toEqual({ id: c.orderId, status: 'fulfilled' });
         expect(await invoiceStatus(c.invoiceId)).toBe('unpaid');
+        expect(lifecycleSince(markC)).toEqual([['order_updated', 'fulfilled', ref('order', c.orderId)]]);
 
         // A cancellation racing a capture: exactly one wins, and the end state is consistent.
         for (let i = 0; i < 3; i += 1) {
           const d = await invoicedOrder();
+          const markD = t.events.length;
           const [cancelled, paid] = await Promise.all([
             request(api).patch(`/api/orders/${d.orderId}`).set(auth(staff)).send({ status: 'cancelled' }),
             request(api)
@@ -1199,17 +1236,27 @@ export function describeApi(backend: Backend): void {
           expect([cancelled.status, paid.status]).toEqual(cancelled.status === 200 ? [200, 409] : [409, 201]);
           const end = [await orderStatus(d.orderId), await invoiceStatus(d.invoiceId)];
           expect(end).toEqual(cancelled.status === 200 ? ['cancelled', 'void'] : ['open', 'paid']);
+          expect(lifecycleSince(markD)).toEqual(
+            cancelled.status === 200
+              ? [
+                  ['order_updated', 'cancelled', ref('order', d.orderId)],
+                  ['invoice_voided', 'order_cancelled', ref('invoice', d.invoiceId)],
+                ]
+              : [],
+          );
         }
       });
 
       it('invoices an order for its total', async () => {
         const orderId = await newOrder([{ sku: 'LAB-PANEL', quantity: 3, unitPriceMinor: 700 }]);
+        const mark = t.events.length;
         const inv = await request(api)
           .post('/api/invoices')
           .set(auth(staff))
           .send({ patientId: p2, orderId });
         expect(inv.status).toBe(201);
         expect(inv.body).toMatchObject({ amountMinor: 2100, currency: 'GBP' });
+        expect(lifecycleSince(mark)).toEqual([['invoice_issued', 'order', ref('invoice', inv.body.id)]]);
         expect(
           (await request(api).post('/api/invoices').set(auth(staff)).send({ patientId: p2 })).status,
         ).toBe(400);
@@ -1230,6 +1277,12 @@ export function describeApi(backend: Backend): void {
           ),
         );
         expect(racing.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+        // Issued once, and only the issued one reported (nothing for the refused ones).
+        const won = racing.find((r) => r.status === 201)!.body.id as string;
+        expect(lifecycleSince(mark)).toEqual([
+          ['invoice_issued', 'order', ref('invoice', inv.body.id)],
+          ['invoice_issued', 'order', ref('invoice', won)],
+        ]);
         // The order's own amount and currency, or none.
         const other = await newOrder([{ sku: 'LAB-PANEL', quantity: 2, unitPriceMinor: 500 }]);
         const wrongAmount = await request(api)

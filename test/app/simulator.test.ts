@@ -61,6 +61,15 @@ describe(`simulator scenarios move the metrics (${defaultBackend()})`, () => {
     expect(summary.byAction.login?.byStatus['200']).toBeGreaterThan(0);
     expect(delta(EVENTS, (l) => l.includes('event_type="phi_access"'))).toBeGreaterThan(0);
     expect(delta(EVENTS, (l) => l.includes('event_type="order_created"'))).toBeGreaterThan(0);
+    // Each order is invoiced in the same action.
+    expect(delta(EVENTS, (l) => l.includes('event_type="invoice_issued"'))).toBeGreaterThan(0);
+    // The simulator fulfils only paid orders and cancels only unpaid ones: never a 409 (how many of
+    // each a run makes is left to chance; these are a few actions in a hundred).
+    for (const action of ['fulfil_order', 'cancel_order', 'fill_prescription'])
+      expect({ action, statuses: Object.keys(summary.byAction[action]?.byStatus ?? {}) }).toEqual({
+        action,
+        statuses: summary.byAction[action] ? ['200'] : [],
+      });
     expect(delta(REQUESTS, (l) => /status_code="5/.test(l))).toBe(0);
     expect(summary.latency.p50Ms).toBeGreaterThan(0);
   }, 60_000);

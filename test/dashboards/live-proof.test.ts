@@ -217,6 +217,7 @@ const MOVED: Record<string, string[]> = {
     'Prescriptions in range',
     'Net revenue by currency (range)',
     'Orders and prescriptions',
+    'Invoices issued and voided',
     'Payments captured',
     'Payment failures and refunds',
   ],
