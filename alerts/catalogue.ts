@@ -1397,15 +1397,15 @@ const collector: AlertDefinition[] = [
       value: 900,
       comparison: '>',
       unit: 'seconds',
-      why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account disabled or given another role in that time is missing from the security events and the audit trail.',
+      why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account created, disabled or given another role in that time is missing from the security events and the audit trail.',
     },
     for: '5m',
     summary: '{{ $labels.job }}: account changes not reported for {{ printf "%.0f" $value }}s',
     description:
-      'No replica of {{ $labels.job }} has drained the account change outbox for more than [[threshold]]: accounts disabled, enabled or given another role, and the sessions that ended, are not in the security events or the audit trail.',
+      'No replica of {{ $labels.job }} has drained the account change outbox for more than [[threshold]]: accounts created, disabled, enabled or given another role, and the sessions that ended, are not in the security events or the audit trail.',
     runbook: {
       meaning:
-        'The scheduled account_change_events task of the service has not succeeded on any replica for more than [[threshold]] (or not once since the oldest replica started). It turns the rows that the database leaves in `account_change_outbox` (an account disabled, enabled or given another role, by the API or by SQL) into `user_updated` and `authn_token_revoked` events.',
+        'The scheduled account_change_events task of the service has not succeeded on any replica for more than [[threshold]] (or not once since the oldest replica started). It turns the rows that the database leaves in `account_change_outbox` (an account created, disabled, enabled or given another role, by the API or by SQL) into `user_created`, `user_updated` and `authn_token_revoked` events.',
       impact:
         'The changes themselves took effect, and the sessions ended with them (the database does that in the same transaction); what is missing is the record: the Security dashboard and the audit trail do not show them until the drain runs again. Nothing is lost: the rows wait in the outbox.',
       steps: [

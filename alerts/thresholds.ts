@@ -586,7 +586,7 @@ export const ALERT_THRESHOLDS = {
     runbookUrl: 'https://runbooks.telehealth.example/alerts/runbooks/AccountChangeEventsStale.md',
     dashboardUid: 'telehealth-infrastructure',
     labels: {},
-    why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account disabled or given another role in that time is missing from the security events and the audit trail.',
+    why: 'The drain runs every 30 s: 15 minutes without a successful run (30 runs) is no blip, and an account created, disabled or given another role in that time is missing from the security events and the audit trail.',
   },
   AuditChainFullVerificationStale: {
     id: 'AuditChainFullVerificationStale',

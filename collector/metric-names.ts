@@ -42,7 +42,10 @@ export const EVENT_TYPES = {
     reasons: ['logout', 'admin_revoked', 'password_changed'],
   },
   session_expired: { class: 'security', outcome: 'success', reasons: ['inactivity', 'token_expired'] },
-  /** An account created through the API; the reason is its role (a new admin is the one to watch). */
+  /**
+   * An account created, through the API or by an operator's SQL; the reason is its role (a new admin is
+   * the one to watch).
+   */
   user_created: { class: 'security', outcome: 'success', reasons: ['admin', 'provider', 'staff', 'patient'] },
   /**
    * An account disabled, enabled or given another role, through the API or by an operator's SQL (the

@@ -1,9 +1,10 @@
 /**
- * Reports every change of an account's state that the database recorded: disabled, enabled or given
- * another role, however the change was made (an operator's SQL included), as a user_updated event, and
- * the sessions it ended as an authn_token_revoked event. Migration 006's trigger ends the sessions and
- * leaves one row per change in account_change_outbox, in the change's own transaction, naming the API
- * caller when the API made it. This drains those rows.
+ * Reports every account created and every change of an account's state that the database recorded
+ * (disabled, enabled or given another role), however it was made (an operator's SQL included): a
+ * creation as a user_created event (reason: the new account's role, 008), a change as a user_updated
+ * event, and the sessions a change ended as an authn_token_revoked event. Migration 006's trigger ends
+ * the sessions and leaves one row per change in account_change_outbox, 008's one per account created,
+ * in the change's own transaction, naming the API caller when the API made it. This drains those rows.
  *
  * At least once, stored once: a batch is claimed in one statement (replicas draining at the same tick
  * take different rows; a claim lapses after CLAIM_SECONDS when its drain dies or the collector refuses
@@ -12,8 +13,19 @@
  * store keeps one row per event id. A run in which the collector refused an event fails (the job's
  * failures count it, and AccountChangeEventsStale fires if it goes on): its row waits.
  */
-import { MAX_EVENT_AGE_MS } from '../collector-api';
+import { MAX_EVENT_AGE_MS, type Queryable } from '../collector-api';
 import type { AppContext, Role } from '../context';
+
+/**
+ * Names the API's caller as the actor of the account changes `tx` makes (the triggers of 006 and 008
+ * read these transaction-local settings); without it, a change is reported as the system's.
+ */
+export async function setChangeActor(tx: Queryable, actor: { id: string; role: Role }): Promise<void> {
+  await tx.query(
+    `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', $2, true)`,
+    [actor.id, actor.role],
+  );
+}
 
 const CLAIM_SECONDS = 120;
 const BATCH = 100;
@@ -32,7 +44,9 @@ export function reportTime(changedAt: Date, now = Date.now()): Date {
 interface OutboxRow {
   id: string;
   user_id: string;
-  change: 'disabled' | 'enabled' | 'role_changed';
+  change: 'created' | 'disabled' | 'enabled' | 'role_changed';
+  /** The role an account was created with (change 'created' only). */
+  role: Role | null;
   sessions: number;
   revoked_event_id: string;
   actor_id: string | null;
@@ -52,7 +66,7 @@ export async function drainAccountChanges(
         WHERE id IN (SELECT id FROM account_change_outbox
                       WHERE claimed_until IS NULL OR claimed_until < now()
                       ORDER BY changed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING id, user_id, change, sessions, revoked_event_id, actor_id, actor_role, changed_at`,
+        RETURNING id, user_id, change, role, sessions, revoked_event_id, actor_id, actor_role, changed_at`,
       [CLAIM_SECONDS, BATCH],
     );
     // A refused event keeps its row claimed: it is tried again once the claim lapses, after the rest.
@@ -66,7 +80,10 @@ export async function drainAccountChanges(
         resource: { type: 'user_account' as const, id: r.user_id },
         occurredAt: reportTime(new Date(r.changed_at)),
       };
-      const updated = ctx.events.report('user_updated', { ...input, reason: r.change, eventId: r.id });
+      const updated =
+        r.change === 'created'
+          ? ctx.events.report('user_created', { ...input, reason: r.role as Role, eventId: r.id })
+          : ctx.events.report('user_updated', { ...input, reason: r.change, eventId: r.id });
       const revoked =
         Number(r.sessions) === 0 ||
         ctx.events.report('authn_token_revoked', {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
+import { setChangeActor } from '../auth/account-change-outbox';
 import { getAuth, requireAuth, revokeUserSessions } from '../auth/sessions';
 import { generateTotpSecret, totpUri } from '../auth/totp';
 import type { AppContext, Role } from '../context';
@@ -32,25 +33,33 @@ const createUserBody = z
     path: ['patientId'],
   });
 
-/** Inserts a user (used by the route and by the demo seed). Returns the TOTP secret once, for MFA roles. */
+/**
+ * Inserts a user (used by the route and by the demo seed). Returns the TOTP secret once, for MFA roles.
+ * The creation is reported as user_created from the outbox the trigger writes (008), with `actor` (the
+ * API's caller) named in the transaction, or as the system's when there is none (the demo seed).
+ */
 export async function insertUser(
   ctx: AppContext,
   input: { username: string; password: string; role: Role; patientId?: string | undefined },
+  actor?: { id: string; role: Role },
 ): Promise<{ id: string; totpSecret: string | null }> {
   const id = randomUUID();
   const totpSecret = MFA_ROLES.has(input.role) ? generateTotpSecret() : null;
   const hash = await ctx.passwords.hash(input.password);
-  await ctx.db.query(
-    `INSERT INTO users (id, username, role, password_hash, totp_secret_enc, patient_id) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [
-      id,
-      input.username,
-      input.role,
-      hash,
-      totpSecret ? ctx.cipher.encrypt(totpSecret, `users.totp_secret:${id}`) : null,
-      input.patientId ?? null,
-    ],
-  );
+  await ctx.db.transaction(async (tx) => {
+    if (actor) await setChangeActor(tx, actor);
+    await tx.query(
+      `INSERT INTO users (id, username, role, password_hash, totp_secret_enc, patient_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        id,
+        input.username,
+        input.role,
+        hash,
+        totpSecret ? ctx.cipher.encrypt(totpSecret, `users.totp_secret:${id}`) : null,
+        input.patientId ?? null,
+      ],
+    );
+  });
   return { id, totpSecret };
 }
 
@@ -74,17 +83,12 @@ export function userRoutes(ctx: AppContext): Router {
         throw conflict('patient_has_login', 'That patient already has a login');
     }
     // The checks above answer the common case; the unique indexes decide a race between two requests.
-    const user = await insertUser(ctx, input).catch((err: unknown) => {
+    const user = await insertUser(ctx, input, { id: auth.userId, role: auth.role }).catch((err: unknown) => {
       const index = uniqueViolation(err);
       if (index === 'users_username_lower_key') throw conflict('username_taken', 'That username is taken');
       if (index === 'users_patient_id_key')
         throw conflict('patient_has_login', 'That patient already has a login');
       throw err;
-    });
-    ctx.events.report('user_created', {
-      actor: { role: auth.role, id: auth.userId },
-      reason: input.role,
-      resource: { type: 'user_account', id: user.id },
     });
     res.status(201).json({
       id: user.id,
@@ -134,10 +138,7 @@ export function userRoutes(ctx: AppContext): Router {
     // The change, and the sessions it ends, are reported from the outbox the trigger writes (006),
     // with this caller as the actor: one path for the API's changes and an operator's.
     await ctx.db.transaction(async (tx) => {
-      await tx.query(
-        `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', $2, true)`,
-        [auth.userId, auth.role],
-      );
+      await setChangeActor(tx, { id: auth.userId, role: auth.role });
       const u = await tx.query(`UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id`, [id, disabled]);
       if (u.rowCount === 0) throw notFound('User');
     });

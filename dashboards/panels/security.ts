@@ -83,7 +83,7 @@ export function tokenRevocations() {
   return timeseriesPanel({
     title: 'Token revocations, session ends and account changes',
     description:
-      'Tokens revoked (logout; by an admin, or by the database when an account was disabled or its role changed; password change), sessions ended, and accounts created (by role) or disabled and enabled through the API, per minute.',
+      'Tokens revoked (logout; by an admin, or by the database when an account was disabled or its role changed; password change), sessions ended, and accounts created (by role), disabled, enabled or given another role, through the API or by SQL, per minute.',
     unit: 'opm',
     series: [
       { expr: eventRate(['authn_token_revoked'], 'reason'), legend: 'revoked: {{reason}}' },

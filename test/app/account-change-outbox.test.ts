@@ -1,12 +1,12 @@
 /**
- * The account change outbox (migration 006) and its drain (app/auth/account-change-outbox.ts) on real
- * PostgreSQL: one row per change however it is made, rows deleted only after the collector stored their
+ * The account change outbox (migrations 006 and 008) and its drain (app/auth/account-change-outbox.ts)
+ * on real PostgreSQL: one row per account created and per change however it is made, rows deleted only after the collector stored their
  * events, a drain that dies in between reports the same event ids again, a refused event keeps its row
  * for later, and replicas draining together report each row once.
  */
 import { randomUUID } from 'node:crypto';
 import { openDatabase, type Database } from '../../collector';
-import { drainAccountChanges, reportTime } from '../../app/auth/account-change-outbox';
+import { drainAccountChanges, reportTime, setChangeActor } from '../../app/auth/account-change-outbox';
 import { migrate } from '../../app/db/migrate';
 import type { EventReporter, ReportInput } from '../../app/events/event-reporter';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../support/postgres';
@@ -56,6 +56,8 @@ describe('account change outbox', () => {
       `u-${id}`,
       role,
     ]);
+    // The creation's own row (008) is tested on its own below; the other tests count changes.
+    await db.query(`DELETE FROM account_change_outbox WHERE user_id = $1 AND change = 'created'`, [id]);
     await addSessions(id, sessions);
     return id;
   }
@@ -111,6 +113,65 @@ describe('account change outbox', () => {
     expect(await liveSessions(user)).toBe(0);
   });
 
+  it('reports an account created, by SQL or by the API, as user_created with its role under the row id', async () => {
+    const admin = await newUser(0, 'admin');
+    const byOperator = randomUUID();
+    const byApi = randomUUID();
+    await db.query(`INSERT INTO users (id, username, role, password_hash) VALUES ($1, $2, 'admin', 'x')`, [
+      byOperator,
+      `u-${byOperator}`,
+    ]);
+    await db.transaction(async (tx) => {
+      await setChangeActor(tx, { id: admin, role: 'admin' });
+      await tx.query(
+        `INSERT INTO users (id, username, role, password_hash) VALUES ($1, $2, 'provider', 'x')`,
+        [byApi, `u-${byApi}`],
+      );
+    });
+    const { rows } = await db.query<{ id: string; user_id: string; role: string; sessions: number }>(
+      `SELECT id, user_id, role, sessions FROM account_change_outbox WHERE change = 'created' ORDER BY changed_at`,
+    );
+    expect(rows.map((r) => [r.user_id, r.role, Number(r.sessions)])).toEqual([
+      [byOperator, 'admin', 0],
+      [byApi, 'provider', 0],
+    ]);
+    const events = recordingReporter();
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(2);
+    expect(events.reported).toEqual([
+      {
+        type: 'user_created',
+        input: expect.objectContaining({
+          reason: 'admin',
+          eventId: rows[0]!.id,
+          actor: { role: 'system', id: null },
+          resource: { type: 'user_account', id: byOperator },
+        }),
+      },
+      {
+        type: 'user_created',
+        input: expect.objectContaining({
+          reason: 'provider',
+          eventId: rows[1]!.id,
+          actor: { role: 'admin', id: admin },
+          resource: { type: 'user_account', id: byApi },
+        }),
+      },
+    ]);
+    expect(await outboxRows()).toEqual([]);
+    // A creation row carries its role, and only a creation row does.
+    await expect(
+      db.query(`INSERT INTO account_change_outbox (user_id, change, sessions) VALUES ($1, 'created', 0)`, [
+        admin,
+      ]),
+    ).rejects.toThrow(/account_change_outbox_created_role_check/);
+    await expect(
+      db.query(
+        `INSERT INTO account_change_outbox (user_id, change, sessions, role) VALUES ($1, 'disabled', 0, 'admin')`,
+        [admin],
+      ),
+    ).rejects.toThrow(/account_change_outbox_created_role_check/);
+  });
+
   it('reports each change as user_updated under the row id, and the sessions it ended as authn_token_revoked', async () => {
     const user = await disabledUser(2);
     const [row] = (
@@ -139,10 +200,7 @@ describe('account change outbox', () => {
     const admin = await newUser(0, 'admin');
     const user = await newUser(1);
     await db.transaction(async (tx) => {
-      await tx.query(
-        `SELECT set_config('telehealth.actor_id', $1, true), set_config('telehealth.actor_role', 'admin', true)`,
-        [admin],
-      );
+      await setChangeActor(tx, { id: admin, role: 'admin' });
       await tx.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
     });
     // Outside that transaction the setting is gone: an operator's change is the system's.

@@ -818,13 +818,24 @@ export function describeApi(backend: Backend): void {
           .set(auth(admin))
           .send({ username: 'new.provider', password: 'a-long-enough-password', role: 'provider' });
         expect(res.status).toBe(201);
-        // Audited: who created which account, with its role as the reason (no id or name in the event).
+        // Audited from the outbox, as an operator's INSERT is: who created which account, with its role
+        // as the reason (no id or name in the event).
+        expect(await t.service.collector.runJob('account_change_events')).toBe(true);
+        const reported = eventsOf(t, 'user_created').length;
         const created = eventsOf(t, 'user_created').at(-1);
         expect(created).toMatchObject({
           reason: 'provider',
-          actor: { role: 'admin' },
-          resource: { type: 'user_account' },
+          actor: { role: 'admin', ref: expect.any(String) },
+          resource: {
+            type: 'user_account',
+            ref: pseudonymousRef(t.service.config.pseudonymKey, `user_account:${res.body.id}`),
+          },
         });
+        // Stored in the audit table under the outbox row's id.
+        const stored = await t.service.database.query(`SELECT 1 FROM audit_events WHERE event_id = $1`, [
+          created!.event_id,
+        ]);
+        expect(stored.rowCount).toBe(1);
         expect(JSON.stringify(created)).not.toContain(res.body.id);
         expect(JSON.stringify(created)).not.toContain('new.provider');
         expect(res.body.totpSecret).toMatch(/^[A-Z2-7]+$/);
@@ -856,6 +867,9 @@ export function describeApi(backend: Backend): void {
         const list = await request(api).get('/api/users?role=provider').set(auth(admin));
         expect(list.body.users.map((u: { username: string }) => u.username)).toContain('new.provider');
         expect(JSON.stringify(list.body)).not.toMatch(/password|totp/i);
+        // Reported once, and the refused creations left nothing to report.
+        await t.service.collector.runJob('account_change_events');
+        expect(eventsOf(t, 'user_created').length).toBe(reported);
       });
 
       it('answers 409, never 500, when requests race to create the same username', async () => {
@@ -864,11 +878,18 @@ export function describeApi(backend: Backend): void {
             .post('/api/users')
             .set(auth(admin))
             .send({ username: 'race.staff', password: 'a-long-enough-password', role: 'staff' });
+        await t.service.collector.runJob('account_change_events');
+        const before = eventsOf(t, 'user_created').length;
         const results = await Promise.all(Array.from({ length: 6 }, create));
         const statuses = results.map((r) => r.status).sort();
         expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
         for (const r of results.filter((x) => x.status === 409))
           expect(r.body.error.code).toBe('username_taken');
+        // The losers' transactions rolled back with their outbox rows: one account, one event.
+        await t.service.collector.runJob('account_change_events');
+        expect(eventsOf(t, 'user_created').slice(before)).toEqual([
+          expect.objectContaining({ reason: 'staff', actor: expect.objectContaining({ role: 'admin' }) }),
+        ]);
       });
     });
 
