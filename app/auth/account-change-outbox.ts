@@ -8,9 +8,10 @@
  *
  * At least once, stored once: a batch is claimed in one statement (replicas draining at the same tick
  * take different rows; a claim lapses after CLAIM_SECONDS when its drain dies or the collector refuses
- * an event), each row's events carry ids kept in the row, and rows are deleted only after the collector
- * has stored their events. A drain that dies in between reports the same events again, and the audit
- * store keeps one row per event id. A run in which the collector refused an event fails (the job's
+ * an event), each row's events carry ids kept in the row and a time decided at its first claim, and rows
+ * are deleted only after the collector has stored their events. A drain that dies in between reports
+ * the same events again (same ids, same content), and the audit store keeps one row per event id.
+ * Rows are reported in the order the changes were made. A run in which the collector refused an event fails (the job's
  * failures count it, and AccountChangeEventsStale fires if it goes on): its row waits.
  */
 import { MAX_EVENT_AGE_MS, type Queryable } from '../collector-api';
@@ -33,8 +34,9 @@ const BATCH = 100;
 const AGE_MARGIN_MS = 3600_000;
 
 /**
- * The change's time, or the report's when the collector would refuse the former: older than the
- * events it accepts (the drain failed for weeks), or ahead of this clock (the database's runs ahead).
+ * The change's time, or the report's (`now`: the row's first claim) when the collector would refuse
+ * the former: older than the events it accepts (the drain failed for weeks), or ahead of this clock
+ * (the database's runs ahead).
  */
 export function reportTime(changedAt: Date, now = Date.now()): Date {
   const t = changedAt.getTime();
@@ -52,6 +54,8 @@ interface OutboxRow {
   actor_id: string | null;
   actor_role: Role | null;
   changed_at: Date | string;
+  /** This service's time at the row's first claim (008): the reported time is decided from it. */
+  report_at: Date | string;
 }
 
 /** Reports and deletes what the outbox holds; returns how many rows (changes) it reported. */
@@ -61,13 +65,18 @@ export async function drainAccountChanges(
 ): Promise<number> {
   let reported = 0;
   for (;;) {
+    // Reported in the order the changes were made (an UPDATE's RETURNING comes in the table's order).
     const { rows } = await ctx.db.query<OutboxRow>(
-      `UPDATE account_change_outbox SET claimed_until = now() + make_interval(secs => $1)
-        WHERE id IN (SELECT id FROM account_change_outbox
-                      WHERE claimed_until IS NULL OR claimed_until < now()
-                      ORDER BY changed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING id, user_id, change, role, sessions, revoked_event_id, actor_id, actor_role, changed_at`,
-      [CLAIM_SECONDS, BATCH],
+      `WITH claimed AS (
+         UPDATE account_change_outbox
+            SET claimed_until = now() + make_interval(secs => $1), report_at = COALESCE(report_at, $3)
+          WHERE id IN (SELECT id FROM account_change_outbox
+                        WHERE claimed_until IS NULL OR claimed_until < now()
+                        ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+          RETURNING id, user_id, change, role, sessions, revoked_event_id, actor_id, actor_role, changed_at,
+                    report_at, seq)
+       SELECT * FROM claimed ORDER BY seq`,
+      [CLAIM_SECONDS, BATCH, new Date()],
     );
     // A refused event keeps its row claimed: it is tried again once the claim lapses, after the rest.
     const accepted = rows.filter((r) => {
@@ -78,7 +87,8 @@ export async function drainAccountChanges(
             ? { role: r.actor_role, id: r.actor_id }
             : { role: 'system' as const, id: null },
         resource: { type: 'user_account' as const, id: r.user_id },
-        occurredAt: reportTime(new Date(r.changed_at)),
+        // Decided from the first claim's time, so every retry of the row reports the same event.
+        occurredAt: reportTime(new Date(r.changed_at), new Date(r.report_at).getTime()),
       };
       const updated =
         r.change === 'created'

@@ -170,6 +170,8 @@ async function setup(client: SimClient, creds: DemoCredentials): Promise<World> 
   return w;
 }
 
+/** Paid orders kept to fulfil. */
+const MAX_PAID_ORDERS = 1000;
 const SKUS = ['RX-CONSULT', 'LAB-PANEL', 'KIT-BP', 'RX-REFILL', 'TELE-VISIT'];
 const MEDS = ['Amoxicillin 500 mg', 'Lisinopril 10 mg', 'Metformin 500 mg', 'Atorvastatin 20 mg'];
 
@@ -278,7 +280,8 @@ function normalActions(w: World): Array<[weight: number, action: Action]> {
           w.captured.push((r.body as { id: string }).id);
           const orderId = w.orderOfInvoice.get(invoiceId);
           w.orderOfInvoice.delete(invoiceId);
-          if (orderId) w.paidOrders.push(orderId);
+          // Kept bounded on long runs (fulfilment is rarer than payment): the oldest wait no more.
+          if (orderId && w.paidOrders.push(orderId) > MAX_PAID_ORDERS) w.paidOrders.shift();
         } else if (r.status === 402) (w.unpaidInvoices.get(p.patientId) as string[]).push(invoiceId);
         return r;
       },

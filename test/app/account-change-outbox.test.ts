@@ -5,7 +5,10 @@
  * for later, and replicas draining together report each row once.
  */
 import { randomUUID } from 'node:crypto';
-import { openDatabase, type Database } from '../../collector';
+import { createCollector, openDatabase, type Database } from '../../collector';
+import { createTelemetry } from '../../exporter';
+import { createEventReporter } from '../../app/events/event-reporter';
+import { tempDir } from '../collector/helpers';
 import { drainAccountChanges, reportTime, setChangeActor } from '../../app/auth/account-change-outbox';
 import { migrate } from '../../app/db/migrate';
 import type { EventReporter, ReportInput } from '../../app/events/event-reporter';
@@ -279,6 +282,109 @@ describe('account change outbox', () => {
     expect(await drainAccountChanges({ db, events }, stored)).toBe(1);
     for (const e of events.reported) expect(e.input.occurredAt!.getTime()).toBeGreaterThanOrEqual(before);
     expect(await outboxRows()).toEqual([]);
+  });
+
+  it('reports a row retried after a failed run as the same event, stored once, even when its time was clamped', async () => {
+    // A real collector: a retry with the same ids must be the same event (not an id conflict, which
+    // the collector refuses, and which the store quarantines after a restart: a critical page).
+    const collectorOn = () => {
+      const spool = tempDir('outbox-spool');
+      const telemetry = createTelemetry({ defaultMetrics: false });
+      const collector = createCollector({
+        telemetry,
+        database: db,
+        spoolDir: spool.dir,
+        schedule: { verify: false, verifyFull: false, gauges: false },
+      });
+      const events = createEventReporter({
+        sink: collector,
+        source: 'telehealth-api',
+        pseudonymKey: 'k'.repeat(32),
+      });
+      return { collector, telemetry, events, spool };
+    };
+    const conflicts = async (t: ReturnType<typeof createTelemetry>) =>
+      (await t.render()).split('\n').filter((l) => l.includes('reason="id_conflict"') && !l.endsWith(' 0'));
+    await disabledUser(1);
+    // The drain was down for 40 days: the reported time is clamped to the report's.
+    await db.query(`UPDATE account_change_outbox SET changed_at = now() - interval '40 days'`);
+    const [row] = (
+      await db.query<{ id: string; revoked_event_id: string }>(
+        `SELECT id, revoked_event_id FROM account_change_outbox`,
+      )
+    ).rows;
+    const a = collectorOn();
+    const b = collectorOn();
+    try {
+      // Run 1: the events are stored, then the DELETE fails (a crash or a lost connection).
+      const deleteFails: Database = {
+        ...db,
+        query: (async (text: string, params?: unknown[]) => {
+          if (text.startsWith('DELETE FROM account_change_outbox')) throw new Error('connection lost');
+          return db.query(text, params);
+        }) as Database['query'],
+      };
+      await expect(drainAccountChanges({ db: deleteFails, events: a.events }, a.collector)).rejects.toThrow(
+        'connection lost',
+      );
+      // The claim lapses, later (a clamped time would now differ); the same process reports again: the
+      // collector takes the same events (not EVENTS_REFUSED), and the DELETE fails once more.
+      await db.query(`UPDATE account_change_outbox SET claimed_until = now() - interval '1 second'`);
+      await new Promise((r) => setTimeout(r, 20));
+      await expect(drainAccountChanges({ db: deleteFails, events: a.events }, a.collector)).rejects.toThrow(
+        'connection lost',
+      );
+      // And after a restart (no memory of recent ids): the store finds the same events.
+      await db.query(`UPDATE account_change_outbox SET claimed_until = NULL`);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await drainAccountChanges({ db, events: b.events }, b.collector)).toBe(1);
+      expect(await conflicts(a.telemetry)).toEqual([]);
+      expect(await conflicts(b.telemetry)).toEqual([]);
+      const stored = await db.query<{ occurred_at: Date }>(
+        `SELECT occurred_at FROM audit_events WHERE event_id = ANY($1::uuid[])`,
+        [[row!.id, row!.revoked_event_id]],
+      );
+      expect(stored.rowCount).toBe(2);
+      // At the first claim's time, not 40 days back.
+      for (const r of stored.rows)
+        expect(Date.now() - new Date(r.occurred_at).getTime()).toBeLessThan(60_000);
+      expect(await outboxRows()).toEqual([]);
+    } finally {
+      await a.collector.close();
+      await b.collector.close();
+      a.spool.remove();
+      b.spool.remove();
+    }
+  });
+
+  it('reports changes in the order they were made, whatever the table order', async () => {
+    const user = await newUser(0);
+    // Fill the table's first pages, then free them: the later change's row lands before the earlier's.
+    await db.query(
+      `INSERT INTO account_change_outbox (user_id, change, sessions) SELECT $1, 'enabled', 0 FROM generate_series(1, 300)`,
+      [user],
+    );
+    await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
+    await db.query(`DELETE FROM account_change_outbox WHERE change = 'enabled'`);
+    await db.query(`VACUUM account_change_outbox`);
+    await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [user]);
+    const physical = await db.query<{ change: string }>(`SELECT change FROM account_change_outbox`);
+    expect(physical.rows.map((r) => r.change)).toEqual(['enabled', 'disabled']);
+    // Two changes in one transaction share changed_at: still in the order made.
+    await db.transaction(async (tx) => {
+      await tx.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [user]);
+      await tx.query(`UPDATE users SET role = 'provider' WHERE id = $1`, [user]);
+      await tx.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
+    });
+    const events = recordingReporter();
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(5);
+    expect(events.reported.filter((e) => e.type === 'user_updated').map((e) => e.input.reason)).toEqual([
+      'disabled',
+      'enabled',
+      'role_changed',
+      'role_changed',
+      'disabled',
+    ]);
   });
 
   it('reports each row once when replicas drain at the same time, past one batch', async () => {

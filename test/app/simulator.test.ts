@@ -63,13 +63,28 @@ describe(`simulator scenarios move the metrics (${defaultBackend()})`, () => {
     expect(delta(EVENTS, (l) => l.includes('event_type="order_created"'))).toBeGreaterThan(0);
     // Each order is invoiced in the same action.
     expect(delta(EVENTS, (l) => l.includes('event_type="invoice_issued"'))).toBeGreaterThan(0);
-    // The simulator fulfils only paid orders and cancels only unpaid ones: never a 409 (how many of
-    // each a run makes is left to chance; these are a few actions in a hundred).
+    // The simulator fulfils only paid orders and cancels only unpaid ones: never a 409, and each change
+    // is one event (how many of each a run makes is left to chance: a few actions in a hundred; the API
+    // tests report each deterministically).
+    const done = (action: string) => summary.byAction[action]?.byStatus['200'] ?? 0;
     for (const action of ['fulfil_order', 'cancel_order', 'fill_prescription'])
       expect({ action, statuses: Object.keys(summary.byAction[action]?.byStatus ?? {}) }).toEqual({
         action,
         statuses: summary.byAction[action] ? ['200'] : [],
       });
+    const reported = (type: string, reason: string) =>
+      delta(EVENTS, (l) => l.includes(`event_type="${type}"`) && l.includes(`reason="${reason}"`));
+    expect({
+      fulfilled: reported('order_updated', 'fulfilled'),
+      cancelled: reported('order_updated', 'cancelled'),
+      voided: reported('invoice_voided', 'order_cancelled'),
+      filled: reported('prescription_filled', 'none'),
+    }).toEqual({
+      fulfilled: done('fulfil_order'),
+      cancelled: done('cancel_order'),
+      voided: done('cancel_order'),
+      filled: done('fill_prescription'),
+    });
     expect(delta(REQUESTS, (l) => /status_code="5/.test(l))).toBe(0);
     expect(summary.latency.p50Ms).toBeGreaterThan(0);
   }, 60_000);
