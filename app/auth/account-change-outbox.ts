@@ -11,7 +11,8 @@
  * an event), each row's events carry ids kept in the row and a time decided at its first claim, and rows
  * are deleted only after the collector has stored their events. A drain that dies in between reports
  * the same events again (same ids, same content), and the audit store keeps one row per event id.
- * Rows are reported in the order the changes were made. A run in which the collector refused an event fails (the job's
+ * A drain reports its rows in the order the changes were made; replicas draining at once, or a refused
+ * row retried later, may still report two changes of one account out of order (each keeps its time). A run in which the collector refused an event fails (the job's
  * failures count it, and AccountChangeEventsStale fires if it goes on): its row waits.
  */
 import { MAX_EVENT_AGE_MS, type Queryable } from '../collector-api';
@@ -34,14 +35,30 @@ const BATCH = 100;
 const AGE_MARGIN_MS = 3600_000;
 
 /**
- * The change's time, or the report's (`now`: the row's first claim) when the collector would refuse
- * the former: older than the events it accepts (the drain failed for weeks), or ahead of this clock
- * (the database's runs ahead).
+ * The claim of the next rows, in the order the changes were made (an UPDATE's RETURNING comes in the
+ * table's order). $3 is this service's clock, $4 the oldest time the collector surely accepts.
+ * `occurred_at` is decided at a row's first claim and kept, so a retry reports the same events: the
+ * change's time, or the claim's when the collector would refuse the former (older than the events it
+ * accepts, the drain having failed for weeks; or ahead of this clock, the database's running ahead).
+ * A decided time that has itself become too old (a row failing for weeks) is decided again, under new
+ * event ids: the same ids with another time would be an id conflict. A report stored under the old ids
+ * a month before is then audited twice; better than not at all.
  */
-export function reportTime(changedAt: Date, now = Date.now()): Date {
-  const t = changedAt.getTime();
-  return Number.isNaN(t) || t > now || t < now - MAX_EVENT_AGE_MS + AGE_MARGIN_MS ? new Date(now) : changedAt;
-}
+const CLAIM = `
+  WITH claimed AS (
+    UPDATE account_change_outbox o
+       SET claimed_until = now() + make_interval(secs => $1),
+           occurred_at = CASE WHEN o.occurred_at IS NOT NULL AND o.occurred_at >= $4 THEN o.occurred_at
+                              WHEN o.changed_at > $3 OR o.changed_at < $4 THEN $3
+                              ELSE o.changed_at END,
+           id = CASE WHEN o.occurred_at < $4 THEN gen_random_uuid() ELSE o.id END,
+           revoked_event_id = CASE WHEN o.occurred_at < $4 THEN gen_random_uuid() ELSE o.revoked_event_id END
+     WHERE o.id IN (SELECT id FROM account_change_outbox
+                     WHERE claimed_until IS NULL OR claimed_until < now()
+                     ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING o.id, o.user_id, o.change, o.role, o.sessions, o.revoked_event_id, o.actor_id, o.actor_role,
+               o.occurred_at, o.seq)
+  SELECT * FROM claimed ORDER BY seq`;
 
 interface OutboxRow {
   id: string;
@@ -53,9 +70,8 @@ interface OutboxRow {
   revoked_event_id: string;
   actor_id: string | null;
   actor_role: Role | null;
-  changed_at: Date | string;
-  /** This service's time at the row's first claim (008): the reported time is decided from it. */
-  report_at: Date | string;
+  /** The time reported, decided at the row's first claim (CLAIM). */
+  occurred_at: Date | string;
 }
 
 /** Reports and deletes what the outbox holds; returns how many rows (changes) it reported. */
@@ -65,19 +81,13 @@ export async function drainAccountChanges(
 ): Promise<number> {
   let reported = 0;
   for (;;) {
-    // Reported in the order the changes were made (an UPDATE's RETURNING comes in the table's order).
-    const { rows } = await ctx.db.query<OutboxRow>(
-      `WITH claimed AS (
-         UPDATE account_change_outbox
-            SET claimed_until = now() + make_interval(secs => $1), report_at = COALESCE(report_at, $3)
-          WHERE id IN (SELECT id FROM account_change_outbox
-                        WHERE claimed_until IS NULL OR claimed_until < now()
-                        ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-          RETURNING id, user_id, change, role, sessions, revoked_event_id, actor_id, actor_role, changed_at,
-                    report_at, seq)
-       SELECT * FROM claimed ORDER BY seq`,
-      [CLAIM_SECONDS, BATCH, new Date()],
-    );
+    const now = Date.now();
+    const { rows } = await ctx.db.query<OutboxRow>(CLAIM, [
+      CLAIM_SECONDS,
+      BATCH,
+      new Date(now),
+      new Date(now - MAX_EVENT_AGE_MS + AGE_MARGIN_MS),
+    ]);
     // A refused event keeps its row claimed: it is tried again once the claim lapses, after the rest.
     const accepted = rows.filter((r) => {
       const input = {
@@ -87,8 +97,7 @@ export async function drainAccountChanges(
             ? { role: r.actor_role, id: r.actor_id }
             : { role: 'system' as const, id: null },
         resource: { type: 'user_account' as const, id: r.user_id },
-        // Decided from the first claim's time, so every retry of the row reports the same event.
-        occurredAt: reportTime(new Date(r.changed_at), new Date(r.report_at).getTime()),
+        occurredAt: new Date(r.occurred_at),
       };
       const updated =
         r.change === 'created'

@@ -3,12 +3,13 @@
 -- the API caller as actor when the API made it, else unknown (an operator, or the demo seed). `role`:
 -- the role the account was created with, kept in the row (a later change is a row of its own).
 -- `seq`: the order the changes were made in (rows of one transaction share changed_at; an account's
--- changes are serialised by its row lock), in which the drain reports them. `report_at`: the service's
--- time at the row's first claim, from which the reported time is decided once, so a retried report is
--- the same event (same id, same content) and is stored once rather than refused as a conflict.
+-- changes are serialised by its row lock), in which the drain reports them. `occurred_at`: the time
+-- reported, decided at the row's first claim (changed_at, or the claim's time when the collector would
+-- refuse changed_at), so a retried report is the same event (same id, same content) and is stored once
+-- rather than refused as a conflict; decided again, under new ids, only once it is itself too old.
 ALTER TABLE account_change_outbox ADD COLUMN IF NOT EXISTS role text CHECK (role IN ('admin', 'provider', 'staff', 'patient'));
 ALTER TABLE account_change_outbox ADD COLUMN IF NOT EXISTS seq bigserial;
-ALTER TABLE account_change_outbox ADD COLUMN IF NOT EXISTS report_at timestamptz;
+ALTER TABLE account_change_outbox ADD COLUMN IF NOT EXISTS occurred_at timestamptz;
 ALTER TABLE account_change_outbox DROP CONSTRAINT IF EXISTS account_change_outbox_change_check;
 ALTER TABLE account_change_outbox ADD CONSTRAINT account_change_outbox_change_check
   CHECK (change IN ('created', 'disabled', 'enabled', 'role_changed'));

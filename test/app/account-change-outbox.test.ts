@@ -9,7 +9,7 @@ import { createCollector, openDatabase, type Database } from '../../collector';
 import { createTelemetry } from '../../exporter';
 import { createEventReporter } from '../../app/events/event-reporter';
 import { tempDir } from '../collector/helpers';
-import { drainAccountChanges, reportTime, setChangeActor } from '../../app/auth/account-change-outbox';
+import { drainAccountChanges, setChangeActor } from '../../app/auth/account-change-outbox';
 import { migrate } from '../../app/db/migrate';
 import type { EventReporter, ReportInput } from '../../app/events/event-reporter';
 import { createTestDatabase, isPostgresAvailable, type TestDatabase } from '../support/postgres';
@@ -269,18 +269,63 @@ describe('account change outbox', () => {
   });
 
   it('reports a change the collector would refuse for its time (too old, or ahead) at the time of the report', async () => {
-    const now = Date.parse('2026-12-03T12:00:00.000Z');
-    const day = 24 * 3600_000;
-    expect(reportTime(new Date(now - 2 * day), now).getTime()).toBe(now - 2 * day);
-    expect(reportTime(new Date(now - 40 * day), now).getTime()).toBe(now);
-    expect(reportTime(new Date(now + 60_000), now).getTime()).toBe(now);
-    // Through the drain: a row left for 40 days is reported, at most now, and deleted.
-    await disabledUser(1);
-    await db.query(`UPDATE account_change_outbox SET changed_at = now() - interval '40 days'`);
+    const users = [await disabledUser(1), await disabledUser(0), await disabledUser(0)];
+    // Two days old (kept), forty days old (the drain was down), an hour ahead (the database's clock).
+    const changedAt = async (user: string, interval: string) =>
+      (
+        await db.query<{ t: Date }>(
+          `UPDATE account_change_outbox SET changed_at = now() + $2::interval WHERE user_id = $1 RETURNING changed_at AS t`,
+          [user, interval],
+        )
+      ).rows[0]!.t;
+    const twoDays = await changedAt(users[0]!, '-2 days');
+    await changedAt(users[1]!, '-40 days');
+    await changedAt(users[2]!, '1 hour');
     const events = recordingReporter();
     const before = Date.now();
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(3);
+    const after = Date.now();
+    const times = events.reported.map((e) => [
+      e.type,
+      (e.input.resource as { id: string }).id,
+      e.input.occurredAt!.getTime(),
+    ]);
+    expect(times.slice(0, 2)).toEqual([
+      ['user_updated', users[0], twoDays.getTime()],
+      ['authn_token_revoked', users[0], twoDays.getTime()],
+    ]);
+    for (const [, , t] of times.slice(2)) {
+      expect(t).toBeGreaterThanOrEqual(before);
+      expect(t).toBeLessThanOrEqual(after);
+    }
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it("decides a row's time again, under new event ids, once the time decided at its first claim is too old", async () => {
+    await disabledUser(1);
+    const events = recordingReporter();
+    events.refuse = true;
+    await expect(drainAccountChanges({ db, events }, stored)).rejects.toMatchObject({
+      code: 'EVENTS_REFUSED',
+    });
+    const first = (
+      await db.query<{ id: string; revoked_event_id: string; occurred_at: Date }>(
+        `SELECT id, revoked_event_id, occurred_at FROM account_change_outbox`,
+      )
+    ).rows[0]!;
+    // Refused (or failing) for a month after its first claim: its decided time is now too old to accept.
+    await db.query(
+      `UPDATE account_change_outbox SET claimed_until = NULL, changed_at = changed_at - interval '31 days',
+              occurred_at = occurred_at - interval '31 days'`,
+    );
+    events.refuse = false;
     expect(await drainAccountChanges({ db, events }, stored)).toBe(1);
-    for (const e of events.reported) expect(e.input.occurredAt!.getTime()).toBeGreaterThanOrEqual(before);
+    const [updated, revoked] = events.reported;
+    expect([updated!.type, revoked!.type]).toEqual(['user_updated', 'authn_token_revoked']);
+    expect(updated!.input.eventId).not.toBe(first.id);
+    expect(revoked!.input.eventId).not.toBe(first.revoked_event_id);
+    expect(updated!.input.eventId).not.toBe(revoked!.input.eventId);
+    expect(Date.now() - updated!.input.occurredAt!.getTime()).toBeLessThan(60_000);
     expect(await outboxRows()).toEqual([]);
   });
 
@@ -359,31 +404,33 @@ describe('account change outbox', () => {
 
   it('reports changes in the order they were made, whatever the table order', async () => {
     const user = await newUser(0);
-    // Fill the table's first pages, then free them: the later change's row lands before the earlier's.
+    // A change, then more than a batch of later ones (disabled, enabled, …); then the table is rewritten
+    // in the reverse order of the changes (as updates and VACUUM can leave it, less thoroughly).
+    await db.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [user]);
     await db.query(
-      `INSERT INTO account_change_outbox (user_id, change, sessions) SELECT $1, 'enabled', 0 FROM generate_series(1, 300)`,
-      [user],
+      `DO $$ BEGIN FOR i IN 1..121 LOOP UPDATE users SET disabled = NOT disabled WHERE id = '${user}'; END LOOP; END $$`,
     );
-    await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
-    await db.query(`DELETE FROM account_change_outbox WHERE change = 'enabled'`);
-    await db.query(`VACUUM account_change_outbox`);
-    await db.query(`UPDATE users SET disabled = false WHERE id = $1`, [user]);
-    const physical = await db.query<{ change: string }>(`SELECT change FROM account_change_outbox`);
-    expect(physical.rows.map((r) => r.change)).toEqual(['enabled', 'disabled']);
+    await db.query(`CREATE INDEX outbox_reversed_test ON account_change_outbox (seq DESC)`);
+    await db.query(`CLUSTER account_change_outbox USING outbox_reversed_test`);
+    await db.query(`DROP INDEX outbox_reversed_test`);
+    const physical = (await db.query<{ seq: string }>(`SELECT seq FROM account_change_outbox`)).rows.map(
+      (r) => Number(r.seq),
+    );
+    expect(physical).toEqual([...physical].sort((x, y) => y - x));
     // Two changes in one transaction share changed_at: still in the order made.
     await db.transaction(async (tx) => {
-      await tx.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [user]);
       await tx.query(`UPDATE users SET role = 'provider' WHERE id = $1`, [user]);
-      await tx.query(`UPDATE users SET disabled = true WHERE id = $1`, [user]);
+      await tx.query(`UPDATE users SET role = 'staff' WHERE id = $1`, [user]);
+      await tx.query(`UPDATE users SET disabled = NOT disabled WHERE id = $1`, [user]);
     });
     const events = recordingReporter();
-    expect(await drainAccountChanges({ db, events }, stored)).toBe(5);
+    expect(await drainAccountChanges({ db, events }, stored)).toBe(125);
     expect(events.reported.filter((e) => e.type === 'user_updated').map((e) => e.input.reason)).toEqual([
-      'disabled',
+      'role_changed',
+      ...Array.from({ length: 121 }, (_, i) => (i % 2 === 0 ? 'disabled' : 'enabled')),
+      'role_changed',
+      'role_changed',
       'enabled',
-      'role_changed',
-      'role_changed',
-      'disabled',
     ]);
   });
 
