@@ -12,8 +12,9 @@
  * are deleted only after the collector has stored their events. A drain that dies in between reports
  * the same events again (same ids, same content), and the audit store keeps one row per event id.
  * A drain reports its rows in the order the changes were made; replicas draining at once, or a refused
- * row retried later, may still report two changes of one account out of order (each keeps its time). A run in which the collector refused an event fails (the job's
- * failures count it, and AccountChangeEventsStale fires if it goes on): its row waits.
+ * row retried later, may still report two changes of one account out of order (each keeps its time).
+ * A run in which the collector refused an event fails (the job's failures count it, and
+ * AccountChangeEventsStale fires if it goes on): its row waits.
  */
 import { MAX_EVENT_AGE_MS, type Queryable } from '../collector-api';
 import type { AppContext, Role } from '../context';

@@ -27,7 +27,7 @@ export function ordersAndPrescriptions() {
     title: 'Orders and prescriptions',
     description:
       'Orders created, fulfilled and cancelled, and prescriptions issued and filled, per minute. ' +
-      'Cancellations rising against fulfilments, or fills lagging issues, is the pharmacy backlog forming.',
+      'Cancellations rising against fulfilments, or fills falling behind issues, show in the backlog row below.',
     unit: 'opm',
     series: [
       { expr: `sum (rate(${events('order_created', RATE)})) * ${PER_MINUTE}`, legend: 'orders created' },
