@@ -177,8 +177,8 @@ export interface Collector {
    * otherwise), with its runs and last success in the scheduled-job metrics; stopped on close.
    */
   registerJob(job: ServiceJob, fn: () => Promise<void>): void;
-  /** Runs a registered job now, as its schedule would (counted); false when none is registered. */
-  runJob(job: ServiceJob): Promise<boolean>;
+  /** Runs a registered job now, as its schedule would (counted): how the run ended, or that none is registered. */
+  runJob(job: ServiceJob): Promise<'success' | 'failure' | 'not_registered'>;
   refreshGauges(): Promise<void>;
   /** Verifies the hash chain (incremental unless `full`), updates metrics and pages on a break. */
   verifyChain(opts?: { full?: boolean; anchor?: ChainHead }): Promise<VerifyResult>;
@@ -1001,14 +1001,16 @@ export function createCollector(opts: CollectorOptions): Collector {
   }
 
   // ---------------------------------------------------------------- jobs
-  async function runJob(job: ScheduledJob, fn: () => Promise<void>): Promise<void> {
+  async function runJob(job: ScheduledJob, fn: () => Promise<void>): Promise<'success' | 'failure'> {
     try {
       await fn();
       metrics.scheduledJobRunsTotal.inc({ task: job, outcome: 'success' });
       metrics.scheduledJobLastSuccessTimestampSeconds.set({ task: job }, Date.now() / 1000);
+      return 'success';
     } catch (err) {
       metrics.scheduledJobRunsTotal.inc({ task: job, outcome: 'failure' });
       logger?.warn({ 'error.code': errorCode(err), 'job.name': job }, 'scheduled job failed');
+      return 'failure';
     }
   }
 
@@ -1170,9 +1172,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     },
     async runJob(job) {
       const fn = registeredJobs.get(job);
-      if (fn === undefined || closing) return false;
-      await runJob(job, fn);
-      return true;
+      if (fn === undefined || closing) return 'not_registered';
+      return runJob(job, fn);
     },
     registerGauge(name, query) {
       if (!(name in metrics.businessGauges)) throw new Error(`unknown business gauge "${name}"`);

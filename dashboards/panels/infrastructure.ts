@@ -312,19 +312,19 @@ export function collectorThroughput() {
 export function collectorScheduledJobs() {
   const gauges = alert('BusinessGaugesStale');
   const full = alert('AuditChainFullVerificationStale');
-  const revocations = alert('AccountChangeEventsStale');
+  const accountChanges = alert('AccountChangeEventsStale');
   const since = lastSuccessTime(
     `${c.scheduledJobLastSuccessTimestampSeconds}{${MATCH.service}}`,
     `${m.processStartTimeSeconds}{${MATCH.service}}`,
     'job, instance, task',
-    2 * Math.max(gauges.threshold, full.threshold, revocations.threshold),
+    2 * Math.max(gauges.threshold, full.threshold, accountChanges.threshold),
   );
   return timeseriesPanel({
     title: 'Time since each collector task last succeeded',
-    description: `Seconds since each scheduled task of the collector last succeeded, across restarts (since the oldest start, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges and the service's account change events every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges (per instance), ${revocations.name} above ${revocations.threshold} s for the account change events (per job: any replica's drain counts), ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show all three).`,
+    description: `Seconds since each scheduled task of the collector last succeeded, across restarts (since the oldest start, while it has not yet): the audit chain verification every minute and in full nightly, the business gauges and the service's account change events every 30 s. ${gauges.name} fires above ${gauges.threshold} s for the gauges (per instance), ${accountChanges.name} above ${accountChanges.threshold} s for the account change events (per job: any replica's drain counts), ${full.name} above ${full.threshold} s for the full verification (no lines: one axis cannot show all three).`,
     unit: 's',
     series: [{ expr: `time() - (${since})`, legend: '{{task}} {{instance}}' }],
-    related: [gauges, revocations, full],
+    related: [gauges, accountChanges, full],
     min: 0,
   });
 }

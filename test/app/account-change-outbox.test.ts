@@ -5,10 +5,10 @@
  * for later, and replicas draining together report each row once.
  */
 import { randomUUID } from 'node:crypto';
-import { createCollector, openDatabase, type Database } from '../../collector';
-import { createTelemetry } from '../../exporter';
+import { openDatabase, type Database } from '../../collector';
+import type { Telemetry } from '../../exporter';
 import { createEventReporter } from '../../app/events/event-reporter';
-import { tempDir } from '../collector/helpers';
+import { quietCollector } from '../collector/helpers';
 import { drainAccountChanges, setChangeActor } from '../../app/auth/account-change-outbox';
 import { migrate } from '../../app/db/migrate';
 import type { EventReporter, ReportInput } from '../../app/events/event-reporter';
@@ -76,6 +76,15 @@ describe('account change outbox', () => {
     const id = await newUser(sessions);
     await db.query(`UPDATE users SET disabled = true WHERE id = $1`, [id]);
     return id;
+  }
+  /** A drain whose events the collector refuses: it must fail with EVENTS_REFUSED. Its reporter. */
+  async function refusedRun(): Promise<ReturnType<typeof recordingReporter>> {
+    const events = recordingReporter();
+    events.refuse = true;
+    await expect(drainAccountChanges({ db, events }, stored)).rejects.toMatchObject({
+      code: 'EVENTS_REFUSED',
+    });
+    return events;
   }
   const outboxRows = async () =>
     (await db.query<{ id: string }>(`SELECT id FROM account_change_outbox ORDER BY changed_at, id`)).rows;
@@ -247,12 +256,8 @@ describe('account change outbox', () => {
 
   it('fails a run in which an event was refused, and keeps that row for a later drain without holding up the rest', async () => {
     await disabledUser(1);
-    const events = recordingReporter();
-    events.refuse = true;
     // The run fails (counted by the job's metrics; the staleness alert fires if it goes on).
-    await expect(drainAccountChanges({ db, events }, stored)).rejects.toMatchObject({
-      code: 'EVENTS_REFUSED',
-    });
+    const events = await refusedRun();
     expect(await outboxRows()).toHaveLength(1);
     events.refuse = false;
     const later = await disabledUser(1);
@@ -303,11 +308,7 @@ describe('account change outbox', () => {
 
   it("decides a row's time again, under new event ids, once the time decided at its first claim is too old", async () => {
     await disabledUser(1);
-    const events = recordingReporter();
-    events.refuse = true;
-    await expect(drainAccountChanges({ db, events }, stored)).rejects.toMatchObject({
-      code: 'EVENTS_REFUSED',
-    });
+    const events = await refusedRun();
     const first = (
       await db.query<{ id: string; revoked_event_id: string; occurred_at: Date }>(
         `SELECT id, revoked_event_id, occurred_at FROM account_change_outbox`,
@@ -333,22 +334,15 @@ describe('account change outbox', () => {
     // A real collector: a retry with the same ids must be the same event (not an id conflict, which
     // the collector refuses, and which the store quarantines after a restart: a critical page).
     const collectorOn = () => {
-      const spool = tempDir('outbox-spool');
-      const telemetry = createTelemetry({ defaultMetrics: false });
-      const collector = createCollector({
-        telemetry,
-        database: db,
-        spoolDir: spool.dir,
-        schedule: { verify: false, verifyFull: false, gauges: false },
-      });
+      const quiet = quietCollector(db, 'outbox-spool');
       const events = createEventReporter({
-        sink: collector,
+        sink: quiet.collector,
         source: 'telehealth-api',
         pseudonymKey: 'k'.repeat(32),
       });
-      return { collector, telemetry, events, spool };
+      return { ...quiet, events };
     };
-    const conflicts = async (t: ReturnType<typeof createTelemetry>) =>
+    const conflicts = async (t: Telemetry) =>
       (await t.render()).split('\n').filter((l) => l.includes('reason="id_conflict"') && !l.endsWith(' 0'));
     await disabledUser(1);
     // The drain was down for 40 days: the reported time is clamped to the report's.
@@ -395,10 +389,8 @@ describe('account change outbox', () => {
         expect(Date.now() - new Date(r.occurred_at).getTime()).toBeLessThan(60_000);
       expect(await outboxRows()).toEqual([]);
     } finally {
-      await a.collector.close();
-      await b.collector.close();
-      a.spool.remove();
-      b.spool.remove();
+      await a.close();
+      await b.close();
     }
   });
 

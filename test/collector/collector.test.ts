@@ -532,14 +532,14 @@ describe('collector pipeline on PostgreSQL', () => {
 
   it('runs a registered job on demand, counted; refuses an unknown job name', async () => {
     const { collector, telemetry } = newCollector();
-    expect(await collector.runJob('account_change_events')).toBe(false);
+    expect(await collector.runJob('account_change_events')).toBe('not_registered');
     let runs = 0;
     collector.registerJob('account_change_events', async () => {
       runs += 1;
       if (runs === 2) throw Object.assign(new Error('store down'), { code: 'STORE_DOWN' });
     });
-    expect(await collector.runJob('account_change_events')).toBe(true);
-    expect(await collector.runJob('account_change_events')).toBe(true);
+    expect(await collector.runJob('account_change_events')).toBe('success');
+    expect(await collector.runJob('account_change_events')).toBe('failure');
     expect(runs).toBe(2);
     const text = await telemetry.render();
     const runsOf = (outcome: string) =>

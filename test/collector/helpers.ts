@@ -7,7 +7,7 @@ import { createCollector, type Collector } from '../../collector/collector';
 import type { Database } from '../../collector/database';
 import { EVENT_TYPES, EVENT_TYPE_NAMES, type EventType } from '../../collector/metric-names';
 import { pseudonymousRef } from '../../collector/pseudonymous-ref';
-import { createTelemetry } from '../../exporter';
+import { createTelemetry, type Telemetry } from '../../exporter';
 
 export const REF_KEY = 'test-pseudonymisation-key-0123456789';
 
@@ -54,16 +54,18 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
 export function quietCollector(
   database: Database,
   prefix: string,
-): { collector: Collector; close(): Promise<void> } {
+): { collector: Collector; telemetry: Telemetry; close(): Promise<void> } {
   const tmp = tempDir(prefix);
+  const telemetry = createTelemetry({ defaultMetrics: false });
   const collector = createCollector({
-    telemetry: createTelemetry({ defaultMetrics: false }),
+    telemetry,
     database,
     spoolDir: tmp.dir,
     schedule: { verify: false, verifyFull: false, gauges: false },
   });
   return {
     collector,
+    telemetry,
     async close() {
       try {
         await collector.close();
