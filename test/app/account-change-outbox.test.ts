@@ -141,7 +141,7 @@ describe('account change outbox', () => {
       );
     });
     const { rows } = await db.query<{ id: string; user_id: string; role: string; sessions: number }>(
-      `SELECT id, user_id, role, sessions FROM account_change_outbox WHERE change = 'created' ORDER BY changed_at`,
+      `SELECT id, user_id, role, sessions FROM account_change_outbox WHERE change = 'created' ORDER BY seq`,
     );
     expect(rows.map((r) => [r.user_id, r.role, Number(r.sessions)])).toEqual([
       [byOperator, 'admin', 0],
