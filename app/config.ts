@@ -156,7 +156,10 @@ export function loadConfig(
     if (e.DATABASE_URL === undefined) {
       issues.push({ variable: 'DATABASE_URL', message: 'is required in production (with sslmode=require)' });
     } else if (!hasSslModeRequire(e.DATABASE_URL)) {
-      issues.push({ variable: 'DATABASE_URL', message: 'must set sslmode=require in production' });
+      issues.push({
+        variable: 'DATABASE_URL',
+        message: 'must set sslmode=require in production, once (the driver obeys the last sslmode)',
+      });
     }
     if (e.FAULT_INJECTION === 'enabled')
       issues.push({ variable: 'FAULT_INJECTION', message: 'cannot be enabled in production' });
@@ -247,7 +250,9 @@ export function loadConfig(
 
 function hasSslModeRequire(url: string): boolean {
   try {
-    const mode = new URL(url).searchParams.get('sslmode');
+    // Exactly once: with `sslmode=require&sslmode=disable` the driver takes the last, without TLS.
+    const modes = new URL(url).searchParams.getAll('sslmode');
+    const mode = modes.length === 1 ? modes[0] : undefined;
     // verify-ca and verify-full are stricter than require.
     return mode === 'require' || mode === 'verify-ca' || mode === 'verify-full';
   } catch {

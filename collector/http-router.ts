@@ -129,7 +129,8 @@ export function createEventsHandler(
     // API keys are checked before the body is read: an unauthenticated client costs nothing.
     const authz = header(req, 'authorization');
     let source: string | null = null;
-    const bearer = authz && /^Bearer [!-~]{1,512}$/.test(authz) ? authz.slice(7) : undefined;
+    // The scheme is case-insensitive (RFC 7235 §2.1).
+    const bearer = authz && /^Bearer [!-~]{1,512}$/i.test(authz) ? authz.slice(7) : undefined;
     if (bearer !== undefined) {
       source = auth.byApiKey(bearer);
       if (!source) return unauthorized(res);

@@ -51,7 +51,11 @@ export const EVENT_TYPES = {
    * An account disabled, enabled or given another role, through the API or by an operator's SQL (the
    * sessions it ends: authn_token_revoked).
    */
-  user_updated: { class: 'security', outcome: 'success', reasons: ['disabled', 'enabled', 'role_changed'] },
+  user_updated: {
+    class: 'security',
+    outcome: 'success',
+    reasons: ['disabled', 'enabled', 'role_changed', 'unlocked'],
+  },
   /** PHI access denied. */
   authz_fail: {
     class: 'security',

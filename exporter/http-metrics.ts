@@ -91,15 +91,47 @@ function labelOf(route: RouteLike, baseUrl: string): RouteLabel {
   return cached;
 }
 
+type RoutedRequest = IncomingMessage & { route?: RouteLike | null; baseUrl?: string; originalUrl?: string };
+
+const nonEmpty = (segment: string) => segment !== '';
+/** A template whose segments cannot be counted: wildcards, optional parts, regular expressions. */
+const UNCOUNTABLE_TEMPLATE = /[*{}()[\]?+]/;
+
+/**
+ * The mount path the route was matched under. Express restores `req.baseUrl` as an error leaves a
+ * router (`next(err)`, a handler's rejection), so a response sent by an error handler further out
+ * would carry only the outer mount path: `/login` for `/api/auth/login`, and every router's `/:id`
+ * under one label. An error response's path is therefore checked against the template: when it has
+ * other than the template's segments past `baseUrl`, the mount path is the path less those segments
+ * (what `baseUrl` was inside the route). Responses below 400 are sent inside their route and are not
+ * checked, so the common case costs nothing.
+ */
+function mountPathOf(req: RoutedRequest, route: RouteLike, status: number): string {
+  const baseUrl = req.baseUrl;
+  // Not routed by Express (routeNamer): the template is the whole label.
+  if (baseUrl === undefined) return '';
+  const template = route.path;
+  if (status < 400 || typeof template !== 'string' || UNCOUNTABLE_TEMPLATE.test(template)) return baseUrl;
+  const url = req.originalUrl ?? req.url ?? '';
+  const q = url.indexOf('?');
+  const segments = (q === -1 ? url : url.slice(0, q)).split('/').filter(nonEmpty);
+  const own = template.split('/').filter(nonEmpty).length;
+  const kept = segments.length - own;
+  if (kept < 0 || kept === baseUrl.split('/').filter(nonEmpty).length) return baseUrl;
+  return kept === 0 ? '' : `/${segments.slice(0, kept).join('/')}`;
+}
+
 /**
  * The matched route's template with its mount path (`/api/patients/:id`), or undefined when no route
  * matched: what the RED metrics label a request with, for other per-route records (the access log).
+ * `status`: the response's status code (default: Express's `req.res`), which says whether an error
+ * handler may have sent it outside its route (mountPathOf).
  */
-export function routeTemplate(req: IncomingMessage): string | undefined {
-  const r = req as IncomingMessage & { route?: RouteLike | null; baseUrl?: string };
+export function routeTemplate(req: IncomingMessage, status?: number): string | undefined {
+  const r = req as RoutedRequest & { res?: { statusCode?: number } };
   const route = r.route;
   if (route === undefined || route === null) return undefined;
-  return labelOf(route, r.baseUrl ?? '').label;
+  return labelOf(route, mountPathOf(r, route, status ?? r.res?.statusCode ?? 0)).label;
 }
 
 const NO_NEXT: NextFunction = () => undefined;
@@ -237,7 +269,7 @@ export class HttpMetrics {
     if (layerRoute === undefined || layerRoute === null) {
       route = ROUTE_UNMATCHED;
     } else {
-      const cached = labelOf(layerRoute, req.baseUrl ?? '');
+      const cached = labelOf(layerRoute, mountPathOf(req, layerRoute, res.statusCode));
       if (!cached.counted) return;
       route = cached.label;
     }

@@ -34,6 +34,8 @@ interface Claims {
   role: Role;
   pid?: string;
   jti: string;
+  /** Set by createSession; a token without it is refused, so no token outlives its 15 minutes. */
+  exp: number;
 }
 
 export async function createSession(
@@ -104,7 +106,8 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
   const allowed = roles ? new Set<Role>(roles) : null;
   return async (req, res, next) => {
     const header = req.get('authorization');
-    const match = header ? /^Bearer ([A-Za-z0-9_\-.]{20,4096})$/.exec(header) : null;
+    // The scheme is case-insensitive (RFC 7235 §2.1): `bearer` is a Bearer token too.
+    const match = header ? /^Bearer ([A-Za-z0-9_\-.]{20,4096})$/i.exec(header) : null;
     if (!match) throw unauthorized();
     const token = match[1] as string;
     let claims: Claims;
@@ -148,15 +151,17 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
       }
       throw unauthorized('invalid_token', 'The access token is invalid');
     }
-    if (!claims.sub || !claims.jti || !ROLES.includes(claims.role))
+    if (!claims.sub || !claims.jti || typeof claims.exp !== 'number' || !ROLES.includes(claims.role))
       throw unauthorized('invalid_token', 'The access token is invalid');
     // One round trip checks the session and, at most every TOUCH_SECONDS, records the activity:
     // a write per request would cost a WAL flush on every read of the API.
-    const { rows } = await ctx.db.query<{ live: boolean; revoked: boolean }>(
+    const { rows } = await ctx.db.query<{ live: boolean; revoked: boolean; expired: boolean }>(
       `WITH s AS (
          SELECT sessions.id, sessions.revoked_at IS NOT NULL AS revoked,
                 sessions.revoked_at IS NULL AND sessions.last_seen_at > now() - make_interval(secs => $3) AS live,
-                sessions.last_seen_at < now() - make_interval(secs => $4) AS stale
+                sessions.last_seen_at < now() - make_interval(secs => $4) AS stale,
+                -- The session's own end, on the database's clock: not the token's word alone.
+                sessions.expires_at <= now() AS expired
            FROM sessions JOIN users ON users.id = sessions.user_id
           WHERE sessions.id = $1 AND sessions.user_id = $2
             -- A disabled account, or one whose role changed, ends its sessions at once (not at expiry);
@@ -165,11 +170,21 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
        touched AS (
          UPDATE sessions SET last_seen_at = now() FROM s
           WHERE sessions.id = s.id AND s.live AND s.stale RETURNING sessions.id)
-       SELECT live, revoked FROM s`,
+       SELECT live, revoked, expired FROM s`,
       [claims.jti, claims.sub, ctx.config.sessionIdleSeconds, TOUCH_SECONDS, claims.role],
     );
     const row = rows[0];
     if (!row || row.revoked) throw unauthorized('token_revoked', 'The session has ended; log in again');
+    if (row.expired) {
+      if (await revokeSession(ctx, claims.jti, 'token_expired')) {
+        ctx.events.report('session_expired', {
+          actor: { role: claims.role, id: claims.sub },
+          reason: 'token_expired',
+          resource: { type: 'session', id: claims.jti },
+        });
+      }
+      throw expired();
+    }
     if (!row.live) {
       if (await revokeSession(ctx, claims.jti, 'inactivity')) {
         ctx.events.report('session_expired', {

@@ -4,11 +4,14 @@ import { z } from 'zod';
 import { login } from '../auth/login';
 import { getAuth, requireAuth, revokeSession } from '../auth/sessions';
 import type { AppContext } from '../context';
+import { text } from '../http/schemas';
 import { body } from '../http/validate';
 
 const loginBody = z
   .object({
-    username: z.string().trim().min(1).max(254),
+    // Control characters are refused here: a NUL would otherwise reach PostgreSQL, which rejects it
+    // (a 500, uncounted by the lockout and unseen by the login events).
+    username: text(254),
     password: z.string().min(1).max(1024),
     totp: z
       .string()

@@ -146,11 +146,25 @@ export function userRoutes(ctx: AppContext): Router {
   });
   r.post('/:id/unlock', async (req, res) => {
     const { id } = params(req, idParams);
-    const u = await ctx.db.query(
-      `UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1 RETURNING id`,
+    const auth = getAuth(res);
+    // Audited when it lifted something (a lock or counted failures): an admin's override of the
+    // lockout is a security change, while unlocking an account in good standing changes nothing.
+    const u = await ctx.db.query<{ was_locked: boolean }>(
+      `WITH old AS (
+         SELECT id, failed_attempts > 0 OR locked_until IS NOT NULL AS was_locked
+           FROM users WHERE id = $1 FOR UPDATE)
+       UPDATE users SET failed_attempts = 0, locked_until = NULL FROM old
+        WHERE users.id = old.id RETURNING old.was_locked`,
       [id],
     );
     if (u.rowCount === 0) throw notFound('User');
+    if (u.rows[0]?.was_locked) {
+      ctx.events.report('user_updated', {
+        actor: { role: auth.role, id: auth.userId },
+        reason: 'unlocked',
+        resource: { type: 'user_account', id },
+      });
+    }
     res.status(204).end();
   });
   r.post('/:id/revoke-sessions', async (req, res) => {

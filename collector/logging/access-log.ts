@@ -97,7 +97,7 @@ function onClose(this: Holder): void {
   if (state === undefined) return;
   this[STATE] = undefined;
   const req = state.req;
-  const route = routeTemplate(req);
+  const route = routeTemplate(req, this.statusCode);
   if (route !== undefined && state.skip.has(route)) return;
   write(state.line, {
     method: req.method ?? 'GET',

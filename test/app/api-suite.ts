@@ -94,6 +94,17 @@ export function describeApi(backend: Backend): void {
         expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules/);
       });
 
+      it('answers 400, not 500, to a login name with a control character (NUL reaches no query)', async () => {
+        for (const username of ['a\u0000b', 'ad\u001bmin', '\u0000']) {
+          const res = await request(api).post('/api/auth/login').send({ username, password: 'x' });
+          expect(res.status).toBe(400);
+          expect(res.body.error.code).toBe('validation_failed');
+          expect(res.body.error.fields).toEqual([
+            { path: 'body.username', message: 'must not contain control characters' },
+          ]);
+        }
+      });
+
       it('answers 400 to malformed JSON and 413 to an oversize body', async () => {
         const bad = await request(api)
           .post('/api/auth/login')
@@ -239,6 +250,44 @@ export function describeApi(backend: Backend): void {
         await request(api).post(`/api/users/${u.userId}/unlock`).set(auth(admin)).expect(204);
       });
 
+      it("audits an admin's unlock that lifted a lock or counted failures, and only those", async () => {
+        const u = demoUser(t, 'demo-patient-3');
+        const adminId = demoUser(t, 'demo-admin').userId;
+        const unlocks = () => eventsOf(t, 'user_updated').filter((e) => e.reason === 'unlocked');
+        const before = unlocks().length;
+        for (let i = 0; i < 3; i++) {
+          await request(api)
+            .post('/api/auth/login')
+            .send({ username: u.username, password: 'wrong-password' });
+        }
+        const locked = await request(api)
+          .post('/api/auth/login')
+          .send({ username: u.username, password: u.password });
+        expect(locked.status).toBe(423);
+        await request(api).post(`/api/users/${u.userId}/unlock`).set(auth(admin)).expect(204);
+        expect(unlocks().slice(before)).toEqual([
+          expect.objectContaining({
+            outcome: 'success',
+            actor: { role: 'admin', ref: pseudonymousRef(t.service.config.pseudonymKey, `actor:${adminId}`) },
+            resource: {
+              type: 'user_account',
+              ref: pseudonymousRef(t.service.config.pseudonymKey, `user_account:${u.userId}`),
+            },
+          }),
+        ]);
+        expect(
+          (await request(api).post('/api/auth/login').send({ username: u.username, password: u.password }))
+            .status,
+        ).toBe(200);
+        // Nothing to lift: no event.
+        await request(api).post(`/api/users/${u.userId}/unlock`).set(auth(admin)).expect(204);
+        expect(unlocks().length).toBe(before + 1);
+        // Only admins may unlock.
+        const staffUnlock = await request(api).post(`/api/users/${u.userId}/unlock`).set(auth(staff));
+        expect(staffUnlock.status).toBe(403);
+        expect(unlocks().length).toBe(before + 1);
+      });
+
       it('refuses requests without a valid token', async () => {
         expect((await request(api).get('/api/auth/me')).status).toBe(401);
         const garbage = await request(api)
@@ -256,6 +305,17 @@ export function describeApi(backend: Backend): void {
           algorithm: 'none' as jwt.Algorithm,
         });
         expect((await request(api).get('/api/users').set('Authorization', `Bearer ${none}x`)).status).toBe(
+          401,
+        );
+      });
+
+      it('takes the Bearer scheme in any case (RFC 7235)', async () => {
+        const token = await loginAs(t, 'demo-patient-5');
+        for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+          const res = await request(api).get('/api/auth/me').set('Authorization', `${scheme} ${token}`);
+          expect(res.status).toBe(200);
+        }
+        expect((await request(api).get('/api/auth/me').set('Authorization', `Basic ${token}`)).status).toBe(
           401,
         );
       });
@@ -473,6 +533,46 @@ export function describeApi(backend: Backend): void {
         expect(eventsOf(t, 'session_expired').filter((e) => e.reason === 'token_expired').length).toBe(
           before + 1,
         );
+      });
+
+      it('bounds a session by its own end, not the token alone: no exp is refused, a past expires_at ends it', async () => {
+        const u = demoUser(t, 'demo-patient-4');
+        const session = async (ends: string) =>
+          (
+            await t.service.database.query<{ id: string }>(
+              `INSERT INTO sessions (id, user_id, expires_at) VALUES (gen_random_uuid(), $1, ${ends}) RETURNING id`,
+              [u.userId],
+            )
+          ).rows[0]!.id;
+        // Signed with the service's own secret (what a leaked secret or a signing bug would give).
+        const sign = (sid: string, opts: jwt.SignOptions) =>
+          jwt.sign({ role: 'patient', pid: u.patientId }, t.service.config.jwtSecret, {
+            subject: u.userId,
+            jwtid: sid,
+            issuer: t.service.config.serviceName,
+            audience: 'telehealth-api',
+            ...opts,
+          });
+        const noExp = await request(api)
+          .get('/api/auth/me')
+          .set(auth(sign(await session(`now() + interval '15 minutes'`), {})));
+        expect(noExp.status).toBe(401);
+        expect(noExp.body.error.code).toBe('invalid_token');
+
+        const ended = await session(`now() - interval '1 second'`);
+        const before = eventsOf(t, 'session_expired').filter((e) => e.reason === 'token_expired').length;
+        const late = sign(ended, { expiresIn: 86_400 });
+        for (let i = 0; i < 2; i++) {
+          const res = await request(api).get('/api/auth/me').set(auth(late));
+          expect(res.status).toBe(401);
+          expect(res.body.error.code).toBe(i === 0 ? 'session_expired' : 'token_revoked');
+        }
+        expect(eventsOf(t, 'session_expired').filter((e) => e.reason === 'token_expired').length).toBe(
+          before + 1,
+        );
+        // A session within its end still works with the same kind of token.
+        const live = sign(await session(`now() + interval '15 minutes'`), { expiresIn: 900 });
+        expect((await request(api).get('/api/auth/me').set(auth(live))).status).toBe(200);
       });
 
       it('lets an admin revoke all sessions of a user', async () => {

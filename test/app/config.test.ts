@@ -41,6 +41,11 @@ describe('loadConfig', () => {
     ['ENCRYPTION_KEY', { ENCRYPTION_KEY: 'ab'.repeat(31) }, /64 hexadecimal/],
     ['DATABASE_URL', { DATABASE_URL: 'postgres://app@db/app' }, /sslmode=require/],
     ['DATABASE_URL', { DATABASE_URL: 'postgres://app@db/app?sslmode=prefer' }, /sslmode=require/],
+    [
+      'DATABASE_URL',
+      { DATABASE_URL: 'postgres://app@db/app?sslmode=require&sslmode=disable' },
+      /sslmode=require.*once/,
+    ],
     ['DATABASE_URL', { DATABASE_URL: undefined }, /required/],
     ['FAULT_INJECTION', { FAULT_INJECTION: 'enabled' }, /production/],
     ['SEED_DEMO_DATA', { SEED_DEMO_DATA: 'true' }, /production/],

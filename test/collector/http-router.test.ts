@@ -180,6 +180,8 @@ describe.each(INGEST_MOUNTS)('POST /v1/events (%s)', (mount) => {
     const e = JSON.stringify(makeEvent('authn_login_fail'));
     expect((await post(server, e, { authorization: 'Bearer wrong-key' })).status).toBe(401);
     expect((await post(server, e, { authorization: '' })).status).toBe(401);
+    // The scheme in any case (RFC 7235 §2.1).
+    expect((await post(server, e, { authorization: `bearer ${API_KEY}` })).status).toBe(202);
     const billing = JSON.stringify(makeEvent('payment_captured', { source: 'billing' }));
     const ts = Math.floor(Date.now() / 1000);
     const signed = {

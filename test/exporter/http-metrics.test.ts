@@ -179,6 +179,89 @@ describe.each(['middleware', 'request listener'] as const)('HTTP metrics as %s',
   });
 });
 
+describe('HTTP route labels of error responses sent outside their router', () => {
+  // Express restores req.baseUrl as an error leaves a router, before the error handler further out
+  // answers: the label must still be the route's full template, or errors of /api/auth/login land
+  // under /login and every router's /:id under one label.
+  async function drive(paths: Array<[string, string?]>): Promise<string> {
+    const t = createTelemetry({ defaultMetrics: false });
+    const app = express();
+    const inner = express.Router();
+    inner.get('/:id', (req, res, next) => {
+      if (req.params.id === 'sync') throw Object.assign(new Error('bad'), { status: 400 });
+      if (req.params.id === 'next') return next(Object.assign(new Error('bad'), { status: 409 }));
+      if (req.params.id === 'async') return Promise.reject(Object.assign(new Error('bad'), { status: 422 }));
+      res.status(404).json({ inside: true });
+    });
+    inner.post('/', () => {
+      throw Object.assign(new Error('bad'), { status: 400 });
+    });
+    inner.get('/:id/notes/:note', () => {
+      throw new Error('boom');
+    });
+    const outer = express.Router();
+    outer.use('/things', inner);
+    app.use('/api/v1', outer);
+    const other = express.Router();
+    other.get('/:id', () => {
+      throw Object.assign(new Error('bad'), { status: 400 });
+    });
+    app.use('/api/others', other);
+    app.get('/top/:id', () => {
+      throw Object.assign(new Error('bad'), { status: 400 });
+    });
+    app.use((err: { status?: number }, _req: unknown, res: express.Response, _next: unknown) => {
+      res.status(err.status ?? 500).json({ error: true });
+    });
+    const s = await listen(t.httpRequestListener(app));
+    try {
+      for (const [p, method] of paths) await request(s.port, p, method ? { method } : {});
+      await settle();
+    } finally {
+      await s.close();
+    }
+    return t.render();
+  }
+
+  it('labels a thrown, passed-on or rejected error with the full template, nested routers included', async () => {
+    const text = await drive([
+      ['/api/v1/things/sync'],
+      ['/api/v1/things/next'],
+      ['/api/v1/things/async'],
+      ['/api/v1/things/inside'],
+      ['/API/V1/Things/sync'],
+      ['/api/v1/things/', 'POST'],
+      ['/api/v1/things/7/notes/9'],
+      ['/api/others/3f2a9c1e-0b7d-4c55-9e21-7a0c2b9d4e10'],
+      ['/top/5'],
+    ]);
+    const series = (route: string, status: number, method = 'GET') =>
+      sampleValue(text, `${REQ}{method="${method}",route="${route}",status_code="${status}"}`);
+    expect(series('/api/v1/things/:id', 400)).toBe(2);
+    expect(series('/api/v1/things/:id', 409)).toBe(1);
+    expect(series('/api/v1/things/:id', 422)).toBe(1);
+    expect(series('/api/v1/things/:id', 404)).toBe(1);
+    expect(series('/api/v1/things/', 400, 'POST')).toBe(1);
+    expect(series('/api/v1/things/:id/notes/:note', 500)).toBe(1);
+    expect(series('/api/others/:id', 400)).toBe(1);
+    expect(series('/top/:id', 400)).toBe(1);
+    const routes = new Set(
+      sampleLines(text)
+        .filter((l) => l.startsWith(`${REQ}{`))
+        .map((l) => /route="([^"]*)"/.exec(l)?.[1]),
+    );
+    expect(routes).toEqual(
+      new Set([
+        '/api/v1/things/:id',
+        '/api/v1/things/',
+        '/api/v1/things/:id/notes/:note',
+        '/api/others/:id',
+        '/top/:id',
+      ]),
+    );
+  });
+});
+
 describe('HTTP route labels of parameterised mounts', () => {
   async function drive(mount: string, paths: string[], cap = 500): Promise<string> {
     const t = createTelemetry({ defaultMetrics: false, defaultSeriesCap: cap });

@@ -73,4 +73,38 @@ describe('accessLogMiddleware', () => {
     expect(target.lines().map((l) => l['url.path'])).toEqual(['/p/:param/notes/', '/p/:param/notes/']);
     expect(target.text()).not.toContain('3f2a9c1e');
   });
+
+  test('an error answered outside its router keeps the route with its mount path', async () => {
+    const target = captureTarget();
+    const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
+    const app = express();
+    app.use(accessLogMiddleware(log));
+    const auth = express.Router();
+    auth.post('/login', () => {
+      throw Object.assign(new Error('bad'), { status: 401 });
+    });
+    auth.post('/logout', (_req, res) => {
+      res.status(204).end();
+    });
+    app.use('/api/auth', auth);
+    // Express has restored req.baseUrl to '' by the time this answers.
+    app.use(
+      (
+        err: { status?: number },
+        _req: express.Request,
+        res: express.Response,
+        _next: express.NextFunction,
+      ) => {
+        res.status(err.status ?? 500).json({ error: 'unauthorised' });
+      },
+    );
+    await request(app).post('/api/auth/login').expect(401);
+    await request(app).post('/api/auth/logout').expect(204);
+    await tick(10);
+    await log.close();
+    expect(target.lines().map((l) => [l['url.path'], l['http.response.status_code']])).toEqual([
+      ['/api/auth/login', 401],
+      ['/api/auth/logout', 204],
+    ]);
+  });
 });
