@@ -123,6 +123,15 @@ export interface AlertDefinition {
 
 const durationSchema = z.string().regex(DURATION, 'a Prometheus duration such as 30s, 5m, 1h');
 
+/** A `for:` as the texts say it: `2m` is "2 minutes", `1h` "1 hour" (what `[[for]]` becomes). */
+export function humanDuration(duration: string): string {
+  const m = /^(\d+)(s|m|h|d)$/.exec(duration);
+  if (!m) return duration;
+  const n = Number(m[1]);
+  const unit = { s: 'second', m: 'minute', h: 'hour', d: 'day' }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
 const templateSchema = (max: number) =>
   z
     .string()
@@ -186,6 +195,22 @@ const entrySchema = z
         path: ['test'],
         message: 'a threshold alert needs a generated test fixture or a named hand-written test',
       });
+    }
+    // An environment's override changes `for:`, so the texts say it through [[for]], never literally
+    // (staging once read "for 2 minutes" over a `for: 5m`).
+    const literalFor = `for ${humanDuration(entry.for)}`;
+    for (const [path, text] of [
+      [['summary'], entry.summary],
+      [['description'], entry.description],
+      [['runbook', 'meaning'], entry.runbook.meaning],
+    ] as const) {
+      if (entry.for !== '0m' && text.includes(literalFor)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path],
+          message: `write "for [[for]]", not "${literalFor}"`,
+        });
+      }
     }
     if (/\s(and|or|unless)\s/.test(entry.expr) && entry.threshold && !entry.expr.startsWith('(')) {
       ctx.addIssue({ code: 'custom', path: ['expr'], message: 'wrap a set expression in parentheses' });

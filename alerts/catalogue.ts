@@ -16,6 +16,7 @@ import {
   EXTERNAL,
   HTTP_ERROR_STATUS,
   HTTP_STATUS_LABEL,
+  increaseFromFirstSeen,
   NODE,
   MIN_REQUESTS_PER_MINUTE_FOR_P95,
   REQUEST_RATE_WINDOW,
@@ -303,7 +304,7 @@ const platform: AlertDefinition[] = [
       'Over the last 5 minutes {{ $value | humanizePercentage }} of the requests served by {{ $labels.job }} answered with a 5xx status. Users see failures on every route that errs.',
     runbook: {
       meaning:
-        'More than [[threshold]] of the HTTP requests served by the job answered with a 5xx status over 5 minutes, for 5 minutes.',
+        'More than [[threshold]] of the HTTP requests served by the job answered with a 5xx status over 5 minutes, for [[for]].',
       impact:
         'Patients and providers see failed pages and actions; appointments, prescriptions or payments may not complete.',
       steps: HIGH_ERROR_RATE_STEPS,
@@ -341,9 +342,9 @@ const platform: AlertDefinition[] = [
     for: '10m',
     summary: '{{ $labels.job }}: p95 latency is {{ printf "%.2f" $value }}s (threshold [[threshold]])',
     description:
-      'The 95th percentile of request duration of {{ $labels.job }} has been above [[threshold]] for 10 minutes (now {{ printf "%.2f" $value }}s). One request in twenty is that slow or slower.',
+      'The 95th percentile of request duration of {{ $labels.job }} has been above [[threshold]] for [[for]] (now {{ printf "%.2f" $value }}s). One request in twenty is that slow or slower.',
     runbook: {
-      meaning: 'The p95 request duration over 5 minutes has stayed above [[threshold]] for 10 minutes.',
+      meaning: 'The p95 request duration over 5 minutes has stayed above [[threshold]] for [[for]].',
       impact: 'Slow pages and video-visit setup; clients may time out and retry, adding load.',
       steps: [
         'Find the slow routes: the Application Overview "slowest routes" panel, or the first query below.',
@@ -381,10 +382,9 @@ const platform: AlertDefinition[] = [
     summary:
       'Host {{ $labels.instance }}: CPU at {{ $value | humanizePercentage }} (threshold [[threshold]])',
     description:
-      'All CPUs of {{ $labels.instance }} averaged {{ $value | humanizePercentage }} busy over 5 minutes, for 15 minutes.',
+      'All CPUs of {{ $labels.instance }} averaged {{ $value | humanizePercentage }} busy over 5 minutes, for [[for]].',
     runbook: {
-      meaning:
-        'The host (node_exporter) has been busier than [[threshold]] of its CPU capacity for 15 minutes.',
+      meaning: 'The host (node_exporter) has been busier than [[threshold]] of its CPU capacity for [[for]].',
       impact: 'Every process on the host slows down; request latency and collector throughput suffer.',
       steps: SATURATION_STEPS,
       investigate: [
@@ -429,9 +429,9 @@ const platform: AlertDefinition[] = [
     summary:
       'Host {{ $labels.instance }}: memory at {{ $value | humanizePercentage }} (threshold [[threshold]])',
     description:
-      '{{ $labels.instance }} has used {{ $value | humanizePercentage }} of its memory (MemAvailable against MemTotal) for 15 minutes.',
+      '{{ $labels.instance }} has used {{ $value | humanizePercentage }} of its memory (MemAvailable against MemTotal) for [[for]].',
     runbook: {
-      meaning: 'Less than 15 % of the host memory has been available for 15 minutes.',
+      meaning: 'Less than 15 % of the host memory has been available for [[for]].',
       impact: 'The kernel may OOM-kill the service or PostgreSQL; swapping slows everything.',
       steps: SATURATION_STEPS,
       investigate: [
@@ -473,7 +473,7 @@ const platform: AlertDefinition[] = [
     summary:
       '{{ $labels.job }} {{ $labels.instance }}: CPU at {{ $value | humanizePercentage }} of its limit (threshold [[threshold]])',
     description:
-      'The process has used {{ $value | humanizePercentage }} of its configured CPU limit (`process_cpu_limit_cores`) over 5 minutes, for 15 minutes.',
+      'The process has used {{ $value | humanizePercentage }} of its configured CPU limit (`process_cpu_limit_cores`) over 5 minutes, for [[for]].',
     runbook: {
       meaning: 'The service process uses more than [[threshold]] of the CPU cores it is allowed.',
       impact: 'The event loop saturates: latency rises for every request, health checks may time out.',
@@ -521,7 +521,7 @@ const platform: AlertDefinition[] = [
     summary:
       '{{ $labels.job }} {{ $labels.instance }}: memory at {{ $value | humanizePercentage }} of its limit (threshold [[threshold]])',
     description:
-      'The resident memory of the process has been {{ $value | humanizePercentage }} of its configured limit (`process_memory_limit_bytes`) for 15 minutes.',
+      'The resident memory of the process has been {{ $value | humanizePercentage }} of its configured limit (`process_memory_limit_bytes`) for [[for]].',
     runbook: {
       meaning: 'The service process holds more than [[threshold]] of the memory it is allowed.',
       impact: 'An OOM kill drops in-flight requests and restarts the instance.',
@@ -567,9 +567,9 @@ const platform: AlertDefinition[] = [
     for: '2m',
     keepFiringFor: '10m',
     summary: 'Failed logins at {{ printf "%.1f" $value }}/min (threshold [[threshold]])',
-    description: `Failed logins (event authn_login_fail, all reasons) have run above [[threshold]] for 2 minutes, averaged over ${EVENT_RATE_WINDOW}: {{ printf "%.1f" $value }} per minute. Possible credential stuffing or brute force.`,
+    description: `Failed logins (event authn_login_fail, all reasons) have run above [[threshold]] for [[for]], averaged over ${EVENT_RATE_WINDOW}: {{ printf "%.1f" $value }} per minute. Possible credential stuffing or brute force.`,
     runbook: {
-      meaning: 'More than [[threshold]] failed logins a minute across the platform, for 2 minutes.',
+      meaning: 'More than [[threshold]] failed logins a minute across the platform, for [[for]].',
       impact: 'Accounts may be under attack; lockouts may deny service to real patients and providers.',
       steps: SECURITY_INCIDENT_STEPS,
       investigate: [
@@ -603,7 +603,7 @@ const platform: AlertDefinition[] = [
     for: '1m',
     keepFiringFor: '10m',
     summary: 'PHI access denied {{ printf "%.1f" $value }}/min (threshold [[threshold]])',
-    description: `Denied attempts to read patient records (event authz_fail) have run above [[threshold]] for 1 minute, averaged over ${EVENT_RATE_WINDOW}: {{ printf "%.1f" $value }} per minute. Treat as a possible PHI snooping incident.`,
+    description: `Denied attempts to read patient records (event authz_fail) have run above [[threshold]] for [[for]], averaged over ${EVENT_RATE_WINDOW}: {{ printf "%.1f" $value }} per minute. Treat as a possible PHI snooping incident.`,
     runbook: {
       meaning:
         'More than [[threshold]] denied PHI accesses a minute: a user or token is requesting records outside its assignment.',
@@ -631,12 +631,12 @@ const platform: AlertDefinition[] = [
     family: 'phi-integrity',
     service: '{{ $labels.job }}',
     group: 'platform',
-    // The second term: a pod that reports at start-up (legacy rows rebound before its first scrape)
-    // is first scraped with the counter above 0, which increase() cannot see.
-    expr: (() => {
-      const failures = `${COLLECTOR.eventsTotal}{event_type="${eventType('phi_integrity_fail')}"}`;
-      return `(sum by (job, reason) (increase(${failures}[10m]) or (${failures} unless ${failures} offset 10m)))`;
-    })(),
+    // A pod that reports at start-up (legacy rows rebound before its first scrape) is first scraped
+    // with the counter above 0, which increase() alone cannot see.
+    expr: `(sum by (job, reason) (${increaseFromFirstSeen(
+      `${COLLECTOR.eventsTotal}{event_type="${eventType('phi_integrity_fail')}"}`,
+      '10m',
+    )}))`,
     threshold: {
       value: 0,
       comparison: '>',
@@ -713,10 +713,9 @@ const platform: AlertDefinition[] = [
     summary:
       '{{ $labels.job }} {{ $labels.instance }}: dependency {{ $labels.dependency }} is failing its readiness check',
     description:
-      'The readiness check of {{ $labels.dependency }} has failed for 2 minutes on {{ $labels.instance }}; the instance reports not ready.',
+      'The readiness check of {{ $labels.dependency }} has failed for [[for]] on {{ $labels.instance }}; the instance reports not ready.',
     runbook: {
-      meaning:
-        'A dependency the service needs (usually PostgreSQL) failed its readiness checks for 2 minutes.',
+      meaning: 'A dependency the service needs (usually PostgreSQL) failed its readiness checks for [[for]].',
       impact: 'Requests needing the dependency fail; the load balancer takes the instance out of rotation.',
       steps: DATABASE_STEPS,
       investigate: [
@@ -759,9 +758,9 @@ const platform: AlertDefinition[] = [
     summary:
       '{{ $labels.job }} {{ $labels.instance }}: {{ printf "%.0f" $value }} queries waiting for a database connection',
     description:
-      'Queries have been queueing for a pooled connection for 5 minutes (now {{ printf "%.0f" $value }} waiting).',
+      'Queries have been queueing for a pooled connection for [[for]] (now {{ printf "%.0f" $value }} waiting).',
     runbook: {
-      meaning: 'The PostgreSQL connection pool has had waiting clients for 5 minutes.',
+      meaning: 'The PostgreSQL connection pool has had waiting clients for [[for]].',
       impact: 'Requests wait for a connection: latency rises, then requests time out.',
       steps: DATABASE_STEPS,
       investigate: [{ title: 'Pool by state', query: `${EXPORTER.dbPoolConnections}` }],
@@ -914,9 +913,9 @@ const availability: AlertDefinition[] = [
     for: '5m',
     summary: '{{ $labels.job }} target {{ $labels.instance }} is down',
     description:
-      'Prometheus has failed to scrape {{ $labels.instance }} of job {{ $labels.job }} for 5 minutes.',
+      'Prometheus has failed to scrape {{ $labels.instance }} of job {{ $labels.job }} for [[for]].',
     runbook: {
-      meaning: 'One scrape target has been unreachable or failing for 5 minutes.',
+      meaning: 'One scrape target has been unreachable or failing for [[for]].',
       impact:
         'Its metrics are missing: alerts built on them cannot fire. If the target is the service itself, users may be affected.',
       steps: [
@@ -946,7 +945,7 @@ const availability: AlertDefinition[] = [
     for: '2m',
     summary: 'Every instance of the telehealth API is down',
     description:
-      'No instance of job {{ $labels.job }} could be scraped for 2 minutes: the API is most likely unavailable to users.',
+      'No instance of job {{ $labels.job }} could be scraped for [[for]]: the API is most likely unavailable to users.',
     runbook: {
       meaning: 'All scrape targets of the API job are down.',
       impact:
@@ -971,7 +970,7 @@ const availability: AlertDefinition[] = [
     for: '5m',
     summary: 'Prometheus has no target for the telehealth API',
     description:
-      'There has been no `up` series for job {{ $labels.job }} for 5 minutes: service discovery or the scrape configuration lost the API.',
+      'There has been no `up` series for job {{ $labels.job }} for [[for]]: service discovery or the scrape configuration lost the API.',
     runbook: {
       meaning: 'Prometheus does not know any API target, so none of the API alerts can fire.',
       impact: 'Monitoring of the API is blind; outages would go unnoticed.',
@@ -995,7 +994,7 @@ const availability: AlertDefinition[] = [
     for: '10m',
     summary: 'No event collector is reporting metrics',
     description:
-      'No series of the collector (embedded or standalone) has been seen for 10 minutes: security and audit events may not be collected.',
+      'No series of the collector (embedded or standalone) has been seen for [[for]]: security and audit events may not be collected.',
     runbook: {
       meaning: 'Neither the API nor the standalone collector exports the collector queue metrics.',
       impact: 'Security alerts (failed logins, PHI denials) cannot fire; audit events may be lost.',
@@ -1026,7 +1025,7 @@ const collector: AlertDefinition[] = [
     summary:
       '{{ $labels.job }} {{ $labels.instance }}: collector queue at {{ $value | humanizePercentage }} (threshold [[threshold]])',
     description:
-      'The in-memory event queue has been fuller than [[threshold]] for 5 minutes; next it refuses events with queue_full.',
+      'The in-memory event queue has been fuller than [[threshold]] for [[for]]; next it refuses events with queue_full.',
     runbook: {
       meaning: 'The collector receives events faster than it stores them.',
       impact: 'Soon new events are refused (business first); security events spill to the spool.',
@@ -1069,7 +1068,7 @@ const collector: AlertDefinition[] = [
     summary:
       '{{ $labels.job }} {{ $labels.instance }}: event spool at {{ $value | humanizePercentage }} (threshold [[threshold]])',
     description:
-      'The on-disk spool has been fuller than [[threshold]] for 5 minutes; when full, accepted audit events are dropped.',
+      'The on-disk spool has been fuller than [[threshold]] for [[for]]; when full, accepted audit events are dropped.',
     runbook: {
       meaning: 'The collector cannot store events and has nearly filled its disk spool.',
       impact: 'Audit events (HIPAA) are about to be lost.',
@@ -1167,7 +1166,8 @@ const collector: AlertDefinition[] = [
     family: 'collector-store',
     service: '{{ $labels.job }}',
     group: 'collector',
-    expr: `sum by (job, event_class) (increase(${COLLECTOR.eventsDroppedTotal}[10m]))`,
+    // Drops of a damaged spool are counted at start-up, before the first scrape (see the helper).
+    expr: `(sum by (job, event_class) (${increaseFromFirstSeen(COLLECTOR.eventsDroppedTotal, '10m')}))`,
     threshold: {
       value: 0,
       comparison: '>',
@@ -1236,7 +1236,7 @@ const collector: AlertDefinition[] = [
     for: '10m',
     summary: '{{ $labels.job }}: audit store writes failing ({{ printf "%.2f" $value }}/s)',
     description:
-      'Batches written to the audit database have failed for 10 minutes ({{ printf "%.2f" $value }} errors per second).',
+      'Batches written to the audit database have failed for [[for]] ({{ printf "%.2f" $value }} errors per second).',
     runbook: {
       meaning: 'The collector cannot write to the audit store.',
       impact: 'Events are spooled and delayed; if it lasts, dropped.',
@@ -1476,7 +1476,7 @@ const collector: AlertDefinition[] = [
     keepFiringFor: '10m',
     summary: '{{ $labels.job }}: log lines dropped ({{ $labels.reason }}, {{ printf "%.2f" $value }}/s)',
     description:
-      'Log shipping has dropped lines ({{ $labels.reason }}) for 10 minutes; the centralized logs are incomplete.',
+      'Log shipping has dropped lines ({{ $labels.reason }}) for [[for]]; the centralized logs are incomplete.',
     runbook: {
       meaning: 'Log lines are being dropped instead of shipped.',
       impact:
@@ -1564,7 +1564,7 @@ const alerting: AlertDefinition[] = [
     summary:
       '{{ $labels.instance }}: {{ $value | humanizePercentage }} of {{ $labels.integration }} notifications fail',
     description:
-      'Alertmanager has failed to deliver {{ $value | humanizePercentage }} of its {{ $labels.integration }} notifications for 5 minutes: pages may be lost.',
+      'Alertmanager has failed to deliver {{ $value | humanizePercentage }} of its {{ $labels.integration }} notifications for [[for]]: pages may be lost.',
     runbook: {
       meaning: 'Alertmanager cannot deliver notifications to an integration after retrying.',
       impact: 'On-call is not paged for real incidents.',
@@ -1662,7 +1662,7 @@ const alerting: AlertDefinition[] = [
     },
     for: '10m',
     summary: '{{ $labels.instance }}: Prometheus is connected to no Alertmanager',
-    description: 'Prometheus has discovered no Alertmanager for 10 minutes; alerts are not being sent.',
+    description: 'Prometheus has discovered no Alertmanager for [[for]]; alerts are not being sent.',
     runbook: {
       meaning: 'Prometheus has no Alertmanager to send alerts to.',
       impact: 'No alert notifies anyone.',
@@ -1707,7 +1707,7 @@ const alerting: AlertDefinition[] = [
     },
     for: '15m',
     summary: '{{ $labels.instance }}: {{ printf "%.0f" $value }} rule evaluations failed in 5 minutes',
-    description: 'Prometheus failed to evaluate rules for 15 minutes; the alerts in those rules cannot fire.',
+    description: 'Prometheus failed to evaluate rules for [[for]]; the alerts in those rules cannot fire.',
     runbook: {
       meaning:
         'Some recording or alerting rules fail at evaluation (e.g. many-to-many matching after a label change).',

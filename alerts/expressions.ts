@@ -72,3 +72,20 @@ export function eventsPerMinute(type: EventType): string {
 export function requestRate(window: string, extra = ''): string {
   return `sum by (job) (rate(${EXPORTER.httpRequestsTotal}{job="${API_JOB}"${extra}}[${window}]))`;
 }
+
+/**
+ * How much a counter rose within `window`, counting a series first seen above 0 as risen by its value
+ * when its process started within `window`. A process that counts at start-up, before its first
+ * scrape (a new pod, or one back after a longer outage than `window`), is first seen above 0, and
+ * increase() needs two samples to see a rise. The second term is each such series with no sample in
+ * the `window` before the last minute (room for scrapes up to 1m apart), so it lasts about a minute
+ * and `keep_firing_for` holds the alert after that. The start-time condition keeps old counts out: a
+ * Prometheus back from a longer outage, or a new rule, also sees every series "first", and would
+ * otherwise report each process's lifetime total as new. The counters are zero-initialised, so a
+ * label set first counted later in a process's life is not "first seen".
+ */
+export function increaseFromFirstSeen(series: string, window: string): string {
+  const firstSeen = `${series} unless max_over_time(${series}[${window}] offset 1m)`;
+  const startedWithin = `time() - ${EXPORTER.processStartTimeSeconds} < ${durationSeconds(window)}`;
+  return `increase(${series}[${window}]) or ((${firstSeen}) and on (job, instance) (${startedWithin}))`;
+}

@@ -2,7 +2,14 @@
  * Applies an environment's overrides and the runbook-link pass (kubernetes-mixin's add-runbook-links
  * style) to the catalogue: the resolved rules are what every renderer writes.
  */
-import { DASHBOARD_UIDS, UNITS, type AlertDefinition, type Severity, type Unit } from './catalogue-schema';
+import {
+  DASHBOARD_UIDS,
+  humanDuration,
+  UNITS,
+  type AlertDefinition,
+  type Severity,
+  type Unit,
+} from './catalogue-schema';
 import { CATALOGUE } from './catalogue';
 import { num } from './fixtures';
 import { overrideFor, type Overrides } from './overrides';
@@ -53,8 +60,10 @@ export function formatThreshold(value: number, unit: Unit): string {
   }
 }
 
-function fill(text: string, threshold: string | undefined): string {
-  return threshold === undefined ? text : text.split('[[threshold]]').join(threshold);
+/** The texts' placeholders: `[[threshold]]` and `[[for]]` take the environment's values. */
+function fill(text: string, threshold: string | undefined, pendingFor: string): string {
+  const filled = text.split('[[for]]').join(humanDuration(pendingFor));
+  return threshold === undefined ? filled : filled.split('[[threshold]]').join(threshold);
 }
 
 export interface ResolveOptions {
@@ -81,6 +90,7 @@ export function resolveCatalogue(options: ResolveOptions = {}): ResolvedAlert[] 
         ? entry.alertExpr(threshold.value)
         : `${entry.expr} ${threshold.comparison} ${num(threshold.value)}`;
     }
+    const pendingFor = o.for ?? entry.for;
     const dashboardUid = DASHBOARD_UIDS[entry.dashboard];
     const runbookUrl = `${runbookBase}/${entry.name}.md`;
     return {
@@ -92,7 +102,7 @@ export function resolveCatalogue(options: ResolveOptions = {}): ResolvedAlert[] 
       valueExpr: entry.expr,
       expr,
       threshold,
-      for: o.for ?? entry.for,
+      for: pendingFor,
       keepFiringFor: o.keepFiringFor ?? entry.keepFiringFor,
       labels: {
         severity: entry.severity,
@@ -102,13 +112,16 @@ export function resolveCatalogue(options: ResolveOptions = {}): ResolvedAlert[] 
         ...o.labels,
       },
       annotations: {
-        summary: fill(entry.summary, shown),
-        description: fill(entry.description, shown),
+        summary: fill(entry.summary, shown, pendingFor),
+        description: fill(entry.description, shown, pendingFor),
         dashboard_url: `${dashboardBase}/d/${dashboardUid}`,
       },
       runbookUrl,
       dashboardUid,
-      definition: { ...entry, runbook: { ...entry.runbook, meaning: fill(entry.runbook.meaning, shown) } },
+      definition: {
+        ...entry,
+        runbook: { ...entry.runbook, meaning: fill(entry.runbook.meaning, shown, pendingFor) },
+      },
     };
   });
 }

@@ -112,6 +112,8 @@ describe('catalogue validation', () => {
     [{ labels: { severity: 'info' } }, 'labels may not set'],
     [{ test: undefined }, 'needs a generated test fixture'],
     [{ expr: 'a and b' }, 'parentheses'],
+    // HighErrorRate's `for:` is 5m: its pending time is written [[for]], which overrides change.
+    [{ description: 'Errors above [[threshold]] for 5 minutes.' }, 'write "for [[for]]"'],
   ])('rejects %j', (patch, message) => {
     expect(check(patch as Partial<AlertDefinition>)).toThrow(message);
   });
@@ -175,6 +177,17 @@ describe('per-environment overrides', () => {
     expect(cpu.for).toBe('30m');
     expect(cpu.expr.endsWith('> 0.9')).toBe(true);
     expect(cpu.annotations.summary).toContain('(threshold 90%)');
+    // The texts say the environment's `for:`, not production's.
+    expect(cpu.annotations.description).toContain('for 30 minutes.');
+    const logins = alerts.find((a) => a.id === 'FailedLoginsHigh')!;
+    expect(logins.annotations.description).toContain('above 30/min for 5 minutes,');
+    expect(logins.definition.runbook.meaning).toContain('for 5 minutes.');
+    expect(resolveCatalogue().find((a) => a.id === 'FailedLoginsHigh')!.annotations.description).toContain(
+      'for 2 minutes,',
+    );
+    for (const a of [...alerts, ...resolveCatalogue()]) {
+      expect(JSON.stringify([a.annotations, a.definition.runbook.meaning])).not.toContain('[[');
+    }
     expect(alerts.every((a) => a.labels.environment === 'staging')).toBe(true);
     expect(alerts.find((a) => a.id === 'HighErrorRate')!.labels).toMatchObject({
       team: 'platform',
