@@ -65,9 +65,10 @@ function pagerDutyReceiver(
         url: o.pagerDutyUrl ?? PAGERDUTY_EVENTS_URL,
         send_resolved: true,
         severity,
-        // PagerDuty's summary: the alert's own summary, not Alertmanager's label dump.
+        // PagerDuty's summary: the alert's own summary, not Alertmanager's label dump; prefixed with
+        // the environment label when an environment sets one (staging's pages are then told apart).
         description:
-          '{{ if .CommonAnnotations.summary }}{{ .CommonAnnotations.summary }}{{ else }}{{ (index .Alerts 0).Annotations.summary }} ({{ len .Alerts }} alerts){{ end }}',
+          '{{ with .CommonLabels.environment }}[{{ . }}] {{ end }}{{ if .CommonAnnotations.summary }}{{ .CommonAnnotations.summary }}{{ else }}{{ (index .Alerts 0).Annotations.summary }} ({{ len .Alerts }} alerts){{ end }}',
         client: 'Telehealth Alertmanager',
         client_url: '{{ .ExternalURL }}',
         source: '{{ .CommonLabels.service }}',
@@ -79,6 +80,7 @@ function pagerDutyReceiver(
           service: '{{ .CommonLabels.service }}',
           family: '{{ .CommonLabels.family }}',
           severity: '{{ .CommonLabels.severity }}',
+          environment: '{{ .CommonLabels.environment }}',
           runbook_url: '{{ .CommonAnnotations.runbook_url }}',
           dashboard_url: '{{ .CommonAnnotations.dashboard_url }}',
           description:

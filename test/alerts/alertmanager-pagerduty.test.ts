@@ -190,6 +190,21 @@ test('critical -> high-urgency key with summary, runbook link and a stable dedup
   expect(r.routing_key).toBe(HIGH);
 }, 40_000);
 
+test("an environment's label prefixes the page's summary and is in its details (staging is told apart)", async () => {
+  await post([
+    alert(
+      labelsOf('DependencyDown', { job: 'telehealth-api', dependency: 'database', environment: 'staging' }),
+      annotationsOf('DependencyDown'),
+    ),
+  ]);
+  const t = await pd.waitForEvent(
+    (e) => e.event_action === 'trigger' && e.payload?.class === 'DependencyDown',
+    15_000,
+  );
+  expect(t.payload!.summary).toBe('[staging] DependencyDown test summary');
+  expect(t.payload!.custom_details).toMatchObject({ environment: 'staging' });
+}, 30_000);
+
 test('a critical alert inhibits the warning of its family and service; another family still pages low urgency', async () => {
   const critical = alert(
     labelsOf('AvailabilityErrorBudgetBurn', { long_window: '1h', short_window: '5m', job: 'telehealth-api' }),
