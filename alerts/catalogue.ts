@@ -1664,7 +1664,8 @@ const alerting: AlertDefinition[] = [
     summary: '{{ $labels.instance }}: Prometheus is connected to no Alertmanager',
     description: 'Prometheus has discovered no Alertmanager for [[for]]; alerts are not being sent.',
     runbook: {
-      meaning: 'Prometheus has no Alertmanager to send alerts to.',
+      meaning:
+        "Prometheus has no Alertmanager to send alerts to. This alert itself cannot be delivered (it needs the Alertmanager it reports missing): it is seen on Prometheus's alerts page, and the page that reaches on-call is the dead man's switch's, once the Watchdog stops arriving.",
       impact: 'No alert notifies anyone.',
       steps: [
         'Check the `alerting` section of prometheus.yml and that the Alertmanager is reachable from Prometheus.',
