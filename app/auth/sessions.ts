@@ -34,7 +34,7 @@ interface Claims {
   role: Role;
   pid?: string;
   jti: string;
-  /** Set by createSession; a token without it is refused, so no token outlives its 15 minutes. */
+  /** Set by createSession; a token without it is refused (the session's expires_at bounds it too). */
   exp: number;
 }
 
