@@ -101,6 +101,22 @@ function decodeUnverified(token: string): Partial<Claims> | null {
 
 const expired = () => new HttpError(401, 'session_expired', 'The session has expired; log in again');
 
+/** Ends a session that ran out and refuses the request; reported once, by the request that ended it. */
+async function endExpiredSession(
+  ctx: AppContext,
+  session: Pick<Claims, 'jti' | 'sub' | 'role'>,
+  reason: 'token_expired' | 'inactivity',
+): Promise<never> {
+  if (await revokeSession(ctx, session.jti, reason)) {
+    ctx.events.report('session_expired', {
+      actor: { role: session.role, id: session.sub },
+      reason,
+      resource: { type: 'session', id: session.jti },
+    });
+  }
+  throw expired();
+}
+
 /** Requires a valid, live session; `roles` narrows who may call the route. */
 export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHandler {
   const allowed = roles ? new Set<Role>(roles) : null;
@@ -134,18 +150,8 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
             return false;
           }
         })();
-        if (
-          verifiedButOld &&
-          d?.jti &&
-          d.sub &&
-          d.role &&
-          (await revokeSession(ctx, d.jti, 'token_expired'))
-        ) {
-          ctx.events.report('session_expired', {
-            actor: { role: d.role, id: d.sub },
-            reason: 'token_expired',
-            resource: { type: 'session', id: d.jti },
-          });
+        if (verifiedButOld && d?.jti && d.sub && d.role) {
+          return endExpiredSession(ctx, { jti: d.jti, sub: d.sub, role: d.role }, 'token_expired');
         }
         throw expired();
       }
@@ -175,26 +181,8 @@ export function requireAuth(ctx: AppContext, roles?: readonly Role[]): RequestHa
     );
     const row = rows[0];
     if (!row || row.revoked) throw unauthorized('token_revoked', 'The session has ended; log in again');
-    if (row.expired) {
-      if (await revokeSession(ctx, claims.jti, 'token_expired')) {
-        ctx.events.report('session_expired', {
-          actor: { role: claims.role, id: claims.sub },
-          reason: 'token_expired',
-          resource: { type: 'session', id: claims.jti },
-        });
-      }
-      throw expired();
-    }
-    if (!row.live) {
-      if (await revokeSession(ctx, claims.jti, 'inactivity')) {
-        ctx.events.report('session_expired', {
-          actor: { role: claims.role, id: claims.sub },
-          reason: 'inactivity',
-          resource: { type: 'session', id: claims.jti },
-        });
-      }
-      throw expired();
-    }
+    if (row.expired) return endExpiredSession(ctx, claims, 'token_expired');
+    if (!row.live) return endExpiredSession(ctx, claims, 'inactivity');
     const auth: AuthContext = {
       userId: claims.sub,
       role: claims.role,
