@@ -204,6 +204,9 @@ export function loadConfig(
     );
   }
 
+  // Key material stays inside this closure: a Buffer or a Map cannot be frozen, so the config hands
+  // out copies, and nothing that reads it can change the keys every later reader gets.
+  const key = Buffer.from(encryptionKey as string, 'hex');
   const config: AppConfig = {
     nodeEnv: e.NODE_ENV,
     serviceName: e.SERVICE_NAME,
@@ -214,11 +217,11 @@ export function loadConfig(
     metricsPort: e.METRICS_PORT,
     metricsBearerTokenFile: e.METRICS_BEARER_TOKEN_FILE,
     pagerDuty: e.PAGERDUTY_ROUTING_KEY_FILE
-      ? {
+      ? Object.freeze({
           routingKeyFile: e.PAGERDUTY_ROUTING_KEY_FILE,
           ...(e.PAGERDUTY_SERVER ? { server: e.PAGERDUTY_SERVER } : {}),
           ...(e.PAGERDUTY_CA_FILE ? { caFile: e.PAGERDUTY_CA_FILE } : {}),
-        }
+        })
       : undefined,
     databaseUrl: e.DATABASE_URL,
     dbPoolMax: e.DB_POOL_MAX,
@@ -227,8 +230,12 @@ export function loadConfig(
     jwtTtlSeconds: e.JWT_TTL_SECONDS,
     sessionIdleSeconds: e.SESSION_IDLE_SECONDS,
     encryptionKeyId: e.ENCRYPTION_KEY_ID,
-    encryptionKey: Buffer.from(encryptionKey as string, 'hex'),
-    encryptionPreviousKeys: previousKeys,
+    get encryptionKey() {
+      return Buffer.from(key);
+    },
+    get encryptionPreviousKeys() {
+      return new Map([...previousKeys].map(([id, k]) => [id, Buffer.from(k)]));
+    },
     pseudonymKey: pseudonymKey as string,
     lockoutThreshold: e.LOCKOUT_THRESHOLD,
     lockoutSeconds: e.LOCKOUT_SECONDS,

@@ -129,4 +129,30 @@ describe('loadConfig', () => {
     expect(c.generatedSecrets).toEqual([]);
     expect(c.encryptionPreviousKeys.get('k1')?.toString('hex')).toBe('02'.repeat(32));
   });
+
+  it('is frozen all the way down: its key material cannot be changed through what it hands out', () => {
+    const c = loadConfig(
+      {
+        NODE_ENV: 'test',
+        JWT_SECRET: 'x'.repeat(40),
+        ENCRYPTION_KEY: '01'.repeat(32),
+        ENCRYPTION_KEY_ID: 'k2',
+        ENCRYPTION_PREVIOUS_KEYS: `k1:${'02'.repeat(32)}`,
+        PSEUDONYM_KEY: 'y'.repeat(40),
+        PAGERDUTY_ROUTING_KEY_FILE: '/run/secrets/pd',
+      },
+      { warn: () => undefined },
+    );
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.pagerDuty)).toBe(true);
+    expect(() => {
+      (c as { jwtSecret: string }).jwtSecret = 'changed';
+    }).toThrow(TypeError);
+    c.encryptionKey.fill(0);
+    c.encryptionPreviousKeys.get('k1')!.fill(0);
+    (c.encryptionPreviousKeys as Map<string, Buffer>).set('k9', Buffer.alloc(32));
+    expect(c.encryptionKey.toString('hex')).toBe('01'.repeat(32));
+    expect([...c.encryptionPreviousKeys.keys()]).toEqual(['k1']);
+    expect(c.encryptionPreviousKeys.get('k1')!.toString('hex')).toBe('02'.repeat(32));
+  });
 });
