@@ -12,6 +12,16 @@ const GOOD_PROD = {
   DATABASE_URL: 'postgres://app@db.internal.example:5432/app?sslmode=require',
 };
 
+/** Every secret given, with a previous key for rotation (development: nothing generated). */
+const GIVEN_SECRETS = {
+  NODE_ENV: 'test',
+  JWT_SECRET: 'x'.repeat(40),
+  ENCRYPTION_KEY: '01'.repeat(32),
+  ENCRYPTION_KEY_ID: 'k2',
+  ENCRYPTION_PREVIOUS_KEYS: `k1:${'02'.repeat(32)}`,
+  PSEUDONYM_KEY: 'y'.repeat(40),
+};
+
 function issuesOf(env: Record<string, string | undefined>): Array<{ variable: string; message: string }> {
   try {
     loadConfig(env, { warn: () => undefined });
@@ -115,32 +125,14 @@ describe('loadConfig', () => {
   });
 
   it('uses given secrets as they are and parses previous keys for rotation', () => {
-    const c = loadConfig(
-      {
-        NODE_ENV: 'test',
-        JWT_SECRET: 'x'.repeat(40),
-        ENCRYPTION_KEY: '01'.repeat(32),
-        ENCRYPTION_KEY_ID: 'k2',
-        ENCRYPTION_PREVIOUS_KEYS: `k1:${'02'.repeat(32)}`,
-        PSEUDONYM_KEY: 'y'.repeat(40),
-      },
-      { warn: () => undefined },
-    );
+    const c = loadConfig(GIVEN_SECRETS, { warn: () => undefined });
     expect(c.generatedSecrets).toEqual([]);
     expect(c.encryptionPreviousKeys.get('k1')?.toString('hex')).toBe('02'.repeat(32));
   });
 
   it('is frozen all the way down: its key material cannot be changed through what it hands out', () => {
     const c = loadConfig(
-      {
-        NODE_ENV: 'test',
-        JWT_SECRET: 'x'.repeat(40),
-        ENCRYPTION_KEY: '01'.repeat(32),
-        ENCRYPTION_KEY_ID: 'k2',
-        ENCRYPTION_PREVIOUS_KEYS: `k1:${'02'.repeat(32)}`,
-        PSEUDONYM_KEY: 'y'.repeat(40),
-        PAGERDUTY_ROUTING_KEY_FILE: '/run/secrets/pd',
-      },
+      { ...GIVEN_SECRETS, PAGERDUTY_ROUTING_KEY_FILE: '/run/secrets/pd' },
       { warn: () => undefined },
     );
     expect(Object.isFrozen(c)).toBe(true);

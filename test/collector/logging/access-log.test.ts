@@ -3,12 +3,18 @@ import request from 'supertest';
 import { accessLogMiddleware, createLogger } from '../../../collector/logging';
 import { captureTarget, tick } from './capture-target';
 
+/** An Express app whose first layer is the access log, writing to a captured target. */
+function loggedApp() {
+  const target = captureTarget();
+  const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
+  const app = express();
+  app.use(accessLogMiddleware(log));
+  return { target, log, app };
+}
+
 describe('accessLogMiddleware', () => {
   test('one line per request with the route template, status, method, duration and outcome', async () => {
-    const target = captureTarget();
-    const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
-    const app = express();
-    app.use(accessLogMiddleware(log));
+    const { target, log, app } = loggedApp();
     const patients = express.Router();
     patients.get('/:id', (_req, res) => {
       res.status(200).json({ ok: true });
@@ -57,10 +63,7 @@ describe('accessLogMiddleware', () => {
   });
 
   test('url.path is the route as the RED metrics label it: the mount templated and case-folded', async () => {
-    const target = captureTarget();
-    const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
-    const app = express();
-    app.use(accessLogMiddleware(log));
+    const { target, log, app } = loggedApp();
     const notes = express.Router();
     notes.get('/', (_req, res) => {
       res.json({ ok: true });
@@ -75,10 +78,7 @@ describe('accessLogMiddleware', () => {
   });
 
   test('an error answered outside its router keeps the route with its mount path', async () => {
-    const target = captureTarget();
-    const log = createLogger({ serviceName: 'svc', target, elasticsearch: false });
-    const app = express();
-    app.use(accessLogMiddleware(log));
+    const { target, log, app } = loggedApp();
     const auth = express.Router();
     auth.post('/login', () => {
       throw Object.assign(new Error('bad'), { status: 401 });
